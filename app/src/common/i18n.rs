@@ -1,0 +1,1 @@
+//! UI text in English and Chinese.

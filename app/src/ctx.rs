@@ -1,0 +1,93 @@
+//! The service context (database, enforcer, configuration) and the actor every service fn takes.
+use crate::error::{AppError, AppResult};
+use casbin::Enforcer;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use tokio::sync::RwLock;
+
+/// SMTP settings; without them mail is written to `mail_dir`.
+#[derive(Clone, Debug, Default)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `none`, `starttls` or `tls`.
+    pub security: String,
+}
+
+/// Runtime configuration, read from `OPSDECK_*` environment variables by the server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: String,
+    pub admin_user: String,
+    pub admin_password: Option<String>,
+    pub secret_key: String,
+    pub public_url: String,
+    pub smtp: Option<SmtpConfig>,
+    pub mail_from: String,
+    pub mail_dir: String,
+    pub cookie_secure: bool,
+    pub log_json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://data/opsdeck.db?mode=rwc".into(),
+            bind: "127.0.0.1:3000".into(),
+            admin_user: "admin".into(),
+            admin_password: None,
+            secret_key: String::new(),
+            public_url: "http://127.0.0.1:3000".into(),
+            smtp: None,
+            mail_from: "Opsdeck <opsdeck@localhost>".into(),
+            mail_dir: "data/mail".into(),
+            cookie_secure: false,
+            log_json: false,
+        }
+    }
+}
+
+/// What every service fn gets first: shared handles, cheap to clone.
+#[derive(Clone)]
+pub struct Ctx {
+    pub db: DatabaseConnection,
+    pub enforcer: Arc<RwLock<Enforcer>>,
+    pub config: Arc<Config>,
+    /// Wakes the job runner when a job is queued.
+    pub jobs_notify: Arc<tokio::sync::Notify>,
+}
+
+/// Who is acting, and on which request. `id == 0` is an anonymous caller.
+#[derive(Clone, Debug, Default)]
+pub struct Actor {
+    pub id: i64,
+    pub username: String,
+    pub request_id: String,
+    pub ip: String,
+}
+
+impl Actor {
+    /// An unauthenticated caller (login, password reset).
+    pub fn anonymous(request_id: impl Into<String>, ip: impl Into<String>) -> Self {
+        Actor { id: 0, username: String::new(), request_id: request_id.into(), ip: ip.into() }
+    }
+    /// The system itself (bootstrap, jobs).
+    pub fn system() -> Self {
+        Actor { id: 0, username: "system".into(), request_id: String::new(), ip: String::new() }
+    }
+    /// Fails with 401 unless the actor is a signed-in user.
+    pub fn require(&self) -> AppResult<()> {
+        if self.id > 0 {
+            Ok(())
+        } else {
+            Err(AppError::unauthenticated())
+        }
+    }
+    /// The Casbin subject of this actor.
+    pub fn subject(&self) -> String {
+        format!("user:{}", self.id)
+    }
+}

@@ -1,0 +1,46 @@
+//! Opening the database, migrating it, and building the service context.
+use crate::ctx::{Config, Ctx};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use std::sync::Arc;
+
+/// Connects to `url` (SQLite or PostgreSQL). SQLite gets WAL, foreign keys and a busy timeout.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or("");
+        if let Some(dir) = std::path::Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+    }
+    let mut opts = ConnectOptions::new(url.to_string());
+    let sqlite = url.starts_with("sqlite:");
+    opts.max_connections(if sqlite { 8 } else { 16 })
+        .min_connections(1)
+        .sqlx_logging(false)
+        .connect_timeout(std::time::Duration::from_secs(10));
+    let db = Database::connect(opts).await?;
+    if sqlite {
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=NORMAL"] {
+            db.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(db)
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Connects, migrates and loads the permission policy: everything a running Opsdeck needs.
+pub async fn context(config: Config) -> Result<Ctx, String> {
+    let db = connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?;
+    migrate(&db).await.map_err(|e| format!("migrations: {e}"))?;
+    let enforcer = crate::perms::casbin::enforcer(&db).await.map_err(|e| format!("casbin: {e}"))?;
+    Ok(Ctx {
+        db,
+        enforcer: Arc::new(tokio::sync::RwLock::new(enforcer)),
+        config: Arc::new(config),
+        jobs_notify: Arc::new(tokio::sync::Notify::new()),
+    })
+}

@@ -1,0 +1,161 @@
+//! The one error type of Opsdeck: stable numeric and snake_case codes, one mapping to HTTP.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Stable error codes. The numbers are part of the API contract (seed 003 gives 30001, 30002, 300001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    UndefinedPermission,
+    NoGrantPermission,
+    WrongOriginalPassword,
+    Validation,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooManyRequests,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The numeric `error_code` sent to clients.
+    pub fn number(self) -> u32 {
+        match self {
+            ErrorCode::UndefinedPermission => 30001,
+            ErrorCode::NoGrantPermission => 30002,
+            ErrorCode::WrongOriginalPassword => 300001,
+            ErrorCode::Validation => 40000,
+            ErrorCode::Unauthenticated => 40100,
+            ErrorCode::Forbidden => 40300,
+            ErrorCode::NotFound => 40400,
+            ErrorCode::Conflict => 40900,
+            ErrorCode::TooManyRequests => 42900,
+            ErrorCode::Internal => 50000,
+            ErrorCode::Unavailable => 50300,
+        }
+    }
+
+    /// The HTTP status this code maps to.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::UndefinedPermission
+            | ErrorCode::NoGrantPermission
+            | ErrorCode::WrongOriginalPassword
+            | ErrorCode::Validation => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
+            ErrorCode::TooManyRequests => 429,
+            ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
+        }
+    }
+}
+
+/// An error as clients see it: `{"error_code": 40400, "code": "not_found", "message": "…"}`.
+/// `field` names the input field at fault, so forms can show the error inline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppError {
+    pub error_code: u32,
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// An error with a code and a human message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { error_code: code.number(), code, message: message.into(), field: None }
+    }
+    /// Bad input in one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self { field: Some(field.to_string()), ..Self::new(ErrorCode::Validation, message) }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Validation, message)
+    }
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "authentication required")
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+    /// An internal failure: the cause is logged here, once, and never sent to the client.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        #[cfg(feature = "ssr")]
+        tracing::error!(error = %cause, "internal error");
+        #[cfg(not(feature = "ssr"))]
+        let _ = cause;
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl leptos::server_fn::error::FromServerFnError for AppError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Request(m) | E::Response(m) => Self::new(ErrorCode::Unavailable, m),
+            E::Args(m) | E::MissingArg(m) | E::Deserialization(m) | E::Serialization(m) => {
+                Self::bad_request(m)
+            }
+            other => Self::new(ErrorCode::Internal, other.to_string()),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                Self::conflict("an object with the same unique value already exists")
+            }
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Self::conflict("the object is referenced by or refers to a missing object")
+            }
+            _ => Self::internal(e),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<casbin::Error> for AppError {
+    fn from(e: casbin::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
+    }
+}

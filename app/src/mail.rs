@@ -1,0 +1,47 @@
+//! Outgoing mail: SMTP through lettre, or `.eml` files in the mail directory when SMTP is not set.
+use crate::ctx::Config;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+
+/// A plain-text mail, the payload of a `mail` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// Sends one mail; an error is worth a retry.
+pub async fn send(config: &Config, mail: &Mail) -> Result<(), String> {
+    let from: Mailbox = config.mail_from.parse().map_err(|e| format!("bad OPSDECK_MAIL_FROM: {e}"))?;
+    let to: Mailbox = mail.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+    let msg = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(&mail.subject)
+        .body(mail.body.clone())
+        .map_err(|e| e.to_string())?;
+    match &config.smtp {
+        Some(s) => {
+            let mut b = match s.security.as_str() {
+                "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(|e| e.to_string())?,
+                "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host).map_err(|e| e.to_string())?,
+                _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+            }
+            .port(s.port)
+            .timeout(Some(std::time::Duration::from_secs(20)));
+            if let (Some(u), Some(p)) = (&s.username, &s.password) {
+                b = b.credentials(Credentials::new(u.clone(), p.clone()));
+            }
+            b.build().send(msg).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+        None => {
+            let dir = std::path::Path::new(&config.mail_dir);
+            tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
+            let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"), crate::security::random_token(4));
+            tokio::fs::write(dir.join(name), msg.formatted()).await.map_err(|e| e.to_string())
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Server functions of permissions.
+use super::types::*;
+use crate::common::Message;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+/// Module flags held directly by a user or role.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn get_module_perms(subject: SubjectType, id: i64) -> Result<Vec<ModulePerms>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::module_perms_of(&ctx, &actor, subject, id).await
+}
+
+/// Grants or revokes module flags.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn grant_module_perms(subject: SubjectType, id: i64, grants: Vec<ModuleGrant>) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::grant_module_perms(&ctx, &actor, subject, id, grants).await
+}
+
+/// A user's effective permissions and where each comes from.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn explain_perms(user_id: i64, query: ExplainQuery) -> Result<EffectivePerms, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::explain(&ctx, &actor, user_id, query).await
+}

@@ -1,0 +1,8 @@
+//! Permissions: module flags, resource grants, Casbin enforcement and the explainer.
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod casbin;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod service;
+pub mod types;

@@ -1,0 +1,236 @@
+//! The permission catalogue (seed 003 "模块权限" and the application/host permission objects)
+//! and the wire types of the grant endpoints.
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A module and its flags. `enable` is the flag that shows the module at all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModuleDef {
+    pub name: &'static str,
+    pub enable: &'static str,
+    pub perms: &'static [&'static str],
+}
+
+/// Every module, as seed 003 lists them, plus `system` (users, roles, grants, audit), which the seed
+/// leaves implicit.
+pub const MODULES: &[ModuleDef] = &[
+    ModuleDef {
+        name: "resource_request",
+        enable: "enable_resource_req",
+        perms: &["enable_resource_req", "approve_host_req", "approve_domain_req", "approve_ssl_cert_req", "create_resource_req"],
+    },
+    ModuleDef {
+        name: "application",
+        enable: "enable_app_mgmt",
+        perms: &["enable_app_mgmt", "view_app", "create_app", "delete_app", "edit_app"],
+    },
+    ModuleDef { name: "dns", enable: "enable_dns_mgmt", perms: &["enable_dns_mgmt", "manage_dns_server"] },
+    ModuleDef {
+        name: "host",
+        enable: "enable_host_mgmt",
+        perms: &["enable_host_mgmt", "add_host", "edit_host", "delete_host", "manage_host"],
+    },
+    ModuleDef {
+        name: "business",
+        enable: "enable_business_mgmt",
+        perms: &["enable_business_mgmt", "view_business", "add_business", "delete_business"],
+    },
+    ModuleDef {
+        name: "navigator",
+        enable: "enable_navigator",
+        perms: &["enable_navigator", "view_navigator", "manage_navigator"],
+    },
+    ModuleDef {
+        name: "common_tools",
+        enable: "enable_common_tools",
+        perms: &["enable_common_tools", "enable_cdn_refresher", "enable_jumpserver_log_mgmt"],
+    },
+    ModuleDef {
+        name: "deploy_template",
+        enable: "enable_deploy_template_mgmt",
+        perms: &["enable_deploy_template_mgmt"],
+    },
+    ModuleDef {
+        name: "system",
+        enable: "enable_system_mgmt",
+        perms: &["enable_system_mgmt", "view_users", "manage_users", "manage_roles", "grant_perms", "view_audit"],
+    },
+];
+
+/// Per-application permissions (seed 003 "Application permission object").
+pub const APP_PERMS: &[&str] = &[
+    "view_app", "edit_app", "delete_app", "deploy_app", "review_app_deploy_task", "restart_app", "view_app_log", "view_app_monitor",
+];
+/// Per-host permissions (seed 003 "host permission object").
+pub const HOST_PERMS: &[&str] =
+    &["view_host", "edit_host", "delete_host", "init_host", "restart_host", "login_host", "deactivate_host"];
+/// Per-product-line permissions: the product line itself, and application permissions that apply
+/// to every application in it.
+pub const PRODUCTION_PERMS: &[&str] = &[
+    "view_business", "edit_business", "delete_business", "view_app", "edit_app", "delete_app", "deploy_app",
+    "review_app_deploy_task", "restart_app", "view_app_log", "view_app_monitor",
+];
+
+/// Seed spellings accepted on input and the flag they mean.
+pub const PERM_ALIASES: &[(&str, &str)] = &[("add_app", "create_app")];
+
+/// Finds a module by name.
+pub fn module(name: &str) -> Option<&'static ModuleDef> {
+    MODULES.iter().find(|m| m.name == name)
+}
+
+/// The canonical flag for `perm` in `module`, or `None` when the module has no such flag (error 30001).
+pub fn canonical_module_perm(module: &ModuleDef, perm: &str) -> Option<&'static str> {
+    let perm = PERM_ALIASES.iter().find(|(a, _)| *a == perm).map(|(_, c)| *c).unwrap_or(perm);
+    module.perms.iter().copied().find(|p| *p == perm)
+}
+
+/// Kinds of resource that carry their own permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceType {
+    Application,
+    Host,
+    #[serde(alias = "production")]
+    Business,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Application => "application",
+            ResourceType::Host => "host",
+            ResourceType::Business => "business",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "application" => Some(Self::Application),
+            "host" => Some(Self::Host),
+            "business" | "production" => Some(Self::Business),
+            _ => None,
+        }
+    }
+    /// The permissions one can hold on this kind of resource.
+    pub fn perms(self) -> &'static [&'static str] {
+        match self {
+            ResourceType::Application => APP_PERMS,
+            ResourceType::Host => HOST_PERMS,
+            ResourceType::Business => PRODUCTION_PERMS,
+        }
+    }
+}
+
+/// Who receives a grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    User,
+    Role,
+}
+
+impl SubjectType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::User => "user",
+            SubjectType::Role => "role",
+        }
+    }
+}
+
+/// Flags of one module: `{"enable_app_mgmt": true, "create_app": false}`.
+pub type PermFlags = BTreeMap<String, bool>;
+
+/// `POST /users/{id}/system/perms/` body element.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModuleGrant {
+    pub module_name: String,
+    pub permissions: PermFlags,
+}
+
+/// The module permissions a user or role holds directly, one entry per module.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModulePerms {
+    pub module_name: String,
+    pub permissions: PermFlags,
+}
+
+/// One entry of `POST /users/{id}/application/perms/` (and host): the resource and the flags to set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourceGrantEntry {
+    pub id: i64,
+    #[serde(default, alias = "permissions")]
+    pub permission: PermFlags,
+}
+
+/// `{"authorizations": [...]}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourceGrantRequest {
+    #[serde(default)]
+    pub authorizations: Vec<ResourceGrantEntry>,
+}
+
+/// One row of a subject's resource permissions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourcePermRow {
+    pub id: i64,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub permission: PermFlags,
+}
+
+/// Where an effective permission comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PermSource {
+    /// `user` (a direct grant), `role`, or `superuser`.
+    pub via: String,
+    pub role_id: Option<i64>,
+    pub role_name: Option<String>,
+    /// The object the grant is on: `module:application`, `application:5`, `business:2`…
+    pub object: String,
+}
+
+/// One effective permission of a user and every grant that gives it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EffectivePerm {
+    pub object: String,
+    pub perm: String,
+    pub sources: Vec<PermSource>,
+}
+
+/// The answer to "why can user X do Y on Z": all effective permissions, or the ones matching a filter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EffectivePerms {
+    pub user_id: i64,
+    pub username: String,
+    pub superuser: bool,
+    pub perms: Vec<EffectivePerm>,
+}
+
+/// Query of the explainer: optional object (`module:application`) and permission filters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExplainQuery {
+    #[serde(default)]
+    pub object: Option<String>,
+    #[serde(default)]
+    pub perm: Option<String>,
+}
+
+/// What the current user may use: drives the navigation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MyModules {
+    pub superuser: bool,
+    /// Module names whose enable flag the user holds.
+    pub modules: Vec<String>,
+    /// `module.perm` strings the user holds.
+    pub perms: Vec<String>,
+}
+
+impl MyModules {
+    pub fn has(&self, module: &str, perm: &str) -> bool {
+        self.superuser || self.perms.iter().any(|p| p.split_once('.') == Some((module, perm)))
+    }
+    pub fn module(&self, module: &str) -> bool {
+        self.superuser || self.modules.iter().any(|m| m == module)
+    }
+}

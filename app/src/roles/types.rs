@@ -1,0 +1,33 @@
+//! Wire types of roles.
+use crate::common::PageQuery;
+use serde::{Deserialize, Serialize};
+
+/// A role (seed 003 "role object").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Role {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub creator: String,
+    pub builtin: bool,
+    pub member_count: u64,
+    pub created_at: String,
+}
+
+/// `GET /roles/` filters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RoleFilter {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+/// `POST /roles/` and `PATCH /roles/{id}/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RoleInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+}

@@ -1,0 +1,273 @@
+//! User services.
+use super::types::*;
+use crate::audit::service::{record, Entry};
+use crate::common::{validate, Message, Page};
+use crate::ctx::{Actor, Ctx};
+use crate::entities::{role, user, user_role};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::perms::casbin::SUPERUSER_ROLE;
+use crate::perms::service::{authorize_module, may_module};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+use std::collections::HashMap;
+
+fn snapshot(u: &user::Model) -> serde_json::Value {
+    json!({ "username": u.username, "email": u.email, "phone": u.phone, "display_name": u.display_name, "status": u.status })
+}
+
+async fn load(ctx: &Ctx, id: i64) -> AppResult<user::Model> {
+    user::Entity::find_by_id(id).one(&ctx.db).await?.ok_or_else(|| AppError::not_found("user"))
+}
+
+/// Maps users to the wire type, loading their roles in one query.
+async fn to_wire(ctx: &Ctx, actor: &Actor, users: Vec<user::Model>) -> AppResult<Vec<User>> {
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let links = user_role::Entity::find().filter(user_role::Column::UserId.is_in(ids)).all(&ctx.db).await?;
+    let role_ids: Vec<i64> = links.iter().map(|l| l.role_id).collect();
+    let roles: HashMap<i64, role::Model> = role::Entity::find()
+        .filter(role::Column::Id.is_in(role_ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let actions = UserActions {
+        edit: may_module(ctx, actor, "system", "manage_users").await,
+        disable: may_module(ctx, actor, "system", "manage_users").await,
+        grant: may_module(ctx, actor, "system", "grant_perms").await,
+    };
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let mine: Vec<&role::Model> =
+                links.iter().filter(|l| l.user_id == u.id).filter_map(|l| roles.get(&l.role_id)).collect();
+            User {
+                id: u.id,
+                superuser: mine.iter().any(|r| r.builtin && r.name == SUPERUSER_ROLE),
+                roles: mine.iter().map(|r| RoleRef { id: r.id, name: r.name.clone() }).collect(),
+                username: u.username,
+                email: u.email,
+                phone: u.phone,
+                display_name: u.display_name,
+                status: u.status,
+                last_login_at: crate::time::fmt_opt(&u.last_login_at),
+                created_at: crate::time::fmt(&u.created_at),
+                available_actions: UserActions { disable: actions.disable && u.id != actor.id, ..actions.clone() },
+            }
+        })
+        .collect())
+}
+
+/// `GET /users/`: users matching the filter.
+pub async fn list(ctx: &Ctx, actor: &Actor, f: UserFilter) -> AppResult<Page<User>> {
+    authorize_module(ctx, actor, "system", "view_users").await?;
+    use user::Column as C;
+    let mut q = user::Entity::find();
+    if let Some(v) = f.username.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::Username.contains(v));
+    }
+    if let Some(v) = f.email.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::Email.contains(v));
+    }
+    if let Some(v) = f.phone.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::Phone.contains(v));
+    }
+    if let Some(v) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        if v != "enabled" && v != "disabled" {
+            return Err(AppError::invalid("status", "status is enabled or disabled"));
+        }
+        q = q.filter(C::Status.eq(v));
+    }
+    if let Some(v) = f.q.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(
+            Condition::any()
+                .add(C::Username.contains(v))
+                .add(C::Email.contains(v))
+                .add(C::Phone.contains(v))
+                .add(C::DisplayName.contains(v)),
+        );
+    }
+    let count = q.clone().count(&ctx.db).await?;
+    let rows = q.order_by_asc(C::Id).offset(f.page.offset()).limit(f.page.size()).all(&ctx.db).await?;
+    Ok(Page::new(count, &f.page, to_wire(ctx, actor, rows).await?))
+}
+
+/// `GET /users/{id}/`: one user (anyone may read their own).
+pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<User> {
+    if actor.id != id {
+        authorize_module(ctx, actor, "system", "view_users").await?;
+    }
+    actor.require()?;
+    let u = load(ctx, id).await?;
+    Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
+}
+
+fn check_profile(email: Option<&str>, phone: Option<&str>, display_name: Option<&str>) -> AppResult<()> {
+    if let Some(e) = email {
+        validate::email(e, false)?;
+    }
+    if let Some(p) = phone {
+        validate::phone(p)?;
+    }
+    if display_name.is_some_and(|d| d.chars().count() > 64) {
+        return Err(AppError::invalid("display_name", "must be at most 64 characters"));
+    }
+    Ok(())
+}
+
+/// `POST /users/`: creates a user (the seed leaves creation out; Opsdeck adds it).
+pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<User> {
+    authorize_module(ctx, actor, "system", "manage_users").await?;
+    let username = input.username.trim().to_string();
+    validate::username(&username)?;
+    validate::password("password", &input.password)?;
+    check_profile(Some(&input.email), Some(&input.phone), Some(&input.display_name))?;
+    let txn = ctx.db.begin().await?;
+    if user::Entity::find().filter(user::Column::Username.eq(&username)).one(&txn).await?.is_some() {
+        return Err(AppError::conflict(format!("user {username} already exists")).with_field("username"));
+    }
+    let now = crate::time::now();
+    let u = user::ActiveModel {
+        username: Set(username),
+        email: Set(input.email.trim().to_string()),
+        phone: Set(input.phone.trim().to_string()),
+        display_name: Set(input.display_name.trim().to_string()),
+        password_hash: Set(crate::security::hash_password(&input.password)?),
+        status: Set("enabled".into()),
+        locale: Set("en".into()),
+        last_login_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(&txn, actor, Entry::new("user", "add").target("user", Some(u.id), &u.username).change(json!(null), snapshot(&u)))
+        .await?;
+    txn.commit().await?;
+    Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
+}
+
+/// `PATCH /users/{id}/`: e-mail, phone, display name (anyone may edit their own).
+pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> AppResult<User> {
+    if actor.id != id {
+        authorize_module(ctx, actor, "system", "manage_users").await?;
+    }
+    actor.require()?;
+    check_profile(input.email.as_deref(), input.phone.as_deref(), input.display_name.as_deref())?;
+    let txn = ctx.db.begin().await?;
+    let before = user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let mut am: user::ActiveModel = before.clone().into();
+    if let Some(v) = input.email {
+        am.email = Set(v.trim().to_string());
+    }
+    if let Some(v) = input.phone {
+        am.phone = Set(v.trim().to_string());
+    }
+    if let Some(v) = input.display_name {
+        am.display_name = Set(v.trim().to_string());
+    }
+    am.updated_at = Set(crate::time::now());
+    let after = am.update(&txn).await?;
+    record(&txn, actor, Entry::new("user", "update").target("user", Some(id), &after.username).change(snapshot(&before), snapshot(&after)))
+        .await?;
+    txn.commit().await?;
+    Ok(to_wire(ctx, actor, vec![after]).await?.remove(0))
+}
+
+/// `POST /users/{id}/actions/enable|disable/`. A disabled user can neither log in nor use tokens.
+pub async fn set_status(ctx: &Ctx, actor: &Actor, id: i64, enabled: bool) -> AppResult<Message> {
+    authorize_module(ctx, actor, "system", "manage_users").await?;
+    if !enabled && actor.id == id {
+        return Err(AppError::bad_request("you cannot disable yourself"));
+    }
+    let txn = ctx.db.begin().await?;
+    let before = user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let status = if enabled { "enabled" } else { "disabled" };
+    if before.status != status {
+        let mut am: user::ActiveModel = before.clone().into();
+        am.status = Set(status.into());
+        am.updated_at = Set(crate::time::now());
+        let after = am.update(&txn).await?;
+        record(&txn, actor, Entry::new("user", if enabled { "enable" } else { "disable" }).target("user", Some(id), &after.username).change(snapshot(&before), snapshot(&after)))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(Message::success())
+}
+
+/// `POST /users/{id}/actions/change-password/`: the user's own password; error 300001 when the
+/// original password is wrong.
+pub async fn change_password(ctx: &Ctx, actor: &Actor, id: i64, input: ChangePassword) -> AppResult<Message> {
+    actor.require()?;
+    if actor.id != id {
+        return Err(AppError::forbidden("you can only change your own password"));
+    }
+    validate::password("new_password", &input.new_password)?;
+    let txn = ctx.db.begin().await?;
+    let u = user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("user"))?;
+    if !crate::security::verify_password(&input.original_password, &u.password_hash) {
+        return Err(AppError::new(ErrorCode::WrongOriginalPassword, "the original password is wrong")
+            .with_field("original_password"));
+    }
+    set_password(&txn, actor, u, &input.new_password, "change_password").await?;
+    txn.commit().await?;
+    Ok(Message::success())
+}
+
+/// Stores a new password hash and audits it (the hash itself is never audited).
+pub async fn set_password<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    u: user::Model,
+    password: &str,
+    op: &str,
+) -> AppResult<()> {
+    let (id, name) = (u.id, u.username.clone());
+    let mut am: user::ActiveModel = u.into();
+    am.password_hash = Set(crate::security::hash_password(password)?);
+    am.updated_at = Set(crate::time::now());
+    am.update(db).await?;
+    record(db, actor, Entry::new("user", op).target("user", Some(id), name)).await
+}
+
+/// Creates the bootstrap administrator (member of the superuser role) if no such user exists.
+/// Answers the generated password when none was given and the user was created.
+pub async fn ensure_admin(ctx: &Ctx, username: &str, password: Option<&str>) -> AppResult<Option<String>> {
+    validate::username(username)?;
+    let su = crate::roles::service::ensure_superuser_role(ctx).await?;
+    if let Some(u) = user::Entity::find().filter(user::Column::Username.eq(username)).one(&ctx.db).await? {
+        if user_role::Entity::find_by_id((u.id, su.id)).one(&ctx.db).await?.is_none() {
+            crate::roles::service::add_member_unchecked(ctx, u.id, su.id).await?;
+        }
+        return Ok(None);
+    }
+    let generated = password.is_none().then(|| crate::security::random_token(12));
+    let pw = password.map(str::to_string).or(generated.clone()).unwrap_or_default();
+    validate::password("password", &pw)?;
+    let now = crate::time::now();
+    let txn = ctx.db.begin().await?;
+    let u = user::ActiveModel {
+        username: Set(username.into()),
+        email: Set(String::new()),
+        phone: Set(String::new()),
+        display_name: Set("Administrator".into()),
+        password_hash: Set(crate::security::hash_password(&pw)?),
+        status: Set("enabled".into()),
+        locale: Set("en".into()),
+        last_login_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(&txn, &Actor::system(), Entry::new("user", "add").target("user", Some(u.id), &u.username).detail(json!({"bootstrap": true})))
+        .await?;
+    txn.commit().await?;
+    crate::roles::service::add_member_unchecked(ctx, u.id, su.id).await?;
+    Ok(generated)
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the tests need from Debian and npm: PostgreSQL, Chromium, an SMTP sink.
+set -euo pipefail
+need=()
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}"
+fi
+if [ -f end2end/package.json ] && [ ! -d end2end/node_modules/playwright-core ]; then
+  (cd end2end && npm install --no-audit --no-fund)
+fi

@@ -1,0 +1,51 @@
+//! Configuration from `OPSDECK_*` environment variables (see the README's table).
+use app::ctx::{Config, SmtpConfig};
+use std::env::var;
+
+fn opt(name: &str) -> Option<String> {
+    var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Reads the configuration; a missing secret key is generated once into `data/secret.key`.
+pub fn from_env() -> Result<Config, String> {
+    let d = Config::default();
+    let bind = opt("OPSDECK_BIND").unwrap_or(d.bind);
+    let smtp = match opt("OPSDECK_SMTP_HOST") {
+        Some(host) => Some(SmtpConfig {
+            host,
+            port: opt("OPSDECK_SMTP_PORT").map(|p| p.parse().map_err(|_| "OPSDECK_SMTP_PORT is not a port")).transpose()?.unwrap_or(25),
+            username: opt("OPSDECK_SMTP_USER"),
+            password: opt("OPSDECK_SMTP_PASSWORD"),
+            security: opt("OPSDECK_SMTP_SECURITY").unwrap_or_else(|| "none".into()),
+        }),
+        None => None,
+    };
+    let secret_key = match opt("OPSDECK_SECRET_KEY") {
+        Some(k) => k,
+        None => {
+            let path = std::path::Path::new("data/secret.key");
+            match std::fs::read_to_string(path) {
+                Ok(k) if !k.trim().is_empty() => k.trim().to_string(),
+                _ => {
+                    std::fs::create_dir_all("data").map_err(|e| format!("data/: {e}"))?;
+                    let k = app::security::random_token(32);
+                    std::fs::write(path, &k).map_err(|e| format!("data/secret.key: {e}"))?;
+                    k
+                }
+            }
+        }
+    };
+    Ok(Config {
+        database_url: opt("OPSDECK_DATABASE_URL").unwrap_or(d.database_url),
+        public_url: opt("OPSDECK_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
+        bind,
+        admin_user: opt("OPSDECK_ADMIN_USER").unwrap_or(d.admin_user),
+        admin_password: opt("OPSDECK_ADMIN_PASSWORD"),
+        secret_key,
+        smtp,
+        mail_from: opt("OPSDECK_MAIL_FROM").unwrap_or(d.mail_from),
+        mail_dir: opt("OPSDECK_MAIL_DIR").unwrap_or(d.mail_dir),
+        cookie_secure: opt("OPSDECK_COOKIE_SECURE").is_some_and(|v| v == "1" || v == "true"),
+        log_json: opt("OPSDECK_LOG_JSON").is_some_and(|v| v == "1" || v == "true"),
+    })
+}

@@ -1,0 +1,158 @@
+//! HTTP plumbing shared by every REST adapter: actor resolution, CSRF, request ids, extractors
+//! that answer in the error envelope, and pagination links.
+use app::common::Page;
+use app::ctx::{Actor, Ctx};
+use app::error::AppError;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::http::{header, request::Parts, HeaderValue, Method, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Resolves who is calling (token, else session), refuses cross-site state changes, and tags the
+/// request and response with a request id.
+pub async fn actor_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .map(str::to_string)
+        .unwrap_or_else(|| app::security::random_token(8));
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let mut actor = Actor::anonymous(request_id.clone(), ip);
+
+    let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let token = auth.as_deref().and_then(|a| {
+        let (scheme, value) = a.trim().split_once(' ')?;
+        (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")).then(|| value.trim().to_string())
+    });
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let is_cross_site = cross_site(&req);
+    let session = req.extensions().get::<Session>().cloned();
+    let result: Result<(), AppError> = async {
+        if let Some(t) = token {
+            let u = app::tokens::service::authenticate(&ctx, &t).await?;
+            actor.id = u.id;
+            actor.username = u.username;
+            return Ok(());
+        }
+        if auth.is_some() {
+            return Err(AppError::new(app::error::ErrorCode::Unauthenticated, "unsupported Authorization scheme; use `token <value>` or `Bearer <value>`"));
+        }
+        // Browser requests: cookies are sent cross-site, so state changes must come from our origin.
+        if unsafe_method && is_cross_site {
+            return Err(AppError::forbidden("cross-site request refused"));
+        }
+        if let Some(session) = session {
+            if let Some((uid, fp)) = app::auth::session::current(&session).await {
+                match app::auth::service::session_user(&ctx, uid, &fp).await? {
+                    Some(u) => {
+                        actor.id = u.id;
+                        actor.username = u.username;
+                    }
+                    None => app::auth::session::end(&session).await?,
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let mut resp = match result {
+        Ok(()) => {
+            req.extensions_mut().insert(actor);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}
+
+/// True when the browser says the request comes from another site.
+fn cross_site(req: &Request) -> bool {
+    let h = req.headers();
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site == "cross-site" || site == "same-site" {
+            return true;
+        }
+    }
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+        (Some(origin), Some(host)) => {
+            let o = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+            o != host
+        }
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// Query parameters, answering bad input in the error envelope.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let q = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(q).map(Q).map_err(|e| AppError::bad_request(format!("bad query: {e}")))
+    }
+}
+
+/// A JSON body, answering bad input in the error envelope.
+pub struct J<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(J(v)),
+            Err(e) => Err(AppError::bad_request(e.body_text())),
+        }
+    }
+}
+
+/// The actor resolved by `actor_layer`.
+pub struct Who(pub Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for Who {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts.extensions.get::<Actor>().cloned().map(Who).ok_or_else(|| AppError::internal("actor layer missing"))
+    }
+}
+
+/// Answers a page with `next`/`prev` links that keep the request's other query parameters.
+pub fn paged<T: serde::Serialize>(uri: &Uri, page: Page<T>) -> Json<Page<T>> {
+    let keep: Vec<(String, String)> = serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or(""))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k != "page" && k != "page_number" && k != "page_size")
+        .collect();
+    let extra = if keep.is_empty() { String::new() } else { format!("&{}", serde_urlencoded::to_string(&keep).unwrap_or_default()) };
+    Json(page.with_base(uri.path(), &extra))
+}
+
+/// One element or a list of them (the seed shows both shapes for some bodies).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    Many(Vec<T>),
+    One(T),
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::Many(v) => v,
+            OneOrMany::One(t) => vec![t],
+        }
+    }
+}

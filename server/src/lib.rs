@@ -1,0 +1,90 @@
+//! The Opsdeck server: HTTP wiring around the app crate's services.
+pub mod config;
+pub mod http;
+pub mod rest;
+
+use app::ctx::Ctx;
+use axum::extract::{FromRef, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// Router state: the service context and Leptos' options.
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Ctx,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for Ctx {
+    fn from_ref(s: &AppState) -> Ctx {
+        s.ctx.clone()
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> LeptosOptions {
+        s.leptos.clone()
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(ctx): State<Ctx>) -> axum::response::Response {
+    match ctx.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// The whole application: REST API, server functions, pages, static files, sessions and auth.
+pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
+    let state = AppState { ctx: ctx.clone(), leptos: leptos.clone() };
+    let routes = generate_route_list(app::App);
+    let provide = {
+        let ctx = ctx.clone();
+        move || provide_context(ctx.clone())
+    };
+    let sessions = SessionManagerLayer::new(app::auth::session_store::SeaSessionStore::new(ctx.db.clone()))
+        .with_name("opsdeck_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(ctx.config.cookie_secure)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+    rest::router()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, provide, {
+            let o = leptos.clone();
+            move || app::shell(o.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
+        .layer(sessions)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Background work of a running server: the job runner and expired-session cleanup.
+pub fn spawn_background(ctx: Ctx) {
+    tokio::spawn(app::jobs::worker(ctx.clone()));
+    tokio::spawn(async move {
+        use tower_sessions::ExpiredDeletion;
+        let store = app::auth::session_store::SeaSessionStore::new(ctx.db.clone());
+        loop {
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "session cleanup");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
+}

@@ -1,0 +1,105 @@
+//! `opsdeck [serve|migrate|create-admin] [--log-json]`
+use app::ctx::Actor;
+use leptos::prelude::get_configuration;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_env("OPSDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn usage() -> ! {
+    eprintln!("usage: opsdeck [serve|migrate|create-admin] [--log-json]\n  create-admin reads OPSDECK_ADMIN_USER and OPSDECK_ADMIN_PASSWORD");
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut cmd = "serve";
+    let mut json = false;
+    for a in &args {
+        match a.as_str() {
+            "--log-json" => json = true,
+            "serve" | "migrate" | "create-admin" => cmd = a,
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    let mut config = match server::config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration: {e}");
+            std::process::exit(2)
+        }
+    };
+    init_tracing(json || config.log_json);
+    config.log_json = json || config.log_json;
+    let ctx = match app::db::context(config.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::exit(1)
+        }
+    };
+    match cmd {
+        "migrate" => tracing::info!("migrations applied"),
+        "create-admin" | "serve" => {
+            match app::users::service::ensure_admin(&ctx, &config.admin_user, config.admin_password.as_deref()).await {
+                Ok(Some(pw)) => println!("Created administrator '{}' with password: {pw}\n(shown once; change it after logging in)", config.admin_user),
+                Ok(None) => tracing::info!(user = %config.admin_user, "administrator present"),
+                Err(e) => {
+                    tracing::error!("create admin: {}", e.message);
+                    std::process::exit(1)
+                }
+            }
+            let _ = Actor::system();
+            if cmd == "serve" {
+                serve(ctx).await;
+            }
+        }
+        _ => usage(),
+    }
+}
+
+async fn serve(ctx: app::ctx::Ctx) {
+    let conf = get_configuration(None).expect("leptos configuration");
+    let mut leptos = conf.leptos_options;
+    let addr: std::net::SocketAddr = ctx.config.bind.parse().unwrap_or_else(|_| {
+        eprintln!("OPSDECK_BIND must be host:port");
+        std::process::exit(2)
+    });
+    leptos.site_addr = addr;
+    server::spawn_background(ctx.clone());
+    let app = server::app(ctx, leptos);
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| {
+        eprintln!("cannot listen on {addr}: {e}");
+        std::process::exit(1)
+    });
+    tracing::info!("Opsdeck listening on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .expect("server");
+}

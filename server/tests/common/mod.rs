@@ -1,0 +1,232 @@
+//! Test harness: a fresh database per test (SQLite file or a new PostgreSQL database), the real
+//! router driven in-process, and helpers for users, tokens and sessions.
+#![allow(dead_code)]
+use app::ctx::{Actor, Config, Ctx};
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const ADMIN_PW: &str = "admin-pass-123";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub ctx: Ctx,
+    pub router: axum::Router,
+    pub admin_token: String,
+    pub admin_id: i64,
+    pub dir: std::path::PathBuf,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub json: Value,
+    pub headers: HeaderMap,
+}
+
+impl Resp {
+    /// The `name=value` of the session cookie this response sets, if any.
+    pub fn cookie(&self) -> Option<String> {
+        self.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+            let kv = c.split(';').next()?.trim();
+            kv.starts_with("opsdeck_session=").then(|| kv.to_string())
+        })
+    }
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert!(self.status.is_success(), "expected success, got {} {}", self.status, self.json);
+        self.json
+    }
+    #[track_caller]
+    pub fn err(self, status: u16, code: u64) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status, body {}", self.json);
+        assert_eq!(self.json["error_code"].as_u64(), Some(code), "unexpected error code, body {}", self.json);
+        self.json
+    }
+}
+
+/// How a request authenticates.
+#[derive(Clone)]
+pub enum Auth<'a> {
+    None,
+    Token(&'a str),
+    Bearer(&'a str),
+    Cookie(&'a str),
+}
+
+fn unique() -> String {
+    format!("{}_{}", std::process::id(), app::security::random_token(6))
+}
+
+async fn database_url(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+        Backend::Postgres => {
+            let admin = std::env::var("OPSDECK_TEST_PG_URL").expect(
+                "OPSDECK_TEST_PG_URL is not set: the PostgreSQL half of the tests needs it (make test starts PostgreSQL and sets it)",
+            );
+            let name = format!("opsdeck_t_{}", unique());
+            let db = Database::connect(admin.clone()).await.expect("connect to PostgreSQL");
+            db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub fn leptos_options() -> leptos::prelude::LeptosOptions {
+    leptos::prelude::LeptosOptions::builder().output_name("opsdeck").site_root("target/site").build()
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_config(backend, |_| {}).await
+    }
+
+    pub async fn with_config(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = std::env::temp_dir().join(format!("opsdeck-test-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config {
+            database_url: database_url(backend, &dir).await,
+            mail_dir: dir.join("mail").display().to_string(),
+            secret_key: "test-secret".into(),
+            public_url: "http://opsdeck.test".into(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let ctx = app::db::context(config).await.expect("context");
+        app::users::service::ensure_admin(&ctx, "admin", Some(ADMIN_PW)).await.expect("admin");
+        let admin_id = user_id(&ctx, "admin").await;
+        let admin = Actor { id: admin_id, username: "admin".into(), ..Default::default() };
+        let admin_token = app::tokens::service::create(
+            &ctx,
+            &admin,
+            app::tokens::types::TokenInput { name: Some("test".into()), ..Default::default() },
+        )
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+        let router = server::app(ctx.clone(), leptos_options());
+        TestApp { ctx, router, admin_token, admin_id, dir }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>) -> Resp {
+        self.call_with(method, path, auth, body, &[]).await
+    }
+
+    pub async fn call_with(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+        let mut b = Request::builder().method(method).uri(path).header("host", "opsdeck.test");
+        b = match auth {
+            Auth::None => b,
+            Auth::Token(t) => b.header("authorization", format!("token {t}")),
+            Auth::Bearer(t) => b.header("authorization", format!("Bearer {t}")),
+            Auth::Cookie(c) => b.header("cookie", c),
+        };
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = match body {
+            Some(v) => b.header("content-type", "application/json").body(Body::from(v.to_string())).unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        Resp { status, json, headers }
+    }
+
+    pub async fn get(&self, path: &str, auth: Auth<'_>) -> Resp {
+        self.call(Method::GET, path, auth, None).await
+    }
+    pub async fn post(&self, path: &str, auth: Auth<'_>, body: Value) -> Resp {
+        self.call(Method::POST, path, auth, Some(body)).await
+    }
+    pub fn admin(&self) -> Auth<'_> {
+        Auth::Token(&self.admin_token)
+    }
+
+    /// Creates a user (as admin, through the API) and a token for them; answers (id, token).
+    pub async fn user(&self, username: &str) -> (i64, String) {
+        let u = self
+            .post("/api/users/", self.admin(), serde_json::json!({"username": username, "password": "user-pass-123", "email": format!("{username}@example.test")}))
+            .await
+            .ok();
+        let id = u["id"].as_i64().unwrap();
+        let actor = Actor { id, username: username.into(), ..Default::default() };
+        let token = app::tokens::service::create(
+            &self.ctx,
+            &actor,
+            app::tokens::types::TokenInput { name: Some("t".into()), ..Default::default() },
+        )
+        .await
+        .unwrap()
+        .value
+        .unwrap();
+        (id, token)
+    }
+
+    /// Logs in through the API; answers the session cookie.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let r = self.post("/api/auth/login/", Auth::None, serde_json::json!({"username": username, "password": password})).await;
+        let cookie = r.cookie();
+        r.ok();
+        cookie.expect("login sets the session cookie")
+    }
+
+    /// Grants module flags to a user or role (as admin).
+    pub async fn grant(&self, subject: &str, id: i64, module: &str, perms: &[&str]) {
+        let flags: serde_json::Map<String, Value> = perms.iter().map(|p| (p.to_string(), Value::Bool(true))).collect();
+        self.post(&format!("/api/{subject}s/{id}/system/perms/"), self.admin(), serde_json::json!({"module_name": module, "permissions": flags}))
+            .await
+            .ok();
+    }
+
+    /// Audit rows of a category, newest first.
+    pub async fn audit(&self, category: &str) -> Vec<Value> {
+        self.get(&format!("/api/audit/logs/?category={category}&page_size=100"), self.admin()).await.ok()["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+pub async fn user_id(ctx: &Ctx, username: &str) -> i64 {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    app::entities::user::Entity::find()
+        .filter(app::entities::user::Column::Username.eq(username))
+        .one(&ctx.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// Defines a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    (async fn $name:ident($t:ident : TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($t: TestApp) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(TestApp::new(Backend::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(TestApp::new(Backend::Postgres).await).await
+            }
+        }
+    };
+}
