@@ -72,11 +72,21 @@ pub struct Actor {
 impl Actor {
     /// An unauthenticated caller (login, password reset).
     pub fn anonymous(request_id: impl Into<String>, ip: impl Into<String>) -> Self {
-        Actor { id: 0, username: String::new(), request_id: request_id.into(), ip: ip.into() }
+        Actor {
+            id: 0,
+            username: String::new(),
+            request_id: request_id.into(),
+            ip: ip.into(),
+        }
     }
     /// The system itself (bootstrap, jobs).
     pub fn system() -> Self {
-        Actor { id: 0, username: "system".into(), request_id: String::new(), ip: String::new() }
+        Actor {
+            id: 0,
+            username: "system".into(),
+            request_id: String::new(),
+            ip: String::new(),
+        }
     }
     /// Fails with 401 unless the actor is a signed-in user.
     pub fn require(&self) -> AppResult<()> {

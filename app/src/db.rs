@@ -8,7 +8,10 @@ use std::sync::Arc;
 pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or("");
-        if let Some(dir) = std::path::Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = std::path::Path::new(file)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             let _ = std::fs::create_dir_all(dir);
         }
     }
@@ -20,7 +23,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
         .connect_timeout(std::time::Duration::from_secs(10));
     let db = Database::connect(opts).await?;
     if sqlite {
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000", "PRAGMA synchronous=NORMAL"] {
+        for pragma in [
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+            "PRAGMA synchronous=NORMAL",
+        ] {
             db.execute_unprepared(pragma).await?;
         }
     }
@@ -34,9 +42,13 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 
 /// Connects, migrates and loads the permission policy: everything a running Opsdeck needs.
 pub async fn context(config: Config) -> Result<Ctx, String> {
-    let db = connect(&config.database_url).await.map_err(|e| format!("database: {e}"))?;
+    let db = connect(&config.database_url)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
     migrate(&db).await.map_err(|e| format!("migrations: {e}"))?;
-    let enforcer = crate::perms::casbin::enforcer(&db).await.map_err(|e| format!("casbin: {e}"))?;
+    let enforcer = crate::perms::casbin::enforcer(&db)
+        .await
+        .map_err(|e| format!("casbin: {e}"))?;
     Ok(Ctx {
         db,
         enforcer: Arc::new(tokio::sync::RwLock::new(enforcer)),

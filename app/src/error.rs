@@ -71,11 +71,19 @@ pub type AppResult<T> = Result<T, AppError>;
 impl AppError {
     /// An error with a code and a human message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { error_code: code.number(), code, message: message.into(), field: None }
+        Self {
+            error_code: code.number(),
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
     /// Bad input in one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self { field: Some(field.to_string()), ..Self::new(ErrorCode::Validation, message) }
+        Self {
+            field: Some(field.to_string()),
+            ..Self::new(ErrorCode::Validation, message)
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Validation, message)

@@ -5,14 +5,21 @@ use crate::ctx::Ctx;
 use crate::entities::job;
 use crate::error::AppResult;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+};
 use serde::Serialize;
 use std::time::Duration;
 
 const LOCK_SECONDS: i64 = 300;
 
 /// Queues a job on `db` (the caller's transaction, so the job exists only if the change commits).
-pub async fn enqueue<C: ConnectionTrait, T: Serialize>(db: &C, kind: &str, payload: &T) -> AppResult<i64> {
+pub async fn enqueue<C: ConnectionTrait, T: Serialize>(
+    db: &C,
+    kind: &str,
+    payload: &T,
+) -> AppResult<i64> {
     let now = crate::time::now();
     let j = job::ActiveModel {
         kind: Set(kind.into()),
@@ -36,13 +43,28 @@ pub async fn enqueue<C: ConnectionTrait, T: Serialize>(db: &C, kind: &str, paylo
 async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
     let now = crate::time::now();
     let due = Condition::any()
-        .add(Condition::all().add(job::Column::Status.eq("queued")).add(job::Column::RunAfter.lte(now)))
-        .add(Condition::all().add(job::Column::Status.eq("running")).add(job::Column::LockedUntil.lte(now)));
-    let candidates = job::Entity::find().filter(due.clone()).order_by_asc(job::Column::Id).all(&ctx.db).await?;
+        .add(
+            Condition::all()
+                .add(job::Column::Status.eq("queued"))
+                .add(job::Column::RunAfter.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(job::Column::Status.eq("running"))
+                .add(job::Column::LockedUntil.lte(now)),
+        );
+    let candidates = job::Entity::find()
+        .filter(due.clone())
+        .order_by_asc(job::Column::Id)
+        .all(&ctx.db)
+        .await?;
     for c in candidates.into_iter().take(10) {
         let res = job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value("running"))
-            .col_expr(job::Column::LockedUntil, Expr::value(now + chrono::Duration::seconds(LOCK_SECONDS)))
+            .col_expr(
+                job::Column::LockedUntil,
+                Expr::value(now + chrono::Duration::seconds(LOCK_SECONDS)),
+            )
             .col_expr(job::Column::Attempts, Expr::value(c.attempts + 1))
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
             .filter(job::Column::Id.eq(c.id))
@@ -60,7 +82,8 @@ async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
 async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
     match j.kind.as_str() {
         "mail" => {
-            let mail: crate::mail::Mail = serde_json::from_str(&j.payload).map_err(|e| e.to_string())?;
+            let mail: crate::mail::Mail =
+                serde_json::from_str(&j.payload).map_err(|e| e.to_string())?;
             crate::mail::send(&ctx.config, &mail).await
         }
         other => Err(format!("unknown job kind {other}")),
@@ -89,7 +112,8 @@ pub async fn run_due(ctx: &Ctx) -> AppResult<usize> {
                     am.status = Set("failed".into());
                 } else {
                     am.status = Set("queued".into());
-                    am.run_after = Set(now + chrono::Duration::seconds(5 * 2i64.pow(j.attempts as u32)));
+                    am.run_after =
+                        Set(now + chrono::Duration::seconds(5 * 2i64.pow(j.attempts as u32)));
                 }
             }
         }

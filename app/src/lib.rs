@@ -38,7 +38,8 @@ pub mod rpc {
 
     /// The service context and the actor resolved by the server's auth middleware.
     pub async fn ctx_actor() -> AppResult<(Ctx, Actor)> {
-        let ctx = leptos::prelude::use_context::<Ctx>().ok_or_else(|| AppError::internal("Ctx not provided"))?;
+        let ctx = leptos::prelude::use_context::<Ctx>()
+            .ok_or_else(|| AppError::internal("Ctx not provided"))?;
         let axum::Extension(actor) = leptos_axum::extract::<axum::Extension<Actor>>()
             .await
             .map_err(|e| AppError::internal(format!("actor not resolved: {e}")))?;

@@ -15,7 +15,10 @@ pub struct Mail {
 
 /// Sends one mail; an error is worth a retry.
 pub async fn send(config: &Config, mail: &Mail) -> Result<(), String> {
-    let from: Mailbox = config.mail_from.parse().map_err(|e| format!("bad OPSDECK_MAIL_FROM: {e}"))?;
+    let from: Mailbox = config
+        .mail_from
+        .parse()
+        .map_err(|e| format!("bad OPSDECK_MAIL_FROM: {e}"))?;
     let to: Mailbox = mail.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
     let msg = Message::builder()
         .from(from)
@@ -26,8 +29,10 @@ pub async fn send(config: &Config, mail: &Mail) -> Result<(), String> {
     match &config.smtp {
         Some(s) => {
             let mut b = match s.security.as_str() {
-                "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(|e| e.to_string())?,
-                "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host).map_err(|e| e.to_string())?,
+                "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
+                    .map_err(|e| e.to_string())?,
+                "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
+                    .map_err(|e| e.to_string())?,
                 _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
             }
             .port(s.port)
@@ -35,13 +40,25 @@ pub async fn send(config: &Config, mail: &Mail) -> Result<(), String> {
             if let (Some(u), Some(p)) = (&s.username, &s.password) {
                 b = b.credentials(Credentials::new(u.clone(), p.clone()));
             }
-            b.build().send(msg).await.map(|_| ()).map_err(|e| e.to_string())
+            b.build()
+                .send(msg)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
         None => {
             let dir = std::path::Path::new(&config.mail_dir);
-            tokio::fs::create_dir_all(dir).await.map_err(|e| e.to_string())?;
-            let name = format!("{}-{}.eml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"), crate::security::random_token(4));
-            tokio::fs::write(dir.join(name), msg.formatted()).await.map_err(|e| e.to_string())
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| e.to_string())?;
+            let name = format!(
+                "{}-{}.eml",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+                crate::security::random_token(4)
+            );
+            tokio::fs::write(dir.join(name), msg.formatted())
+                .await
+                .map_err(|e| e.to_string())
         }
     }
 }

@@ -17,7 +17,11 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 /// Checks a password against a stored hash; a malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

@@ -22,5 +22,8 @@ pub fn parse(field: &str, s: &str) -> crate::error::AppResult<DateTime<Utc>> {
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
-    Err(crate::error::AppError::invalid(field, "expected an RFC 3339 time such as 2026-11-27T10:00:00+08:00"))
+    Err(crate::error::AppError::invalid(
+        field,
+        "expected an RFC 3339 time such as 2026-11-27T10:00:00+08:00",
+    ))
 }

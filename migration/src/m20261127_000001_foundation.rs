@@ -4,7 +4,13 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 fn id(t: &mut TableCreateStatement) -> &mut TableCreateStatement {
-    t.col(ColumnDef::new(Alias::new("id")).big_integer().not_null().auto_increment().primary_key())
+    t.col(
+        ColumnDef::new(Alias::new("id"))
+            .big_integer()
+            .not_null()
+            .auto_increment()
+            .primary_key(),
+    )
 }
 fn ts(name: &str) -> ColumnDef {
     let mut c = ColumnDef::new(Alias::new(name));
@@ -58,33 +64,51 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("users", "ux_users_username", &["username"], true)).await?;
-        m.create_index(idx("users", "ix_users_email", &["email"], false)).await?;
+        m.create_index(idx("users", "ux_users_username", &["username"], true))
+            .await?;
+        m.create_index(idx("users", "ix_users_email", &["email"], false))
+            .await?;
 
         m.create_table(
             id(Table::create().table(Alias::new("roles")))
                 .col(s("name").not_null())
                 .col(s("description").not_null().default(""))
                 .col(s("creator").not_null().default(""))
-                .col(ColumnDef::new(Alias::new("builtin")).boolean().not_null().default(false))
+                .col(
+                    ColumnDef::new(Alias::new("builtin"))
+                        .boolean()
+                        .not_null()
+                        .default(false),
+                )
                 .col(ts("created_at").not_null())
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("roles", "ux_roles_name", &["name"], true)).await?;
+        m.create_index(idx("roles", "ux_roles_name", &["name"], true))
+            .await?;
 
         m.create_table(
             Table::create()
                 .table(Alias::new("user_roles"))
                 .col(big("user_id").not_null())
                 .col(big("role_id").not_null())
-                .primary_key(Index::create().col(Alias::new("user_id")).col(Alias::new("role_id")))
+                .primary_key(
+                    Index::create()
+                        .col(Alias::new("user_id"))
+                        .col(Alias::new("role_id")),
+                )
                 .foreign_key(&mut fk("user_roles", "user_id", "users"))
                 .foreign_key(&mut fk("user_roles", "role_id", "roles"))
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("user_roles", "ix_user_roles_role", &["role_id", "user_id"], false)).await?;
+        m.create_index(idx(
+            "user_roles",
+            "ix_user_roles_role",
+            &["role_id", "user_id"],
+            false,
+        ))
+        .await?;
 
         // One row per granted permission: the Casbin policy (p lines) in typed form.
         m.create_table(
@@ -102,12 +126,23 @@ impl MigrationTrait for Migration {
         m.create_index(idx(
             "perm_grants",
             "ux_perm_grants",
-            &["subject_type", "subject_id", "resource_type", "resource_key", "perm"],
+            &[
+                "subject_type",
+                "subject_id",
+                "resource_type",
+                "resource_key",
+                "perm",
+            ],
             true,
         ))
         .await?;
-        m.create_index(idx("perm_grants", "ix_perm_grants_resource", &["resource_type", "resource_key", "perm"], false))
-            .await?;
+        m.create_index(idx(
+            "perm_grants",
+            "ix_perm_grants_resource",
+            &["resource_type", "resource_key", "perm"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             id(Table::create().table(Alias::new("api_tokens")))
@@ -123,8 +158,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("api_tokens", "ux_api_tokens_hash", &["token_hash"], true)).await?;
-        m.create_index(idx("api_tokens", "ix_api_tokens_user", &["user_id"], false)).await?;
+        m.create_index(idx(
+            "api_tokens",
+            "ux_api_tokens_hash",
+            &["token_hash"],
+            true,
+        ))
+        .await?;
+        m.create_index(idx("api_tokens", "ix_api_tokens_user", &["user_id"], false))
+            .await?;
 
         m.create_table(
             id(Table::create().table(Alias::new("audit_logs")))
@@ -140,15 +182,32 @@ impl MigrationTrait for Migration {
                 .col(s("action").not_null().default(""))
                 .col(s("authorized_target_type").not_null().default(""))
                 .col(s("authorized_target_name").not_null().default(""))
-                .col(ColumnDef::new(Alias::new("detail")).text().not_null().default("{}"))
+                .col(
+                    ColumnDef::new(Alias::new("detail"))
+                        .text()
+                        .not_null()
+                        .default("{}"),
+                )
                 .col(s("request_id").not_null().default(""))
                 .col(s("ip").not_null().default(""))
                 .col(ts("op_time").not_null())
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("audit_logs", "ix_audit_category_time", &["category", "op_time"], false)).await?;
-        m.create_index(idx("audit_logs", "ix_audit_target", &["target_type", "target_id"], false)).await?;
+        m.create_index(idx(
+            "audit_logs",
+            "ix_audit_category_time",
+            &["category", "op_time"],
+            false,
+        ))
+        .await?;
+        m.create_index(idx(
+            "audit_logs",
+            "ix_audit_target",
+            &["target_type", "target_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -159,7 +218,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("sessions", "ix_sessions_expiry", &["expiry_date"], false)).await?;
+        m.create_index(idx(
+            "sessions",
+            "ix_sessions_expiry",
+            &["expiry_date"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             id(Table::create().table(Alias::new("password_resets")))
@@ -172,7 +237,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("password_resets", "ux_password_resets_hash", &["token_hash"], true)).await?;
+        m.create_index(idx(
+            "password_resets",
+            "ux_password_resets_hash",
+            &["token_hash"],
+            true,
+        ))
+        .await?;
 
         m.create_table(
             id(Table::create().table(Alias::new("login_failures")))
@@ -182,8 +253,20 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("login_failures", "ix_login_failures_user", &["username", "created_at"], false)).await?;
-        m.create_index(idx("login_failures", "ix_login_failures_ip", &["ip", "created_at"], false)).await?;
+        m.create_index(idx(
+            "login_failures",
+            "ix_login_failures_user",
+            &["username", "created_at"],
+            false,
+        ))
+        .await?;
+        m.create_index(idx(
+            "login_failures",
+            "ix_login_failures_ip",
+            &["ip", "created_at"],
+            false,
+        ))
+        .await?;
 
         // Durable background jobs (mail now; deploys, host tasks and DNS pushes later).
         m.create_table(
@@ -191,8 +274,18 @@ impl MigrationTrait for Migration {
                 .col(s("kind").not_null())
                 .col(ColumnDef::new(Alias::new("payload")).text().not_null())
                 .col(s("status").not_null())
-                .col(ColumnDef::new(Alias::new("attempts")).integer().not_null().default(0))
-                .col(ColumnDef::new(Alias::new("max_attempts")).integer().not_null().default(5))
+                .col(
+                    ColumnDef::new(Alias::new("attempts"))
+                        .integer()
+                        .not_null()
+                        .default(0),
+                )
+                .col(
+                    ColumnDef::new(Alias::new("max_attempts"))
+                        .integer()
+                        .not_null()
+                        .default(5),
+                )
                 .col(ColumnDef::new(Alias::new("last_error")).text().null())
                 .col(ts("run_after").not_null())
                 .col(ts("locked_until").null())
@@ -201,7 +294,13 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(idx("jobs", "ix_jobs_status_run_after", &["status", "run_after"], false)).await?;
+        m.create_index(idx(
+            "jobs",
+            "ix_jobs_status_run_after",
+            &["status", "run_after"],
+            false,
+        ))
+        .await?;
         Ok(())
     }
 
@@ -218,7 +317,8 @@ impl MigrationTrait for Migration {
             "roles",
             "users",
         ] {
-            m.drop_table(Table::drop().table(Alias::new(t)).to_owned()).await?;
+            m.drop_table(Table::drop().table(Alias::new(t)).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -13,7 +13,10 @@ pub fn from_env() -> Result<Config, String> {
     let smtp = match opt("OPSDECK_SMTP_HOST") {
         Some(host) => Some(SmtpConfig {
             host,
-            port: opt("OPSDECK_SMTP_PORT").map(|p| p.parse().map_err(|_| "OPSDECK_SMTP_PORT is not a port")).transpose()?.unwrap_or(25),
+            port: opt("OPSDECK_SMTP_PORT")
+                .map(|p| p.parse().map_err(|_| "OPSDECK_SMTP_PORT is not a port"))
+                .transpose()?
+                .unwrap_or(25),
             username: opt("OPSDECK_SMTP_USER"),
             password: opt("OPSDECK_SMTP_PASSWORD"),
             security: opt("OPSDECK_SMTP_SECURITY").unwrap_or_else(|| "none".into()),

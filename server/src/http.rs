@@ -24,13 +24,22 @@ pub async fn actor_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -
         .filter(|v| !v.is_empty() && v.len() <= 64)
         .map(str::to_string)
         .unwrap_or_else(|| app::security::random_token(8));
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
     let mut actor = Actor::anonymous(request_id.clone(), ip);
 
-    let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let token = auth.as_deref().and_then(|a| {
         let (scheme, value) = a.trim().split_once(' ')?;
-        (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")).then(|| value.trim().to_string())
+        (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+            .then(|| value.trim().to_string())
     });
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let is_cross_site = cross_site(&req);
@@ -43,7 +52,10 @@ pub async fn actor_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -
             return Ok(());
         }
         if auth.is_some() {
-            return Err(AppError::new(app::error::ErrorCode::Unauthenticated, "unsupported Authorization scheme; use `token <value>` or `Bearer <value>`"));
+            return Err(AppError::new(
+                app::error::ErrorCode::Unauthenticated,
+                "unsupported Authorization scheme; use `token <value>` or `Bearer <value>`",
+            ));
         }
         // Browser requests: cookies are sent cross-site, so state changes must come from our origin.
         if unsafe_method && is_cross_site {
@@ -87,7 +99,10 @@ fn cross_site(req: &Request) -> bool {
     let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
     match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
         (Some(origin), Some(host)) => {
-            let o = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+            let o = origin
+                .split_once("://")
+                .map(|(_, rest)| rest)
+                .unwrap_or(origin);
             o != host
         }
         (Some(_), None) => true,
@@ -102,7 +117,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let q = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(q).map(Q).map_err(|e| AppError::bad_request(format!("bad query: {e}")))
+        serde_urlencoded::from_str(q)
+            .map(Q)
+            .map_err(|e| AppError::bad_request(format!("bad query: {e}")))
     }
 }
 
@@ -125,18 +142,31 @@ pub struct Who(pub Actor);
 impl<S: Send + Sync> FromRequestParts<S> for Who {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        parts.extensions.get::<Actor>().cloned().map(Who).ok_or_else(|| AppError::internal("actor layer missing"))
+        parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .map(Who)
+            .ok_or_else(|| AppError::internal("actor layer missing"))
     }
 }
 
 /// Answers a page with `next`/`prev` links that keep the request's other query parameters.
 pub fn paged<T: serde::Serialize>(uri: &Uri, page: Page<T>) -> Json<Page<T>> {
-    let keep: Vec<(String, String)> = serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or(""))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| k != "page" && k != "page_number" && k != "page_size")
-        .collect();
-    let extra = if keep.is_empty() { String::new() } else { format!("&{}", serde_urlencoded::to_string(&keep).unwrap_or_default()) };
+    let keep: Vec<(String, String)> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or(""))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| k != "page" && k != "page_number" && k != "page_size")
+            .collect();
+    let extra = if keep.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "&{}",
+            serde_urlencoded::to_string(&keep).unwrap_or_default()
+        )
+    };
     Json(page.with_base(uri.path(), &extra))
 }
 

@@ -41,25 +41,34 @@ async fn readyz(State(ctx): State<Ctx>) -> axum::response::Response {
         Ok(()) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable",
+            )
+                .into_response()
         }
     }
 }
 
 /// The whole application: REST API, server functions, pages, static files, sessions and auth.
 pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
-    let state = AppState { ctx: ctx.clone(), leptos: leptos.clone() };
+    let state = AppState {
+        ctx: ctx.clone(),
+        leptos: leptos.clone(),
+    };
     let routes = generate_route_list(app::App);
     let provide = {
         let ctx = ctx.clone();
         move || provide_context(ctx.clone())
     };
-    let sessions = SessionManagerLayer::new(app::auth::session_store::SeaSessionStore::new(ctx.db.clone()))
-        .with_name("opsdeck_session")
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(ctx.config.cookie_secure)
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+    let sessions = SessionManagerLayer::new(app::auth::session_store::SeaSessionStore::new(
+        ctx.db.clone(),
+    ))
+    .with_name("opsdeck_session")
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(ctx.config.cookie_secure)
+    .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
     rest::router()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -67,7 +76,9 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
             let o = leptos.clone();
             move || app::shell(o.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
         .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
         .layer(sessions)
         .layer(tower_http::trace::TraceLayer::new_for_http())

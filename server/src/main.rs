@@ -4,7 +4,8 @@ use leptos::prelude::get_configuration;
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_env("OPSDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let filter = EnvFilter::try_from_env("OPSDECK_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let b = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
         b.json().init();
@@ -93,13 +94,18 @@ async fn serve(ctx: app::ctx::Ctx) {
     leptos.site_addr = addr;
     server::spawn_background(ctx.clone());
     let app = server::app(ctx, leptos);
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| {
-        eprintln!("cannot listen on {addr}: {e}");
-        std::process::exit(1)
-    });
-    tracing::info!("Opsdeck listening on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .expect("server");
+        .unwrap_or_else(|e| {
+            eprintln!("cannot listen on {addr}: {e}");
+            std::process::exit(1)
+        });
+    tracing::info!("Opsdeck listening on http://{addr}");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .expect("server");
 }

@@ -165,7 +165,12 @@ both! {
         t.post(&format!("/api/users/{}/actions/change-password/", t.admin_id), Auth::Token(&token), json!({"original_password": ADMIN_PW, "new_password": "another-pass-1"})).await.err(403, 40300);
         t.post(&path, Auth::Token(&token), json!({"original_password": "user-pass-123", "new_password": "another-pass-1"})).await.ok();
         t.get("/api/auth/me/", Auth::Cookie(&cookie)).await.err(401, 40100);
-        t.login("dave", "another-pass-1").await;
+        // Changing it from a browser session keeps that session, with its new fingerprint.
+        let mine = t.login("dave", "another-pass-1").await;
+        let r = t.post(&path, Auth::Cookie(&mine), json!({"original_password": "another-pass-1", "new_password": "third-pass-12"})).await;
+        let renewed = r.cookie().unwrap_or(mine.clone());
+        r.ok();
+        assert_eq!(t.get("/api/auth/me/", Auth::Cookie(&renewed)).await.ok()["username"], "dave");
     }
 }
 

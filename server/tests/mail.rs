@@ -19,19 +19,34 @@ impl Drop for Sink {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_sink(port: u16, dir: std::path::PathBuf) -> Sink {
     let child = Command::new("/usr/bin/python3")
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
         .arg(&dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start aiosmtpd (Debian python3-aiosmtpd)");
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Sink { child, dir };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -53,14 +68,29 @@ fn mails(dir: &std::path::Path) -> Vec<String> {
 
 fn reset_token(mail: &str) -> String {
     // Quoted-printable: drop soft line breaks, then decode `=3D`.
-    let unfolded = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
-    let at = unfolded.find("reset-password?token=").expect("reset link in mail") + "reset-password?token=".len();
-    unfolded[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect()
+    let unfolded = mail
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let at = unfolded
+        .find("reset-password?token=")
+        .expect("reset link in mail")
+        + "reset-password?token=".len();
+    unfolded[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect()
 }
 
 async fn app_with_smtp(backend: Backend, port: u16) -> TestApp {
     TestApp::with_config(backend, |c| {
-        c.smtp = Some(SmtpConfig { host: "127.0.0.1".into(), port, username: None, password: None, security: "none".into() })
+        c.smtp = Some(SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            username: None,
+            password: None,
+            security: "none".into(),
+        })
     })
     .await
 }

@@ -6,8 +6,8 @@ use crate::entities::audit_log;
 use crate::error::AppResult;
 use crate::perms::service::authorize_module;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Set,
 };
 use serde_json::{json, Value};
 
@@ -29,7 +29,12 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(category: &'static str, op_type: impl Into<String>) -> Self {
-        Entry { category, op_type: op_type.into(), detail: json!({}), ..Default::default() }
+        Entry {
+            category,
+            op_type: op_type.into(),
+            detail: json!({}),
+            ..Default::default()
+        }
     }
     pub fn target(mut self, kind: &str, id: Option<i64>, name: impl Into<String>) -> Self {
         self.target_type = kind.into();
@@ -82,7 +87,11 @@ pub async fn record<C: ConnectionTrait>(db: &C, actor: &Actor, e: Entry) -> AppR
     Ok(())
 }
 
-fn eq_opt(q: Select<audit_log::Entity>, col: audit_log::Column, v: &Option<String>) -> Select<audit_log::Entity> {
+fn eq_opt(
+    q: Select<audit_log::Entity>,
+    col: audit_log::Column,
+    v: &Option<String>,
+) -> Select<audit_log::Entity> {
     match v.as_deref().filter(|s| !s.is_empty()) {
         Some(v) => q.filter(col.eq(v)),
         None => q,
@@ -135,7 +144,11 @@ fn auth_op_query(f: &AuthOpFilter, category: &str) -> AppResult<Select<audit_log
 }
 
 /// `GET /audit/authorize-operations/modules/`: module grants and revokes.
-pub async fn module_auth_ops(ctx: &Ctx, actor: &Actor, f: AuthOpFilter) -> AppResult<Page<ModuleAuthOp>> {
+pub async fn module_auth_ops(
+    ctx: &Ctx,
+    actor: &Actor,
+    f: AuthOpFilter,
+) -> AppResult<Page<ModuleAuthOp>> {
     authorize_module(ctx, actor, "system", "view_audit").await?;
     let page = page_of(&ctx.db, auth_op_query(&f, "module_perm")?, &f.page).await?;
     Ok(page.map(|r| ModuleAuthOp {
@@ -151,7 +164,11 @@ pub async fn module_auth_ops(ctx: &Ctx, actor: &Actor, f: AuthOpFilter) -> AppRe
 }
 
 /// `GET /audit/authorize-operations/resources/`: resource grants and revokes.
-pub async fn resource_auth_ops(ctx: &Ctx, actor: &Actor, f: AuthOpFilter) -> AppResult<Page<ResourceAuthOp>> {
+pub async fn resource_auth_ops(
+    ctx: &Ctx,
+    actor: &Actor,
+    f: AuthOpFilter,
+) -> AppResult<Page<ResourceAuthOp>> {
     authorize_module(ctx, actor, "system", "view_audit").await?;
     let page = page_of(&ctx.db, auth_op_query(&f, "resource_perm")?, &f.page).await?;
     Ok(page.map(|r| ResourceAuthOp {
@@ -196,7 +213,10 @@ fn entry(r: audit_log::Model) -> AuditEntry {
     if !r.perm_name.is_empty() {
         detail["perm_name"] = json!(r.perm_name);
         detail["action"] = json!(r.action);
-        detail["authorized_target"] = json!(format!("{}:{}", r.authorized_target_type, r.authorized_target_name));
+        detail["authorized_target"] = json!(format!(
+            "{}:{}",
+            r.authorized_target_type, r.authorized_target_name
+        ));
         if !r.module_name.is_empty() {
             detail["module_name"] = json!(r.module_name);
         }

@@ -7,7 +7,9 @@ use leptos::server_fn::codec::Json;
 
 #[cfg(feature = "ssr")]
 async fn session() -> Result<tower_sessions::Session, AppError> {
-    leptos_axum::extract::<tower_sessions::Session>().await.map_err(AppError::internal)
+    leptos_axum::extract::<tower_sessions::Session>()
+        .await
+        .map_err(AppError::internal)
 }
 
 /// Signs in and starts a session.

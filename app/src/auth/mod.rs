@@ -3,8 +3,8 @@ pub mod api;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
-pub mod types;
-#[cfg(feature = "ssr")]
-pub mod session_store;
 #[cfg(feature = "ssr")]
 pub mod session;
+#[cfg(feature = "ssr")]
+pub mod session_store;
+pub mod types;

@@ -5,7 +5,10 @@ use crate::common::{validate, Message};
 use crate::ctx::{Actor, Ctx};
 use crate::entities::{login_failure, password_reset, user};
 use crate::error::{AppError, AppResult, ErrorCode};
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    TransactionTrait,
+};
 use serde_json::json;
 
 /// Failures in this window count towards throttling.
@@ -50,11 +53,23 @@ async fn fail(ctx: &Ctx, actor: &Actor, username: &str, reason: &str) -> AppResu
     }
     .insert(&txn)
     .await?;
-    let anon = Actor { username: username.to_string(), ..actor.clone() };
-    record(&txn, &anon, Entry::new("auth", "login_failed").target("user", None, username).detail(json!({"reason": reason})))
-        .await?;
+    let anon = Actor {
+        username: username.to_string(),
+        ..actor.clone()
+    };
+    record(
+        &txn,
+        &anon,
+        Entry::new("auth", "login_failed")
+            .target("user", None, username)
+            .detail(json!({"reason": reason})),
+    )
+    .await?;
     txn.commit().await?;
-    Ok(AppError::new(ErrorCode::Unauthenticated, "invalid username or password"))
+    Ok(AppError::new(
+        ErrorCode::Unauthenticated,
+        "invalid username or password",
+    ))
 }
 
 /// Checks a username and password. Repeated failures are delayed, then refused (429) for the
@@ -62,7 +77,10 @@ async fn fail(ctx: &Ctx, actor: &Actor, username: &str, reason: &str) -> AppResu
 pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<user::Model> {
     let username = input.username.trim();
     if username.is_empty() || input.password.is_empty() {
-        return Err(AppError::invalid("username", "username and password are required"));
+        return Err(AppError::invalid(
+            "username",
+            "username and password are required",
+        ));
     }
     let failures = recent_failures(ctx, username, &actor.ip).await?;
     if failures >= MAX_FAILURES {
@@ -75,7 +93,10 @@ pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<use
         let ms = 200 * (failures - SLOW_AFTER + 1).min(10);
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
-    let found = user::Entity::find().filter(user::Column::Username.eq(username)).one(&ctx.db).await?;
+    let found = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&ctx.db)
+        .await?;
     let Some(u) = found else {
         crate::security::burn_password_check(&input.password);
         return Err(fail(ctx, actor, username, "unknown user").await?);
@@ -88,12 +109,24 @@ pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<use
         return Err(AppError::forbidden("this account is disabled"));
     }
     let txn = ctx.db.begin().await?;
-    login_failure::Entity::delete_many().filter(login_failure::Column::Username.eq(username)).exec(&txn).await?;
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Username.eq(username))
+        .exec(&txn)
+        .await?;
     let mut am: user::ActiveModel = u.clone().into();
     am.last_login_at = Set(Some(crate::time::now()));
     let u = am.update(&txn).await?;
-    let who = Actor { id: u.id, username: u.username.clone(), ..actor.clone() };
-    record(&txn, &who, Entry::new("auth", "login").target("user", Some(u.id), &u.username)).await?;
+    let who = Actor {
+        id: u.id,
+        username: u.username.clone(),
+        ..actor.clone()
+    };
+    record(
+        &txn,
+        &who,
+        Entry::new("auth", "login").target("user", Some(u.id), &u.username),
+    )
+    .await?;
     txn.commit().await?;
     Ok(u)
 }
@@ -101,21 +134,37 @@ pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<use
 /// Records a logout.
 pub async fn logout(ctx: &Ctx, actor: &Actor) -> AppResult<Message> {
     if actor.id > 0 {
-        record(&ctx.db, actor, Entry::new("auth", "logout").target("user", Some(actor.id), &actor.username)).await?;
+        record(
+            &ctx.db,
+            actor,
+            Entry::new("auth", "logout").target("user", Some(actor.id), &actor.username),
+        )
+        .await?;
     }
     Ok(Message::success())
 }
 
 /// The user behind a session, if it still exists, is enabled and has the same password.
-pub async fn session_user(ctx: &Ctx, user_id: i64, fingerprint: &str) -> AppResult<Option<user::Model>> {
+pub async fn session_user(
+    ctx: &Ctx,
+    user_id: i64,
+    fingerprint: &str,
+) -> AppResult<Option<user::Model>> {
     let u = user::Entity::find_by_id(user_id).one(&ctx.db).await?;
-    Ok(u.filter(|u| u.status == "enabled" && password_fingerprint(&u.password_hash) == fingerprint))
+    Ok(
+        u.filter(|u| {
+            u.status == "enabled" && password_fingerprint(&u.password_hash) == fingerprint
+        }),
+    )
 }
 
 /// `GET /auth/me/`: the signed-in user and the modules they may use.
 pub async fn me(ctx: &Ctx, actor: &Actor) -> AppResult<Me> {
     actor.require()?;
-    let u = user::Entity::find_by_id(actor.id).one(&ctx.db).await?.ok_or_else(AppError::unauthenticated)?;
+    let u = user::Entity::find_by_id(actor.id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(AppError::unauthenticated)?;
     Ok(Me {
         id: u.id,
         username: u.username,
@@ -129,11 +178,27 @@ const RESET_MINUTES: i64 = 60;
 
 /// `POST /auth/forgot-password/` (by username or e-mail) and `POST /users/{id}/actions/forget-password/`
 /// (by id and e-mail): mails a single-use reset link. Always answers success, so it reveals nothing.
-pub async fn forgot_password(ctx: &Ctx, actor: &Actor, user_id: Option<i64>, input: ForgotPassword) -> AppResult<Message> {
-    let email = input.email.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let username = input.username.as_deref().map(str::trim).filter(|s| !s.is_empty());
+pub async fn forgot_password(
+    ctx: &Ctx,
+    actor: &Actor,
+    user_id: Option<i64>,
+    input: ForgotPassword,
+) -> AppResult<Message> {
+    let email = input
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let username = input
+        .username
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     if email.is_none() && username.is_none() {
-        return Err(AppError::invalid("email", "give a username or an e-mail address"));
+        return Err(AppError::invalid(
+            "email",
+            "give a username or an e-mail address",
+        ));
     }
     if let Some(e) = email {
         validate::email(e, true)?;
@@ -156,7 +221,10 @@ pub async fn forgot_password(ctx: &Ctx, actor: &Actor, user_id: Option<i64>, inp
     }
     let token = crate::security::random_token(24);
     let now = crate::time::now();
-    let link = format!("{}/reset-password?token={token}", ctx.config.public_url.trim_end_matches('/'));
+    let link = format!(
+        "{}/reset-password?token={token}",
+        ctx.config.public_url.trim_end_matches('/')
+    );
     let txn = ctx.db.begin().await?;
     password_reset::ActiveModel {
         user_id: Set(u.id),
@@ -182,7 +250,12 @@ pub async fn forgot_password(ctx: &Ctx, actor: &Actor, user_id: Option<i64>, inp
         },
     )
     .await?;
-    record(&txn, actor, Entry::new("auth", "forgot_password").target("user", Some(u.id), &u.username)).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("auth", "forgot_password").target("user", Some(u.id), &u.username),
+    )
+    .await?;
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(Message::success())
@@ -194,19 +267,29 @@ pub async fn reset_password(ctx: &Ctx, actor: &Actor, input: ResetPassword) -> A
     let invalid = || AppError::invalid("token", "this reset link is invalid or has expired");
     let txn = ctx.db.begin().await?;
     let r = password_reset::Entity::find()
-        .filter(password_reset::Column::TokenHash.eq(crate::security::sha256_hex(input.token.trim())))
+        .filter(
+            password_reset::Column::TokenHash.eq(crate::security::sha256_hex(input.token.trim())),
+        )
         .one(&txn)
         .await?
         .ok_or_else(invalid)?;
     if r.used_at.is_some() || r.expires_at <= crate::time::now() {
         return Err(invalid());
     }
-    let u = user::Entity::find_by_id(r.user_id).one(&txn).await?.ok_or_else(invalid)?;
+    let u = user::Entity::find_by_id(r.user_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
     let mut am: password_reset::ActiveModel = r.into();
     am.used_at = Set(Some(crate::time::now()));
     am.update(&txn).await?;
-    let who = Actor { id: u.id, username: u.username.clone(), ..actor.clone() };
-    crate::users::service::set_password(&txn, &who, u, &input.new_password, "reset_password").await?;
+    let who = Actor {
+        id: u.id,
+        username: u.username.clone(),
+        ..actor.clone()
+    };
+    crate::users::service::set_password(&txn, &who, u, &input.new_password, "reset_password")
+        .await?;
     txn.commit().await?;
     Ok(Message::success())
 }

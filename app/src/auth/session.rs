@@ -9,9 +9,15 @@ pub const FINGERPRINT: &str = "pwfp";
 /// Starts an authenticated session: a new id (no fixation), the user and a password fingerprint.
 pub async fn start(session: &Session, u: &user::Model) -> AppResult<()> {
     session.cycle_id().await.map_err(AppError::internal)?;
-    session.insert(USER_ID, u.id).await.map_err(AppError::internal)?;
     session
-        .insert(FINGERPRINT, super::service::password_fingerprint(&u.password_hash))
+        .insert(USER_ID, u.id)
+        .await
+        .map_err(AppError::internal)?;
+    session
+        .insert(
+            FINGERPRINT,
+            super::service::password_fingerprint(&u.password_hash),
+        )
         .await
         .map_err(AppError::internal)?;
     Ok(())
@@ -38,13 +44,40 @@ pub async fn login(
 ) -> AppResult<super::types::Me> {
     let u = super::service::login(ctx, actor, input).await?;
     start(session, &u).await?;
-    let who = crate::ctx::Actor { id: u.id, username: u.username.clone(), ..actor.clone() };
+    let who = crate::ctx::Actor {
+        id: u.id,
+        username: u.username.clone(),
+        ..actor.clone()
+    };
     super::service::me(ctx, &who).await
 }
 
 /// Logout for both adapters.
-pub async fn logout(ctx: &crate::ctx::Ctx, actor: &crate::ctx::Actor, session: &Session) -> AppResult<crate::common::Message> {
+pub async fn logout(
+    ctx: &crate::ctx::Ctx,
+    actor: &crate::ctx::Actor,
+    session: &Session,
+) -> AppResult<crate::common::Message> {
     let m = super::service::logout(ctx, actor).await?;
     end(session).await?;
+    Ok(m)
+}
+
+/// Change-password for both adapters: other sessions end (their fingerprint no longer matches),
+/// while the caller's own browser session, if any, is re-issued with the new fingerprint.
+pub async fn change_password(
+    ctx: &crate::ctx::Ctx,
+    actor: &crate::ctx::Actor,
+    session: &Session,
+    user_id: i64,
+    input: crate::users::types::ChangePassword,
+) -> AppResult<crate::common::Message> {
+    use sea_orm::EntityTrait;
+    let m = crate::users::service::change_password(ctx, actor, user_id, input).await?;
+    if current(session).await.map(|(uid, _)| uid) == Some(actor.id) {
+        if let Some(u) = user::Entity::find_by_id(actor.id).one(&ctx.db).await? {
+            start(session, &u).await?;
+        }
+    }
     Ok(m)
 }

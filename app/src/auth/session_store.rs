@@ -39,13 +39,19 @@ impl SessionStore for SeaSessionStore {
     async fn create(&self, record: &mut Record) -> Result<()> {
         // Ids are 128 random bits; retry on the astronomically unlikely collision.
         loop {
-            let exists = session::Entity::find_by_id(record.id.to_string()).one(&self.db).await.map_err(backend)?;
+            let exists = session::Entity::find_by_id(record.id.to_string())
+                .one(&self.db)
+                .await
+                .map_err(backend)?;
             if exists.is_none() {
                 break;
             }
             record.id = Id::default();
         }
-        session::Entity::insert(active(record)?).exec(&self.db).await.map_err(backend)?;
+        session::Entity::insert(active(record)?)
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -68,11 +74,15 @@ impl SessionStore for SeaSessionStore {
             .one(&self.db)
             .await
             .map_err(backend)?;
-        row.map(|r| serde_json::from_str(&r.data).map_err(|e| Error::Decode(e.to_string()))).transpose()
+        row.map(|r| serde_json::from_str(&r.data).map_err(|e| Error::Decode(e.to_string())))
+            .transpose()
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        session::Entity::delete_by_id(id.to_string()).exec(&self.db).await.map_err(backend)?;
+        session::Entity::delete_by_id(id.to_string())
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }

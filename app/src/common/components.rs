@@ -1,1 +1,104 @@
-//! Shared UI components.
+//! Shared UI components: error boxes, inline field errors, pager, navigation helpers.
+use super::i18n::t;
+use super::Page;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// A whole-form or whole-page error.
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    let forbidden = error.code == crate::error::ErrorCode::Forbidden;
+    let msg = error.message.clone();
+    view! {
+        <div class="alert alert-error" role="alert">
+            {move || if forbidden { t("error.forbidden")().to_string() } else { msg.clone() }}
+        </div>
+    }
+}
+
+/// The error of the last action result, if any, when it does not belong to a field.
+#[component]
+pub fn ActionError<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    move || match value.get() {
+        Some(Err(e)) if e.field.is_none() => Some(view! { <ErrorBox error=e/> }),
+        _ => None,
+    }
+}
+
+/// The message of an error about `field`, shown under that input.
+#[component]
+pub fn FieldError<T: Clone + Send + Sync + 'static>(
+    value: impl Get<Value = Option<Result<T, AppError>>> + Copy + Send + Sync + 'static,
+    field: &'static str,
+) -> impl IntoView {
+    move || match value.get() {
+        Some(Err(e)) if e.field.as_deref() == Some(field) => {
+            Some(view! { <div class="field-error" role="alert">{e.message}</div> })
+        }
+        _ => None,
+    }
+}
+
+/// Previous/next buttons for a page of results; `page` is the 1-based page signal.
+#[component]
+pub fn Pager<T: Clone + Send + Sync + 'static>(
+    data: Page<T>,
+    page: RwSignal<u64>,
+) -> impl IntoView {
+    let has_prev = data.prev.is_some();
+    let has_next = data.next.is_some();
+    let count = data.count;
+    view! {
+        <div class="pager">
+            <span class="muted">{t("common.total")} " " {count}</span>
+            <button class="btn" disabled=!has_prev on:click=move |_| page.update(|p| *p = p.saturating_sub(1).max(1))>
+                {t("common.prev")}
+            </button>
+            <span class="page-no">{move || page.get()}</span>
+            <button class="btn" disabled=!has_next on:click=move |_| page.update(|p| *p += 1)>
+                {t("common.next")}
+            </button>
+        </div>
+    }
+}
+
+/// Asks the browser to confirm; always true on the server.
+pub fn confirm(message: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.confirm_with_message(message).ok())
+            .unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = message;
+        true
+    }
+}
+
+/// A full page load to `path` (after login and logout, so every part of the page is fresh).
+pub fn hard_redirect(path: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().set_href(path);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = path;
+}
+
+/// Copies text to the clipboard.
+pub fn copy_to_clipboard(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        if let Some(w) = web_sys::window() {
+            let _ = w.navigator().clipboard().write_text(text);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}

@@ -1,1 +1,279 @@
-//! UI text in English and Chinese.
+//! UI text in English and Chinese. The language lives in the `opsdeck_lang` cookie, read on the
+//! server for the first render and in the browser when hydrating, so both render the same text.
+use leptos::prelude::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+    pub fn from_code(s: &str) -> Lang {
+        if s.starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
+/// (key, English, Chinese).
+const TEXT: &[(&str, &str, &str)] = &[
+    ("app.name", "Opsdeck", "Opsdeck 运维平台"),
+    ("nav.dashboard", "Dashboard", "概览"),
+    ("nav.users", "Users", "用户"),
+    ("nav.roles", "Roles", "角色"),
+    ("nav.audit", "Audit log", "审计日志"),
+    ("nav.tokens", "API tokens", "API 令牌"),
+    ("nav.password", "Change password", "修改密码"),
+    ("nav.logout", "Log out", "退出登录"),
+    ("nav.admin", "Administration", "系统管理"),
+    ("nav.account", "My account", "我的账户"),
+    ("module.resource_request", "Resource requests", "资源申请"),
+    ("module.application", "Applications", "应用管理"),
+    ("module.dns", "DNS", "DNS 管理"),
+    ("module.host", "Hosts", "主机管理"),
+    ("module.business", "Product lines", "业务管理"),
+    ("module.navigator", "Navigators", "第三方导航"),
+    ("module.common_tools", "Common tools", "常用工具"),
+    ("module.deploy_template", "Deploy templates", "发布模板"),
+    ("module.system", "System", "系统管理"),
+    ("login.title", "Sign in to Opsdeck", "登录 Opsdeck"),
+    ("login.username", "Username", "用户名"),
+    ("login.password", "Password", "密码"),
+    ("login.submit", "Sign in", "登录"),
+    ("login.forgot", "Forgot password?", "忘记密码？"),
+    ("forgot.title", "Reset your password", "重置密码"),
+    (
+        "forgot.hint",
+        "Enter your username or e-mail; we mail a link that works once, for one hour.",
+        "输入用户名或邮箱，我们会发送一个一小时内有效的一次性链接。",
+    ),
+    ("forgot.submit", "Send reset link", "发送重置链接"),
+    (
+        "forgot.sent",
+        "If the account exists and has an e-mail address, a link is on its way.",
+        "如果账户存在且设置了邮箱，重置链接已发送。",
+    ),
+    ("reset.title", "Choose a new password", "设置新密码"),
+    (
+        "reset.done",
+        "Password changed. You can sign in now.",
+        "密码已修改，请重新登录。",
+    ),
+    ("pw.original", "Current password", "原密码"),
+    ("pw.new", "New password", "新密码"),
+    ("pw.changed", "Password changed.", "密码已修改。"),
+    ("common.email", "E-mail", "邮箱"),
+    ("common.phone", "Phone", "手机号码"),
+    ("common.display_name", "Display name", "显示名"),
+    ("common.status", "Status", "状态"),
+    ("common.roles", "Roles", "角色"),
+    ("common.actions", "Actions", "操作"),
+    ("common.search", "Search", "搜索"),
+    ("common.all", "All", "全部"),
+    ("common.enabled", "enabled", "已启用"),
+    ("common.disabled", "disabled", "已禁用"),
+    ("common.enable", "Enable", "启用"),
+    ("common.disable", "Disable", "禁用"),
+    ("common.save", "Save", "保存"),
+    ("common.saved", "Saved.", "已保存。"),
+    ("common.create", "Create", "创建"),
+    ("common.delete", "Delete", "删除"),
+    ("common.remove", "Remove", "移除"),
+    ("common.add", "Add", "添加"),
+    ("common.name", "Name", "名称"),
+    ("common.description", "Description", "描述"),
+    ("common.created", "Created", "创建时间"),
+    ("common.loading", "Loading…", "加载中…"),
+    ("common.prev", "Previous", "上一页"),
+    ("common.next", "Next", "下一页"),
+    ("common.total", "total", "共计"),
+    ("common.page", "Page", "第"),
+    (
+        "common.confirm_delete",
+        "Delete this? This cannot be undone.",
+        "确定删除吗？此操作不可撤销。",
+    ),
+    ("common.none", "Nothing here yet.", "暂无数据。"),
+    ("common.last_login", "Last login", "最近登录"),
+    ("common.open", "Open", "打开"),
+    ("users.new", "New user", "新建用户"),
+    ("users.profile", "Profile", "基本信息"),
+    ("users.add_role", "Add to role", "加入角色"),
+    ("roles.new", "New role", "新建角色"),
+    ("roles.members", "Members", "成员"),
+    (
+        "roles.add_member",
+        "Add member (username)",
+        "添加成员（用户名）",
+    ),
+    ("roles.builtin", "built-in", "内置"),
+    ("perms.modules", "Module permissions", "模块权限"),
+    ("perms.effective", "Effective permissions", "有效权限"),
+    (
+        "perms.explain_hint",
+        "Every permission this user holds and the grant it comes from.",
+        "该用户拥有的每项权限及其来源。",
+    ),
+    ("perms.object", "Object", "对象"),
+    ("perms.perm", "Permission", "权限"),
+    ("perms.source", "Granted by", "来源"),
+    (
+        "perms.superuser",
+        "Superuser: holds every permission.",
+        "超级管理员：拥有全部权限。",
+    ),
+    ("perms.direct", "direct grant", "直接授权"),
+    ("audit.category", "Category", "类别"),
+    ("audit.operation", "Operation", "操作"),
+    ("audit.operator", "Operator", "操作人"),
+    ("audit.target", "Target", "对象"),
+    ("audit.detail", "Detail", "详情"),
+    ("audit.time", "Time", "时间"),
+    ("audit.from", "From", "开始"),
+    ("audit.to", "To", "结束"),
+    ("tokens.new", "New token", "新建令牌"),
+    ("tokens.prefix", "Prefix", "前缀"),
+    (
+        "tokens.expires",
+        "Expires in days (empty: never)",
+        "有效天数（留空为永久）",
+    ),
+    ("tokens.expires_at", "Expires", "过期时间"),
+    ("tokens.last_used", "Last used", "最近使用"),
+    (
+        "tokens.copy_once",
+        "Copy this token now: it will not be shown again.",
+        "请立即复制此令牌：它不会再次显示。",
+    ),
+    ("tokens.copy", "Copy", "复制"),
+    ("tokens.copied", "Copied", "已复制"),
+    ("dash.welcome", "Welcome", "欢迎"),
+    ("dash.modules", "Your modules", "您可用的模块"),
+    (
+        "dash.no_modules",
+        "You have no module permissions yet. Ask an administrator.",
+        "您还没有任何模块权限，请联系管理员。",
+    ),
+    (
+        "module.home_hint",
+        "Your permissions in this module:",
+        "您在此模块中的权限：",
+    ),
+    (
+        "module.coming",
+        "The pages of this module arrive with its own release; its permissions already apply.",
+        "此模块的页面将随其版本发布；其权限现已生效。",
+    ),
+    ("theme.toggle", "Toggle dark mode", "切换深色模式"),
+    ("lang.switch", "中文", "English"),
+    (
+        "error.forbidden",
+        "You do not have permission to see this.",
+        "您没有权限查看此内容。",
+    ),
+];
+
+/// The text key of a module's name.
+pub fn module_key(name: &str) -> &'static str {
+    match name {
+        "resource_request" => "module.resource_request",
+        "application" => "module.application",
+        "dns" => "module.dns",
+        "host" => "module.host",
+        "business" => "module.business",
+        "navigator" => "module.navigator",
+        "common_tools" => "module.common_tools",
+        "deploy_template" => "module.deploy_template",
+        _ => "module.system",
+    }
+}
+
+/// The text for `key` in `lang` (the key itself when missing, so gaps are visible).
+pub fn text(lang: Lang, key: &'static str) -> &'static str {
+    TEXT.iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, en, zh)| if lang == Lang::Zh { *zh } else { *en })
+        .unwrap_or(key)
+}
+
+/// The language signal provided by the app root.
+pub fn use_lang() -> RwSignal<Lang> {
+    use_context::<RwSignal<Lang>>().unwrap_or_else(|| RwSignal::new(Lang::En))
+}
+
+/// A reactive translation: `{t("nav.users")}` in a view.
+pub fn t(key: &'static str) -> impl Fn() -> &'static str + Clone + Send + Sync + 'static {
+    let lang = use_lang();
+    move || text(lang.get(), key)
+}
+
+/// Reads a cookie from the current request (server) or `document.cookie` (browser).
+pub fn read_cookie(name: &str) -> Option<String> {
+    let all: Option<String> = {
+        #[cfg(feature = "ssr")]
+        {
+            use_context::<axum::http::request::Parts>().and_then(|p| {
+                p.headers
+                    .get(axum::http::header::COOKIE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            })
+        }
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        {
+            use wasm_bindgen::JsCast;
+            web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
+                .and_then(|d| d.cookie().ok())
+        }
+        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+        {
+            None
+        }
+    };
+    all?.split(';').find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// Sets a long-lived cookie in the browser (language, theme).
+pub fn write_cookie(_name: &str, _value: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(d) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
+        {
+            let _ = d.set_cookie(&format!(
+                "{_name}={_value}; path=/; max-age=31536000; samesite=lax"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn every_key_has_both_languages_and_no_duplicates() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, en, zh) in TEXT {
+            assert!(seen.insert(k), "duplicate key {k}");
+            assert!(!en.is_empty() && !zh.is_empty(), "missing text for {k}");
+        }
+        assert_eq!(text(Lang::Zh, "nav.users"), "用户");
+        assert_eq!(text(Lang::En, "missing.key"), "missing.key");
+    }
+}

@@ -25,7 +25,9 @@ impl PageQuery {
     }
     /// The page size, defaulting to 10 and capped at 100.
     pub fn size(&self) -> u64 {
-        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
+        self.page_size
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
     }
     pub fn offset(&self) -> u64 {
         (self.page() - 1) * self.size()
@@ -47,10 +49,20 @@ impl<T> Page<T> {
         let (page, size) = (q.page(), q.size());
         let next = (page * size < count).then(|| format!("?page={}&page_size={}", page + 1, size));
         let prev = (page > 1).then(|| format!("?page={}&page_size={}", page - 1, size));
-        Page { count, next, prev, results }
+        Page {
+            count,
+            next,
+            prev,
+            results,
+        }
     }
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { count: self.count, next: self.next, prev: self.prev, results: self.results.into_iter().map(f).collect() }
+        Page {
+            count: self.count,
+            next: self.next,
+            prev: self.prev,
+            results: self.results.into_iter().map(f).collect(),
+        }
     }
     /// Prefixes `next`/`prev` with the request path (keeping the other query parameters is the adapter's job).
     pub fn with_base(mut self, base: &str, extra_query: &str) -> Self {
@@ -69,7 +81,9 @@ pub struct Message {
 
 impl Message {
     pub fn success() -> Self {
-        Message { message: "success".into() }
+        Message {
+            message: "success".into(),
+        }
     }
 }
 

@@ -4,9 +4,13 @@ use crate::error::{AppError, AppResult};
 /// A user name: 2–64 characters of letters, digits, `.`, `_`, `-`, `@`.
 pub fn username(v: &str) -> AppResult<()> {
     let ok = (2..=64).contains(&v.chars().count())
-        && v.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        && v.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     ok.then_some(()).ok_or_else(|| {
-        AppError::invalid("username", "username must be 2-64 letters, digits or . _ - @")
+        AppError::invalid(
+            "username",
+            "username must be 2-64 letters, digits or . _ - @",
+        )
     })
 }
 
@@ -14,10 +18,16 @@ pub fn username(v: &str) -> AppResult<()> {
 pub fn password(field: &str, v: &str) -> AppResult<()> {
     let n = v.chars().count();
     if n < 8 {
-        return Err(AppError::invalid(field, "password must have at least 8 characters"));
+        return Err(AppError::invalid(
+            field,
+            "password must have at least 8 characters",
+        ));
     }
     if n > 128 {
-        return Err(AppError::invalid(field, "password must have at most 128 characters"));
+        return Err(AppError::invalid(
+            field,
+            "password must have at most 128 characters",
+        ));
     }
     Ok(())
 }
@@ -29,16 +39,27 @@ pub fn email(v: &str, required: bool) -> AppResult<()> {
     }
     let mut parts = v.split('@');
     let ok = match (parts.next(), parts.next(), parts.next()) {
-        (Some(l), Some(d), None) => !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && v.len() <= 254 && !v.contains(char::is_whitespace),
+        (Some(l), Some(d), None) => {
+            !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && v.len() <= 254
+                && !v.contains(char::is_whitespace)
+        }
         _ => false,
     };
-    ok.then_some(()).ok_or_else(|| AppError::invalid("email", "not a valid e-mail address"))
+    ok.then_some(())
+        .ok_or_else(|| AppError::invalid("email", "not a valid e-mail address"))
 }
 
 /// A phone number: digits with optional `+`, spaces and dashes, at most 32 characters.
 pub fn phone(v: &str) -> AppResult<()> {
-    let ok = v.len() <= 32 && v.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-'));
-    ok.then_some(()).ok_or_else(|| AppError::invalid("phone", "not a valid phone number"))
+    let ok = v.len() <= 32
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-'));
+    ok.then_some(())
+        .ok_or_else(|| AppError::invalid("phone", "not a valid phone number"))
 }
 
 /// A required name (role, token): 1–64 characters, trimmed.
@@ -64,6 +85,9 @@ mod tests {
         assert!(email("", false).is_ok());
         assert!(phone("+86 138-0000").is_ok());
         assert!(phone("abc").is_err());
-        assert_eq!(name("name", "  ").unwrap_err().field.as_deref(), Some("name"));
+        assert_eq!(
+            name("name", "  ").unwrap_err().field.as_deref(),
+            Some("name")
+        );
     }
 }

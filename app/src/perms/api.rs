@@ -14,7 +14,11 @@ pub async fn get_module_perms(subject: SubjectType, id: i64) -> Result<Vec<Modul
 
 /// Grants or revokes module flags.
 #[server(prefix = "/rpc", input = Json)]
-pub async fn grant_module_perms(subject: SubjectType, id: i64, grants: Vec<ModuleGrant>) -> Result<Message, AppError> {
+pub async fn grant_module_perms(
+    subject: SubjectType,
+    id: i64,
+    grants: Vec<ModuleGrant>,
+) -> Result<Message, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     super::service::grant_module_perms(&ctx, &actor, subject, id, grants).await
 }

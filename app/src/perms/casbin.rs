@@ -8,7 +8,8 @@ use crate::entities::{perm_grant, role, user_role};
 use async_trait::async_trait;
 use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 
 /// The access model: a user holds a permission on an object when a grant to the user or to one of
@@ -107,7 +108,10 @@ fn adapter_err(e: impl std::fmt::Display) -> casbin::Error {
 
 impl SeaAdapter {
     async fn lines(&self) -> Result<(Vec<Vec<String>>, Vec<Vec<String>>), casbin::Error> {
-        let grants = perm_grant::Entity::find().all(&self.db).await.map_err(adapter_err)?;
+        let grants = perm_grant::Entity::find()
+            .all(&self.db)
+            .await
+            .map_err(adapter_err)?;
         let p = grants
             .into_iter()
             .map(|g| {
@@ -166,10 +170,13 @@ impl SeaAdapter {
                 None => Ok(false),
             },
             "g" => match Self::parse_g(&rule) {
-                Some((u, r)) => Ok(user_role::ActiveModel { user_id: Set(u), role_id: Set(r) }
-                    .insert(&self.db)
-                    .await
-                    .is_ok()),
+                Some((u, r)) => Ok(user_role::ActiveModel {
+                    user_id: Set(u),
+                    role_id: Set(r),
+                }
+                .insert(&self.db)
+                .await
+                .is_ok()),
                 None => Ok(false),
             },
             _ => Ok(false),
@@ -179,7 +186,9 @@ impl SeaAdapter {
     async fn delete(&self, ptype: &str, rule: &[String]) -> casbin::Result<bool> {
         match ptype {
             "p" => {
-                let Some(am) = Self::parse_p(rule) else { return Ok(false) };
+                let Some(am) = Self::parse_p(rule) else {
+                    return Ok(false);
+                };
                 let n = perm_grant::Entity::delete_many()
                     .filter(perm_grant::Column::SubjectType.eq(am.subject_type.unwrap()))
                     .filter(perm_grant::Column::SubjectId.eq(am.subject_id.unwrap()))
@@ -192,8 +201,13 @@ impl SeaAdapter {
                 Ok(n.rows_affected > 0)
             }
             "g" => {
-                let Some((u, r)) = Self::parse_g(rule) else { return Ok(false) };
-                let n = user_role::Entity::delete_by_id((u, r)).exec(&self.db).await.map_err(adapter_err)?;
+                let Some((u, r)) = Self::parse_g(rule) else {
+                    return Ok(false);
+                };
+                let n = user_role::Entity::delete_by_id((u, r))
+                    .exec(&self.db)
+                    .await
+                    .map_err(adapter_err)?;
                 Ok(n.rows_affected > 0)
             }
             _ => Ok(false),
@@ -210,10 +224,17 @@ impl Adapter for SeaAdapter {
         Ok(())
     }
 
-    async fn load_filtered_policy<'a>(&mut self, m: &mut dyn Model, f: Filter<'a>) -> casbin::Result<()> {
+    async fn load_filtered_policy<'a>(
+        &mut self,
+        m: &mut dyn Model,
+        f: Filter<'a>,
+    ) -> casbin::Result<()> {
         let (p, g) = self.lines().await?;
         let keep = |line: &Vec<String>, filter: &Vec<&str>| {
-            filter.iter().enumerate().all(|(i, v)| v.is_empty() || line.get(i).map(String::as_str) == Some(*v))
+            filter
+                .iter()
+                .enumerate()
+                .all(|(i, v)| v.is_empty() || line.get(i).map(String::as_str) == Some(*v))
         };
         m.add_policies("p", "p", p.into_iter().filter(|l| keep(l, &f.p)).collect());
         m.add_policies("g", "g", g.into_iter().filter(|l| keep(l, &f.g)).collect());
@@ -222,8 +243,14 @@ impl Adapter for SeaAdapter {
 
     async fn save_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
         let txn = self.db.begin().await.map_err(adapter_err)?;
-        perm_grant::Entity::delete_many().exec(&txn).await.map_err(adapter_err)?;
-        user_role::Entity::delete_many().exec(&txn).await.map_err(adapter_err)?;
+        perm_grant::Entity::delete_many()
+            .exec(&txn)
+            .await
+            .map_err(adapter_err)?;
+        user_role::Entity::delete_many()
+            .exec(&txn)
+            .await
+            .map_err(adapter_err)?;
         for rule in m.get_policy("p", "p") {
             if let Some(am) = Self::parse_p(&rule) {
                 am.insert(&txn).await.map_err(adapter_err)?;
@@ -231,15 +258,27 @@ impl Adapter for SeaAdapter {
         }
         for rule in m.get_policy("g", "g") {
             if let Some((u, r)) = Self::parse_g(&rule) {
-                user_role::ActiveModel { user_id: Set(u), role_id: Set(r) }.insert(&txn).await.map_err(adapter_err)?;
+                user_role::ActiveModel {
+                    user_id: Set(u),
+                    role_id: Set(r),
+                }
+                .insert(&txn)
+                .await
+                .map_err(adapter_err)?;
             }
         }
         txn.commit().await.map_err(adapter_err)
     }
 
     async fn clear_policy(&mut self) -> casbin::Result<()> {
-        perm_grant::Entity::delete_many().exec(&self.db).await.map_err(adapter_err)?;
-        user_role::Entity::delete_many().exec(&self.db).await.map_err(adapter_err)?;
+        perm_grant::Entity::delete_many()
+            .exec(&self.db)
+            .await
+            .map_err(adapter_err)?;
+        user_role::Entity::delete_many()
+            .exec(&self.db)
+            .await
+            .map_err(adapter_err)?;
         Ok(())
     }
 
@@ -247,11 +286,21 @@ impl Adapter for SeaAdapter {
         false
     }
 
-    async fn add_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+    async fn add_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
         self.insert(ptype, rule).await
     }
 
-    async fn add_policies(&mut self, _sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn add_policies(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let mut all = true;
         for r in rules {
             all &= self.insert(ptype, r).await?;
@@ -259,11 +308,21 @@ impl Adapter for SeaAdapter {
         Ok(all)
     }
 
-    async fn remove_policy(&mut self, _sec: &str, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+    async fn remove_policy(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rule: Vec<String>,
+    ) -> casbin::Result<bool> {
         self.delete(ptype, &rule).await
     }
 
-    async fn remove_policies(&mut self, _sec: &str, ptype: &str, rules: Vec<Vec<String>>) -> casbin::Result<bool> {
+    async fn remove_policies(
+        &mut self,
+        _sec: &str,
+        ptype: &str,
+        rules: Vec<Vec<String>>,
+    ) -> casbin::Result<bool> {
         let mut all = true;
         for r in rules {
             all &= self.delete(ptype, &r).await?;

@@ -6,7 +6,9 @@ use crate::common::Message;
 use crate::ctx::{Actor, Ctx};
 use crate::entities::{perm_grant, role, user, user_role};
 use crate::error::{AppError, AppResult, ErrorCode};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
 use std::collections::{BTreeMap, HashMap};
 
 /// Whether the user holds `perm` on `obj` (`module:dns`, `application:5`).
@@ -26,14 +28,17 @@ pub async fn is_superuser(ctx: &Ctx, user_id: i64) -> bool {
 /// Authorizes a module action: the actor must hold the module's enable flag and `perm`.
 pub async fn authorize_module(ctx: &Ctx, actor: &Actor, module: &str, perm: &str) -> AppResult<()> {
     actor.require()?;
-    let def = super::types::module(module).ok_or_else(|| AppError::internal(format!("unknown module {module}")))?;
+    let def = super::types::module(module)
+        .ok_or_else(|| AppError::internal(format!("unknown module {module}")))?;
     let obj = format!("module:{module}");
     let e = ctx.enforcer.read().await;
     let sub = actor.subject();
     if check(&e, &sub, &obj, def.enable) && check(&e, &sub, &obj, perm) {
         Ok(())
     } else {
-        Err(AppError::forbidden(format!("permission {module}.{perm} required")))
+        Err(AppError::forbidden(format!(
+            "permission {module}.{perm} required"
+        )))
     }
 }
 
@@ -48,7 +53,10 @@ pub async fn my_modules(ctx: &Ctx, actor: &Actor) -> AppResult<MyModules> {
     let e = ctx.enforcer.read().await;
     let sub = actor.subject();
     let superuser = check(&e, &sub, "superuser:check", "superuser:check");
-    let mut out = MyModules { superuser, ..Default::default() };
+    let mut out = MyModules {
+        superuser,
+        ..Default::default()
+    };
     for m in MODULES {
         let obj = format!("module:{}", m.name);
         if check(&e, &sub, &obj, m.enable) {
@@ -64,7 +72,11 @@ pub async fn my_modules(ctx: &Ctx, actor: &Actor) -> AppResult<MyModules> {
 }
 
 /// The display name of a grant subject; 404 when it does not exist.
-pub async fn subject_name<C: sea_orm::ConnectionTrait>(db: &C, st: SubjectType, id: i64) -> AppResult<String> {
+pub async fn subject_name<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    st: SubjectType,
+    id: i64,
+) -> AppResult<String> {
     match st {
         SubjectType::User => user::Entity::find_by_id(id)
             .one(db)
@@ -94,13 +106,19 @@ pub async fn grant_module_perms(
     let mut wanted: Vec<(&'static ModuleDef, &'static str, bool)> = vec![];
     for g in &grants {
         let def = module(&g.module_name).ok_or_else(|| {
-            AppError::new(ErrorCode::UndefinedPermission, format!("undefined module {}", g.module_name))
-                .with_field("module_name")
+            AppError::new(
+                ErrorCode::UndefinedPermission,
+                format!("undefined module {}", g.module_name),
+            )
+            .with_field("module_name")
         })?;
         for (flag, on) in &g.permissions {
             let p = canonical_module_perm(def, flag).ok_or_else(|| {
-                AppError::new(ErrorCode::UndefinedPermission, format!("undefined permission {flag}"))
-                    .with_field("permissions")
+                AppError::new(
+                    ErrorCode::UndefinedPermission,
+                    format!("undefined permission {flag}"),
+                )
+                .with_field("permissions")
             })?;
             wanted.push((def, p, *on));
         }
@@ -126,7 +144,11 @@ pub async fn grant_module_perms(
             e.module_name = def.name.to_string();
             record(&txn, actor, e).await?;
             let rule = Rule::P(sub.clone(), format!("module:{}", def.name), p.to_string());
-            if on { added.push(rule) } else { removed.push(rule) }
+            if on {
+                added.push(rule)
+            } else {
+                removed.push(rule)
+            }
         }
     }
     txn.commit().await?;
@@ -180,7 +202,12 @@ async fn set_grant<C: sea_orm::ConnectionTrait>(
 }
 
 /// `GET /users|roles/{id}/system/perms/`: the module flags granted directly to a user or role.
-pub async fn module_perms_of(ctx: &Ctx, actor: &Actor, st: SubjectType, subject_id: i64) -> AppResult<Vec<ModulePerms>> {
+pub async fn module_perms_of(
+    ctx: &Ctx,
+    actor: &Actor,
+    st: SubjectType,
+    subject_id: i64,
+) -> AppResult<Vec<ModulePerms>> {
     if !(st == SubjectType::User && actor.id == subject_id) {
         authorize_module(ctx, actor, "system", "view_users").await?;
     } else {
@@ -200,21 +227,38 @@ pub async fn module_perms_of(ctx: &Ctx, actor: &Actor, st: SubjectType, subject_
             permissions: m
                 .perms
                 .iter()
-                .map(|p| (p.to_string(), rows.iter().any(|r| r.resource_key == m.name && r.perm == *p)))
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        rows.iter()
+                            .any(|r| r.resource_key == m.name && r.perm == *p),
+                    )
+                })
                 .collect(),
         })
         .collect())
 }
 
 /// `GET /users/{id}/effective-perms/`: every permission the user holds and where each comes from.
-pub async fn explain(ctx: &Ctx, actor: &Actor, user_id: i64, q: ExplainQuery) -> AppResult<EffectivePerms> {
+pub async fn explain(
+    ctx: &Ctx,
+    actor: &Actor,
+    user_id: i64,
+    q: ExplainQuery,
+) -> AppResult<EffectivePerms> {
     if actor.id != user_id {
         authorize_module(ctx, actor, "system", "view_users").await?;
     } else {
         actor.require()?;
     }
-    let u = user::Entity::find_by_id(user_id).one(&ctx.db).await?.ok_or_else(|| AppError::not_found("user"))?;
-    let memberships = user_role::Entity::find().filter(user_role::Column::UserId.eq(user_id)).all(&ctx.db).await?;
+    let u = user::Entity::find_by_id(user_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    let memberships = user_role::Entity::find()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .all(&ctx.db)
+        .await?;
     let role_ids: Vec<i64> = memberships.iter().map(|m| m.role_id).collect();
     let roles: HashMap<i64, role::Model> = role::Entity::find()
         .filter(role::Column::Id.is_in(role_ids.clone()))
@@ -223,7 +267,9 @@ pub async fn explain(ctx: &Ctx, actor: &Actor, user_id: i64, q: ExplainQuery) ->
         .into_iter()
         .map(|r| (r.id, r))
         .collect();
-    let superuser = roles.values().any(|r| r.builtin && r.name == SUPERUSER_ROLE);
+    let superuser = roles
+        .values()
+        .any(|r| r.builtin && r.name == SUPERUSER_ROLE);
     let grants = perm_grant::Entity::find()
         .filter(
             sea_orm::Condition::any()
@@ -246,14 +292,25 @@ pub async fn explain(ctx: &Ctx, actor: &Actor, user_id: i64, q: ExplainQuery) ->
     let mut map: BTreeMap<(String, String), Vec<PermSource>> = BTreeMap::new();
     for g in grants {
         let object = format!("{}:{}", g.resource_type, g.resource_key);
-        if q.object.as_deref().is_some_and(|o| !o.is_empty() && o != object) {
+        if q.object
+            .as_deref()
+            .is_some_and(|o| !o.is_empty() && o != object)
+        {
             continue;
         }
-        if q.perm.as_deref().is_some_and(|p| !p.is_empty() && p != g.perm) {
+        if q.perm
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && p != g.perm)
+        {
             continue;
         }
         let src = if g.subject_type == "user" {
-            PermSource { via: "user".into(), role_id: None, role_name: None, object: object.clone() }
+            PermSource {
+                via: "user".into(),
+                role_id: None,
+                role_name: None,
+                object: object.clone(),
+            }
         } else {
             PermSource {
                 via: "role".into(),
@@ -268,12 +325,23 @@ pub async fn explain(ctx: &Ctx, actor: &Actor, user_id: i64, q: ExplainQuery) ->
         user_id,
         username: u.username,
         superuser,
-        perms: map.into_iter().map(|((object, perm), sources)| EffectivePerm { object, perm, sources }).collect(),
+        perms: map
+            .into_iter()
+            .map(|((object, perm), sources)| EffectivePerm {
+                object,
+                perm,
+                sources,
+            })
+            .collect(),
     })
 }
 
 /// Removes every grant of a subject (used when a user or role is deleted), returning the Casbin lines.
-pub async fn drop_subject_grants<C: sea_orm::ConnectionTrait>(db: &C, st: SubjectType, id: i64) -> AppResult<Vec<Rule>> {
+pub async fn drop_subject_grants<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    st: SubjectType,
+    id: i64,
+) -> AppResult<Vec<Rule>> {
     let rows = perm_grant::Entity::find()
         .filter(perm_grant::Column::SubjectType.eq(st.as_str()))
         .filter(perm_grant::Column::SubjectId.eq(id))
@@ -286,6 +354,12 @@ pub async fn drop_subject_grants<C: sea_orm::ConnectionTrait>(db: &C, st: Subjec
         .await?;
     Ok(rows
         .into_iter()
-        .map(|g| Rule::P(format!("{}:{}", g.subject_type, g.subject_id), format!("{}:{}", g.resource_type, g.resource_key), g.perm))
+        .map(|g| {
+            Rule::P(
+                format!("{}:{}", g.subject_type, g.subject_id),
+                format!("{}:{}", g.resource_type, g.resource_key),
+                g.perm,
+            )
+        })
         .collect())
 }

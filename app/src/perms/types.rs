@@ -17,23 +17,50 @@ pub const MODULES: &[ModuleDef] = &[
     ModuleDef {
         name: "resource_request",
         enable: "enable_resource_req",
-        perms: &["enable_resource_req", "approve_host_req", "approve_domain_req", "approve_ssl_cert_req", "create_resource_req"],
+        perms: &[
+            "enable_resource_req",
+            "approve_host_req",
+            "approve_domain_req",
+            "approve_ssl_cert_req",
+            "create_resource_req",
+        ],
     },
     ModuleDef {
         name: "application",
         enable: "enable_app_mgmt",
-        perms: &["enable_app_mgmt", "view_app", "create_app", "delete_app", "edit_app"],
+        perms: &[
+            "enable_app_mgmt",
+            "view_app",
+            "create_app",
+            "delete_app",
+            "edit_app",
+        ],
     },
-    ModuleDef { name: "dns", enable: "enable_dns_mgmt", perms: &["enable_dns_mgmt", "manage_dns_server"] },
+    ModuleDef {
+        name: "dns",
+        enable: "enable_dns_mgmt",
+        perms: &["enable_dns_mgmt", "manage_dns_server"],
+    },
     ModuleDef {
         name: "host",
         enable: "enable_host_mgmt",
-        perms: &["enable_host_mgmt", "add_host", "edit_host", "delete_host", "manage_host"],
+        perms: &[
+            "enable_host_mgmt",
+            "add_host",
+            "edit_host",
+            "delete_host",
+            "manage_host",
+        ],
     },
     ModuleDef {
         name: "business",
         enable: "enable_business_mgmt",
-        perms: &["enable_business_mgmt", "view_business", "add_business", "delete_business"],
+        perms: &[
+            "enable_business_mgmt",
+            "view_business",
+            "add_business",
+            "delete_business",
+        ],
     },
     ModuleDef {
         name: "navigator",
@@ -43,7 +70,11 @@ pub const MODULES: &[ModuleDef] = &[
     ModuleDef {
         name: "common_tools",
         enable: "enable_common_tools",
-        perms: &["enable_common_tools", "enable_cdn_refresher", "enable_jumpserver_log_mgmt"],
+        perms: &[
+            "enable_common_tools",
+            "enable_cdn_refresher",
+            "enable_jumpserver_log_mgmt",
+        ],
     },
     ModuleDef {
         name: "deploy_template",
@@ -53,22 +84,52 @@ pub const MODULES: &[ModuleDef] = &[
     ModuleDef {
         name: "system",
         enable: "enable_system_mgmt",
-        perms: &["enable_system_mgmt", "view_users", "manage_users", "manage_roles", "grant_perms", "view_audit"],
+        perms: &[
+            "enable_system_mgmt",
+            "view_users",
+            "manage_users",
+            "manage_roles",
+            "grant_perms",
+            "view_audit",
+        ],
     },
 ];
 
 /// Per-application permissions (seed 003 "Application permission object").
 pub const APP_PERMS: &[&str] = &[
-    "view_app", "edit_app", "delete_app", "deploy_app", "review_app_deploy_task", "restart_app", "view_app_log", "view_app_monitor",
+    "view_app",
+    "edit_app",
+    "delete_app",
+    "deploy_app",
+    "review_app_deploy_task",
+    "restart_app",
+    "view_app_log",
+    "view_app_monitor",
 ];
 /// Per-host permissions (seed 003 "host permission object").
-pub const HOST_PERMS: &[&str] =
-    &["view_host", "edit_host", "delete_host", "init_host", "restart_host", "login_host", "deactivate_host"];
+pub const HOST_PERMS: &[&str] = &[
+    "view_host",
+    "edit_host",
+    "delete_host",
+    "init_host",
+    "restart_host",
+    "login_host",
+    "deactivate_host",
+];
 /// Per-product-line permissions: the product line itself, and application permissions that apply
 /// to every application in it.
 pub const PRODUCTION_PERMS: &[&str] = &[
-    "view_business", "edit_business", "delete_business", "view_app", "edit_app", "delete_app", "deploy_app",
-    "review_app_deploy_task", "restart_app", "view_app_log", "view_app_monitor",
+    "view_business",
+    "edit_business",
+    "delete_business",
+    "view_app",
+    "edit_app",
+    "delete_app",
+    "deploy_app",
+    "review_app_deploy_task",
+    "restart_app",
+    "view_app_log",
+    "view_app_monitor",
 ];
 
 /// Seed spellings accepted on input and the flag they mean.
@@ -81,7 +142,11 @@ pub fn module(name: &str) -> Option<&'static ModuleDef> {
 
 /// The canonical flag for `perm` in `module`, or `None` when the module has no such flag (error 30001).
 pub fn canonical_module_perm(module: &ModuleDef, perm: &str) -> Option<&'static str> {
-    let perm = PERM_ALIASES.iter().find(|(a, _)| *a == perm).map(|(_, c)| *c).unwrap_or(perm);
+    let perm = PERM_ALIASES
+        .iter()
+        .find(|(a, _)| *a == perm)
+        .map(|(_, c)| *c)
+        .unwrap_or(perm);
     module.perms.iter().copied().find(|p| *p == perm)
 }
 
@@ -228,7 +293,11 @@ pub struct MyModules {
 
 impl MyModules {
     pub fn has(&self, module: &str, perm: &str) -> bool {
-        self.superuser || self.perms.iter().any(|p| p.split_once('.') == Some((module, perm)))
+        self.superuser
+            || self
+                .perms
+                .iter()
+                .any(|p| p.split_once('.') == Some((module, perm)))
     }
     pub fn module(&self, module: &str) -> bool {
         self.superuser || self.modules.iter().any(|m| m == module)

@@ -43,7 +43,11 @@ pub async fn role_members(id: i64) -> Result<Vec<User>, AppError> {
 
 /// Adds (`add`) or removes users to/from a role.
 #[server(prefix = "/rpc", input = Json)]
-pub async fn change_members(role_id: i64, user_ids: Vec<i64>, add: bool) -> Result<Message, AppError> {
+pub async fn change_members(
+    role_id: i64,
+    user_ids: Vec<i64>,
+    add: bool,
+) -> Result<Message, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     let pairs = user_ids.into_iter().map(|u| (u, role_id)).collect();
     super::service::change_membership(&ctx, &actor, pairs, add).await

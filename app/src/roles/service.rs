@@ -10,13 +10,16 @@ use crate::perms::service::{authorize_module, drop_subject_grants, holds, is_sup
 use crate::perms::types::SubjectType;
 use crate::users::types::{RoleRef, User};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 
 async fn to_wire(ctx: &Ctx, r: role::Model) -> AppResult<Role> {
-    let member_count = user_role::Entity::find().filter(user_role::Column::RoleId.eq(r.id)).count(&ctx.db).await?;
+    let member_count = user_role::Entity::find()
+        .filter(user_role::Column::RoleId.eq(r.id))
+        .count(&ctx.db)
+        .await?;
     Ok(Role {
         id: r.id,
         name: r.name,
@@ -36,7 +39,12 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: RoleFilter) -> AppResult<Page<Rol
         q = q.filter(role::Column::Name.contains(v));
     }
     let count = q.clone().count(&ctx.db).await?;
-    let rows = q.order_by_asc(role::Column::Id).offset(f.page.offset()).limit(f.page.size()).all(&ctx.db).await?;
+    let rows = q
+        .order_by_asc(role::Column::Id)
+        .offset(f.page.offset())
+        .limit(f.page.size())
+        .all(&ctx.db)
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         out.push(to_wire(ctx, r).await?);
@@ -47,7 +55,10 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: RoleFilter) -> AppResult<Page<Rol
 /// `GET /roles/{id}/`.
 pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Role> {
     authorize_module(ctx, actor, "system", "view_users").await?;
-    let r = role::Entity::find_by_id(id).one(&ctx.db).await?.ok_or_else(|| AppError::not_found("role"))?;
+    let r = role::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("role"))?;
     to_wire(ctx, r).await
 }
 
@@ -57,7 +68,12 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Rol
     let name = input.name.unwrap_or_default().trim().to_string();
     validate::name("name", &name)?;
     let txn = ctx.db.begin().await?;
-    if role::Entity::find().filter(role::Column::Name.eq(&name)).one(&txn).await?.is_some() {
+    if role::Entity::find()
+        .filter(role::Column::Name.eq(&name))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
         return Err(AppError::conflict(format!("role {name} already exists")).with_field("name"));
     }
     let r = role::ActiveModel {
@@ -70,8 +86,17 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Rol
     }
     .insert(&txn)
     .await?;
-    record(&txn, actor, Entry::new("role", "add").target("role", Some(r.id), &r.name).change(json!(null), json!({"name": r.name, "description": r.description})))
-        .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("role", "add")
+            .target("role", Some(r.id), &r.name)
+            .change(
+                json!(null),
+                json!({"name": r.name, "description": r.description}),
+            ),
+    )
+    .await?;
     txn.commit().await?;
     to_wire(ctx, r).await
 }
@@ -80,13 +105,19 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Rol
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: RoleInput) -> AppResult<Role> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;
     let txn = ctx.db.begin().await?;
-    let before = role::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("role"))?;
+    let before = role::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("role"))?;
     let mut am: role::ActiveModel = before.clone().into();
     if let Some(n) = input.name {
         let n = n.trim().to_string();
         validate::name("name", &n)?;
         if before.builtin && n != before.name {
-            return Err(AppError::invalid("name", "a built-in role cannot be renamed"));
+            return Err(AppError::invalid(
+                "name",
+                "a built-in role cannot be renamed",
+            ));
         }
         am.name = Set(n);
     }
@@ -97,10 +128,12 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: RoleInput) -> AppR
     record(
         &txn,
         actor,
-        Entry::new("role", "update").target("role", Some(id), &after.name).change(
-            json!({"name": before.name, "description": before.description}),
-            json!({"name": after.name, "description": after.description}),
-        ),
+        Entry::new("role", "update")
+            .target("role", Some(id), &after.name)
+            .change(
+                json!({"name": before.name, "description": before.description}),
+                json!({"name": after.name, "description": after.description}),
+            ),
     )
     .await?;
     txn.commit().await?;
@@ -112,17 +145,39 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;
     ensure_may_hand_out(ctx, actor, id).await?;
     let txn = ctx.db.begin().await?;
-    let r = role::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("role"))?;
+    let r = role::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("role"))?;
     if r.builtin {
         return Err(AppError::bad_request("a built-in role cannot be deleted"));
     }
-    let members = user_role::Entity::find().filter(user_role::Column::RoleId.eq(id)).all(&txn).await?;
-    user_role::Entity::delete_many().filter(user_role::Column::RoleId.eq(id)).exec(&txn).await?;
-    let mut removed = drop_subject_grants(&txn, SubjectType::Role, id).await?;
-    removed.extend(members.iter().map(|m| Rule::G(format!("user:{}", m.user_id), format!("role:{id}"))));
-    role::Entity::delete_by_id(id).exec(&txn).await?;
-    record(&txn, actor, Entry::new("role", "delete").target("role", Some(id), &r.name).change(json!({"name": r.name, "members": members.len()}), json!(null)))
+    let members = user_role::Entity::find()
+        .filter(user_role::Column::RoleId.eq(id))
+        .all(&txn)
         .await?;
+    user_role::Entity::delete_many()
+        .filter(user_role::Column::RoleId.eq(id))
+        .exec(&txn)
+        .await?;
+    let mut removed = drop_subject_grants(&txn, SubjectType::Role, id).await?;
+    removed.extend(
+        members
+            .iter()
+            .map(|m| Rule::G(format!("user:{}", m.user_id), format!("role:{id}"))),
+    );
+    role::Entity::delete_by_id(id).exec(&txn).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("role", "delete")
+            .target("role", Some(id), &r.name)
+            .change(
+                json!({"name": r.name, "members": members.len()}),
+                json!(null),
+            ),
+    )
+    .await?;
     txn.commit().await?;
     apply(&mut *ctx.enforcer.write().await, vec![], removed).await?;
     Ok(Message::success())
@@ -131,7 +186,10 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
 /// `GET /roles/{id}/users/`: the members of a role.
 pub async fn members(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Vec<User>> {
     authorize_module(ctx, actor, "system", "view_users").await?;
-    role::Entity::find_by_id(id).one(&ctx.db).await?.ok_or_else(|| AppError::not_found("role"))?;
+    role::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("role"))?;
     let ids: Vec<i64> = user_role::Entity::find()
         .filter(user_role::Column::RoleId.eq(id))
         .all(&ctx.db)
@@ -151,9 +209,15 @@ async fn ensure_may_hand_out(ctx: &Ctx, actor: &Actor, role_id: i64) -> AppResul
     if is_superuser(ctx, actor.id).await {
         return Ok(());
     }
-    let r = role::Entity::find_by_id(role_id).one(&ctx.db).await?.ok_or_else(|| AppError::not_found("role"))?;
+    let r = role::Entity::find_by_id(role_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("role"))?;
     if r.builtin && r.name == SUPERUSER_ROLE {
-        return Err(AppError::new(ErrorCode::NoGrantPermission, "only a superuser can change the superuser role"));
+        return Err(AppError::new(
+            ErrorCode::NoGrantPermission,
+            "only a superuser can change the superuser role",
+        ));
     }
     let grants = perm_grant::Entity::find()
         .filter(perm_grant::Column::SubjectType.eq("role"))
@@ -161,10 +225,20 @@ async fn ensure_may_hand_out(ctx: &Ctx, actor: &Actor, role_id: i64) -> AppResul
         .all(&ctx.db)
         .await?;
     for g in grants {
-        if !holds(ctx, actor.id, &format!("{}:{}", g.resource_type, g.resource_key), &g.perm).await {
+        if !holds(
+            ctx,
+            actor.id,
+            &format!("{}:{}", g.resource_type, g.resource_key),
+            &g.perm,
+        )
+        .await
+        {
             return Err(AppError::new(
                 ErrorCode::NoGrantPermission,
-                format!("role {} carries {} on {}:{}, which you do not hold", r.name, g.perm, g.resource_type, g.resource_key),
+                format!(
+                    "role {} carries {} on {}:{}, which you do not hold",
+                    r.name, g.perm, g.resource_type, g.resource_key
+                ),
             ));
         }
     }
@@ -173,7 +247,12 @@ async fn ensure_may_hand_out(ctx: &Ctx, actor: &Actor, role_id: i64) -> AppResul
 
 /// Adds (or removes) users to (from) roles: `POST|DELETE /users/{id}/roles/` and
 /// `POST|DELETE /roles/{id}/users/` both land here.
-pub async fn change_membership(ctx: &Ctx, actor: &Actor, pairs: Vec<(i64, i64)>, add: bool) -> AppResult<Message> {
+pub async fn change_membership(
+    ctx: &Ctx,
+    actor: &Actor,
+    pairs: Vec<(i64, i64)>,
+    add: bool,
+) -> AppResult<Message> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;
     let mut role_ids: Vec<i64> = pairs.iter().map(|p| p.1).collect();
     role_ids.dedup();
@@ -183,16 +262,34 @@ pub async fn change_membership(ctx: &Ctx, actor: &Actor, pairs: Vec<(i64, i64)>,
     let txn = ctx.db.begin().await?;
     let mut rules = vec![];
     for (uid, rid) in pairs {
-        let u = user::Entity::find_by_id(uid).one(&txn).await?.ok_or_else(|| AppError::not_found(&format!("user {uid}")))?;
-        let r = role::Entity::find_by_id(rid).one(&txn).await?.ok_or_else(|| AppError::not_found(&format!("role {rid}")))?;
-        let exists = user_role::Entity::find_by_id((uid, rid)).one(&txn).await?.is_some();
+        let u = user::Entity::find_by_id(uid)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::not_found(&format!("user {uid}")))?;
+        let r = role::Entity::find_by_id(rid)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::not_found(&format!("role {rid}")))?;
+        let exists = user_role::Entity::find_by_id((uid, rid))
+            .one(&txn)
+            .await?
+            .is_some();
         if add && !exists {
-            user_role::ActiveModel { user_id: Set(uid), role_id: Set(rid) }.insert(&txn).await?;
+            user_role::ActiveModel {
+                user_id: Set(uid),
+                role_id: Set(rid),
+            }
+            .insert(&txn)
+            .await?;
         } else if !add && exists {
             if r.builtin && r.name == SUPERUSER_ROLE && uid == actor.id {
-                return Err(AppError::bad_request("you cannot remove yourself from the superuser role"));
+                return Err(AppError::bad_request(
+                    "you cannot remove yourself from the superuser role",
+                ));
             }
-            user_role::Entity::delete_by_id((uid, rid)).exec(&txn).await?;
+            user_role::Entity::delete_by_id((uid, rid))
+                .exec(&txn)
+                .await?;
         } else {
             continue;
         }
@@ -218,7 +315,11 @@ pub async fn change_membership(ctx: &Ctx, actor: &Actor, pairs: Vec<(i64, i64)>,
 
 /// Creates the built-in superuser role if missing.
 pub async fn ensure_superuser_role(ctx: &Ctx) -> AppResult<role::Model> {
-    if let Some(r) = role::Entity::find().filter(role::Column::Name.eq(SUPERUSER_ROLE)).one(&ctx.db).await? {
+    if let Some(r) = role::Entity::find()
+        .filter(role::Column::Name.eq(SUPERUSER_ROLE))
+        .one(&ctx.db)
+        .await?
+    {
         return Ok(r);
     }
     let r = role::ActiveModel {
@@ -231,14 +332,32 @@ pub async fn ensure_superuser_role(ctx: &Ctx) -> AppResult<role::Model> {
     }
     .insert(&ctx.db)
     .await?;
-    apply(&mut *ctx.enforcer.write().await, vec![Rule::G(format!("role:{}", r.id), SUPERUSER_ROLE.into())], vec![]).await?;
+    apply(
+        &mut *ctx.enforcer.write().await,
+        vec![Rule::G(format!("role:{}", r.id), SUPERUSER_ROLE.into())],
+        vec![],
+    )
+    .await?;
     Ok(r)
 }
 
 /// Bootstrap only: makes a user a member of a role without the permission checks.
 pub async fn add_member_unchecked(ctx: &Ctx, user_id: i64, role_id: i64) -> AppResult<()> {
-    user_role::ActiveModel { user_id: Set(user_id), role_id: Set(role_id) }.insert(&ctx.db).await?;
-    apply(&mut *ctx.enforcer.write().await, vec![Rule::G(format!("user:{user_id}"), format!("role:{role_id}"))], vec![]).await?;
+    user_role::ActiveModel {
+        user_id: Set(user_id),
+        role_id: Set(role_id),
+    }
+    .insert(&ctx.db)
+    .await?;
+    apply(
+        &mut *ctx.enforcer.write().await,
+        vec![Rule::G(
+            format!("user:{user_id}"),
+            format!("role:{role_id}"),
+        )],
+        vec![],
+    )
+    .await?;
     Ok(())
 }
 
@@ -256,6 +375,9 @@ pub async fn roles_of(ctx: &Ctx, user_id: i64) -> AppResult<Vec<RoleRef>> {
         .all(&ctx.db)
         .await?
         .into_iter()
-        .map(|r| RoleRef { id: r.id, name: r.name })
+        .map(|r| RoleRef {
+            id: r.id,
+            name: r.name,
+        })
         .collect())
 }

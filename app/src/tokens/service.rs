@@ -6,8 +6,8 @@ use crate::ctx::{Actor, Ctx};
 use crate::entities::{api_token, user};
 use crate::error::{AppError, AppResult};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -57,8 +57,19 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: TokenFilter) -> AppResult<Page<To
         );
     }
     let count = q.clone().count(&ctx.db).await?;
-    let rows = q.order_by_desc(api_token::Column::Id).offset(f.page.offset()).limit(f.page.size()).all(&ctx.db).await?;
-    Ok(Page::new(count, &f.page, rows.into_iter().map(|t| to_wire(t, &actor.username, None)).collect()))
+    let rows = q
+        .order_by_desc(api_token::Column::Id)
+        .offset(f.page.offset())
+        .limit(f.page.size())
+        .all(&ctx.db)
+        .await?;
+    Ok(Page::new(
+        count,
+        &f.page,
+        rows.into_iter()
+            .map(|t| to_wire(t, &actor.username, None))
+            .collect(),
+    ))
 }
 
 /// `GET /auth-tokens/{id}/`.
@@ -72,7 +83,10 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: TokenInput) -> AppResult<To
     let name = input.name.unwrap_or_default().trim().to_string();
     validate::name("name", &name)?;
     if input.expires_in_days == Some(0) || input.expires_in_days.is_some_and(|d| d > 3650) {
-        return Err(AppError::invalid("expires_in_days", "must be between 1 and 3650 days"));
+        return Err(AppError::invalid(
+            "expires_in_days",
+            "must be between 1 and 3650 days",
+        ));
     }
     let value = format!("{TOKEN_PREFIX}{}", crate::security::random_token(20));
     let now = crate::time::now();
@@ -83,15 +97,23 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: TokenInput) -> AppResult<To
         description: Set(input.description.unwrap_or_default()),
         prefix: Set(value[..SHOWN_PREFIX_LEN].to_string()),
         token_hash: Set(crate::security::sha256_hex(&value)),
-        expires_at: Set(input.expires_in_days.map(|d| now + chrono::Duration::days(d as i64))),
+        expires_at: Set(input
+            .expires_in_days
+            .map(|d| now + chrono::Duration::days(d as i64))),
         last_used_at: Set(None),
         created_at: Set(now),
         ..Default::default()
     }
     .insert(&txn)
     .await?;
-    record(&txn, actor, Entry::new("token", "add").target("token", Some(t.id), &t.name).detail(json!({"prefix": t.prefix, "expires_at": crate::time::fmt_opt(&t.expires_at)})))
-        .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("token", "add")
+            .target("token", Some(t.id), &t.name)
+            .detail(json!({"prefix": t.prefix, "expires_at": crate::time::fmt_opt(&t.expires_at)})),
+    )
+    .await?;
     txn.commit().await?;
     Ok(to_wire(t, &actor.username, Some(value)))
 }
@@ -112,10 +134,12 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: TokenInput) -> App
     record(
         &txn,
         actor,
-        Entry::new("token", "update").target("token", Some(id), &after.name).change(
-            json!({"name": before.name, "description": before.description}),
-            json!({"name": after.name, "description": after.description}),
-        ),
+        Entry::new("token", "update")
+            .target("token", Some(id), &after.name)
+            .change(
+                json!({"name": before.name, "description": before.description}),
+                json!({"name": after.name, "description": after.description}),
+            ),
     )
     .await?;
     txn.commit().await?;
@@ -127,7 +151,14 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     let t = own(ctx, actor, id).await?;
     let txn = ctx.db.begin().await?;
     api_token::Entity::delete_by_id(id).exec(&txn).await?;
-    record(&txn, actor, Entry::new("token", "delete").target("token", Some(id), &t.name).detail(json!({"prefix": t.prefix}))).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("token", "delete")
+            .target("token", Some(id), &t.name)
+            .detail(json!({"prefix": t.prefix})),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Message::success())
 }
@@ -141,14 +172,25 @@ pub async fn authenticate(ctx: &Ctx, value: &str) -> AppResult<user::Model> {
         .ok_or_else(|| AppError::new(crate::error::ErrorCode::Unauthenticated, "invalid token"))?;
     let now = crate::time::now();
     if t.expires_at.is_some_and(|e| e <= now) {
-        return Err(AppError::new(crate::error::ErrorCode::Unauthenticated, "token expired"));
+        return Err(AppError::new(
+            crate::error::ErrorCode::Unauthenticated,
+            "token expired",
+        ));
     }
-    let u = user::Entity::find_by_id(t.user_id).one(&ctx.db).await?.ok_or_else(AppError::unauthenticated)?;
+    let u = user::Entity::find_by_id(t.user_id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(AppError::unauthenticated)?;
     if u.status != "enabled" {
-        return Err(AppError::new(crate::error::ErrorCode::Unauthenticated, "user disabled"));
+        return Err(AppError::new(
+            crate::error::ErrorCode::Unauthenticated,
+            "user disabled",
+        ));
     }
     // Record use at most once a minute per token, to keep reads cheap.
-    if t.last_used_at.is_none_or(|l| now - l > chrono::Duration::minutes(1)) {
+    if t.last_used_at
+        .is_none_or(|l| now - l > chrono::Duration::minutes(1))
+    {
         let mut am: api_token::ActiveModel = t.into();
         am.last_used_at = Set(Some(now));
         am.update(&ctx.db).await?;

@@ -44,5 +44,8 @@ pub async fn set_user_status(id: i64, enabled: bool) -> Result<Message, AppError
 #[server(prefix = "/rpc", input = Json)]
 pub async fn change_my_password(input: ChangePassword) -> Result<Message, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
-    super::service::change_password(&ctx, &actor, actor.id, input).await
+    let session = leptos_axum::extract::<tower_sessions::Session>()
+        .await
+        .map_err(AppError::internal)?;
+    crate::auth::session::change_password(&ctx, &actor, &session, actor.id, input).await
 }

@@ -8,8 +8,8 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::perms::casbin::SUPERUSER_ROLE;
 use crate::perms::service::{authorize_module, may_module};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -19,13 +19,19 @@ fn snapshot(u: &user::Model) -> serde_json::Value {
 }
 
 async fn load(ctx: &Ctx, id: i64) -> AppResult<user::Model> {
-    user::Entity::find_by_id(id).one(&ctx.db).await?.ok_or_else(|| AppError::not_found("user"))
+    user::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))
 }
 
 /// Maps users to the wire type, loading their roles in one query.
 async fn to_wire(ctx: &Ctx, actor: &Actor, users: Vec<user::Model>) -> AppResult<Vec<User>> {
     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-    let links = user_role::Entity::find().filter(user_role::Column::UserId.is_in(ids)).all(&ctx.db).await?;
+    let links = user_role::Entity::find()
+        .filter(user_role::Column::UserId.is_in(ids))
+        .all(&ctx.db)
+        .await?;
     let role_ids: Vec<i64> = links.iter().map(|l| l.role_id).collect();
     let roles: HashMap<i64, role::Model> = role::Entity::find()
         .filter(role::Column::Id.is_in(role_ids))
@@ -42,12 +48,21 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, users: Vec<user::Model>) -> AppResult
     Ok(users
         .into_iter()
         .map(|u| {
-            let mine: Vec<&role::Model> =
-                links.iter().filter(|l| l.user_id == u.id).filter_map(|l| roles.get(&l.role_id)).collect();
+            let mine: Vec<&role::Model> = links
+                .iter()
+                .filter(|l| l.user_id == u.id)
+                .filter_map(|l| roles.get(&l.role_id))
+                .collect();
             User {
                 id: u.id,
                 superuser: mine.iter().any(|r| r.builtin && r.name == SUPERUSER_ROLE),
-                roles: mine.iter().map(|r| RoleRef { id: r.id, name: r.name.clone() }).collect(),
+                roles: mine
+                    .iter()
+                    .map(|r| RoleRef {
+                        id: r.id,
+                        name: r.name.clone(),
+                    })
+                    .collect(),
                 username: u.username,
                 email: u.email,
                 phone: u.phone,
@@ -55,7 +70,10 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, users: Vec<user::Model>) -> AppResult
                 status: u.status,
                 last_login_at: crate::time::fmt_opt(&u.last_login_at),
                 created_at: crate::time::fmt(&u.created_at),
-                available_actions: UserActions { disable: actions.disable && u.id != actor.id, ..actions.clone() },
+                available_actions: UserActions {
+                    disable: actions.disable && u.id != actor.id,
+                    ..actions.clone()
+                },
             }
         })
         .collect())
@@ -91,7 +109,12 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: UserFilter) -> AppResult<Page<Use
         );
     }
     let count = q.clone().count(&ctx.db).await?;
-    let rows = q.order_by_asc(C::Id).offset(f.page.offset()).limit(f.page.size()).all(&ctx.db).await?;
+    let rows = q
+        .order_by_asc(C::Id)
+        .offset(f.page.offset())
+        .limit(f.page.size())
+        .all(&ctx.db)
+        .await?;
     Ok(Page::new(count, &f.page, to_wire(ctx, actor, rows).await?))
 }
 
@@ -105,7 +128,11 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<User> {
     Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
 }
 
-fn check_profile(email: Option<&str>, phone: Option<&str>, display_name: Option<&str>) -> AppResult<()> {
+fn check_profile(
+    email: Option<&str>,
+    phone: Option<&str>,
+    display_name: Option<&str>,
+) -> AppResult<()> {
     if let Some(e) = email {
         validate::email(e, false)?;
     }
@@ -113,7 +140,10 @@ fn check_profile(email: Option<&str>, phone: Option<&str>, display_name: Option<
         validate::phone(p)?;
     }
     if display_name.is_some_and(|d| d.chars().count() > 64) {
-        return Err(AppError::invalid("display_name", "must be at most 64 characters"));
+        return Err(AppError::invalid(
+            "display_name",
+            "must be at most 64 characters",
+        ));
     }
     Ok(())
 }
@@ -124,10 +154,21 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<Us
     let username = input.username.trim().to_string();
     validate::username(&username)?;
     validate::password("password", &input.password)?;
-    check_profile(Some(&input.email), Some(&input.phone), Some(&input.display_name))?;
+    check_profile(
+        Some(&input.email),
+        Some(&input.phone),
+        Some(&input.display_name),
+    )?;
     let txn = ctx.db.begin().await?;
-    if user::Entity::find().filter(user::Column::Username.eq(&username)).one(&txn).await?.is_some() {
-        return Err(AppError::conflict(format!("user {username} already exists")).with_field("username"));
+    if user::Entity::find()
+        .filter(user::Column::Username.eq(&username))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(
+            AppError::conflict(format!("user {username} already exists")).with_field("username"),
+        );
     }
     let now = crate::time::now();
     let u = user::ActiveModel {
@@ -145,8 +186,14 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<Us
     }
     .insert(&txn)
     .await?;
-    record(&txn, actor, Entry::new("user", "add").target("user", Some(u.id), &u.username).change(json!(null), snapshot(&u)))
-        .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("user", "add")
+            .target("user", Some(u.id), &u.username)
+            .change(json!(null), snapshot(&u)),
+    )
+    .await?;
     txn.commit().await?;
     Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
 }
@@ -157,9 +204,16 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
         authorize_module(ctx, actor, "system", "manage_users").await?;
     }
     actor.require()?;
-    check_profile(input.email.as_deref(), input.phone.as_deref(), input.display_name.as_deref())?;
+    check_profile(
+        input.email.as_deref(),
+        input.phone.as_deref(),
+        input.display_name.as_deref(),
+    )?;
     let txn = ctx.db.begin().await?;
-    let before = user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let before = user::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
     let mut am: user::ActiveModel = before.clone().into();
     if let Some(v) = input.email {
         am.email = Set(v.trim().to_string());
@@ -172,8 +226,14 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
     }
     am.updated_at = Set(crate::time::now());
     let after = am.update(&txn).await?;
-    record(&txn, actor, Entry::new("user", "update").target("user", Some(id), &after.username).change(snapshot(&before), snapshot(&after)))
-        .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("user", "update")
+            .target("user", Some(id), &after.username)
+            .change(snapshot(&before), snapshot(&after)),
+    )
+    .await?;
     txn.commit().await?;
     Ok(to_wire(ctx, actor, vec![after]).await?.remove(0))
 }
@@ -185,15 +245,24 @@ pub async fn set_status(ctx: &Ctx, actor: &Actor, id: i64, enabled: bool) -> App
         return Err(AppError::bad_request("you cannot disable yourself"));
     }
     let txn = ctx.db.begin().await?;
-    let before = user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let before = user::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
     let status = if enabled { "enabled" } else { "disabled" };
     if before.status != status {
         let mut am: user::ActiveModel = before.clone().into();
         am.status = Set(status.into());
         am.updated_at = Set(crate::time::now());
         let after = am.update(&txn).await?;
-        record(&txn, actor, Entry::new("user", if enabled { "enable" } else { "disable" }).target("user", Some(id), &after.username).change(snapshot(&before), snapshot(&after)))
-            .await?;
+        record(
+            &txn,
+            actor,
+            Entry::new("user", if enabled { "enable" } else { "disable" })
+                .target("user", Some(id), &after.username)
+                .change(snapshot(&before), snapshot(&after)),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(Message::success())
@@ -201,17 +270,28 @@ pub async fn set_status(ctx: &Ctx, actor: &Actor, id: i64, enabled: bool) -> App
 
 /// `POST /users/{id}/actions/change-password/`: the user's own password; error 300001 when the
 /// original password is wrong.
-pub async fn change_password(ctx: &Ctx, actor: &Actor, id: i64, input: ChangePassword) -> AppResult<Message> {
+pub async fn change_password(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    input: ChangePassword,
+) -> AppResult<Message> {
     actor.require()?;
     if actor.id != id {
         return Err(AppError::forbidden("you can only change your own password"));
     }
     validate::password("new_password", &input.new_password)?;
     let txn = ctx.db.begin().await?;
-    let u = user::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let u = user::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
     if !crate::security::verify_password(&input.original_password, &u.password_hash) {
-        return Err(AppError::new(ErrorCode::WrongOriginalPassword, "the original password is wrong")
-            .with_field("original_password"));
+        return Err(AppError::new(
+            ErrorCode::WrongOriginalPassword,
+            "the original password is wrong",
+        )
+        .with_field("original_password"));
     }
     set_password(&txn, actor, u, &input.new_password, "change_password").await?;
     txn.commit().await?;
@@ -231,22 +311,44 @@ pub async fn set_password<C: sea_orm::ConnectionTrait>(
     am.password_hash = Set(crate::security::hash_password(password)?);
     am.updated_at = Set(crate::time::now());
     am.update(db).await?;
-    record(db, actor, Entry::new("user", op).target("user", Some(id), name)).await
+    record(
+        db,
+        actor,
+        Entry::new("user", op).target("user", Some(id), name),
+    )
+    .await
 }
 
 /// Creates the bootstrap administrator (member of the superuser role) if no such user exists.
 /// Answers the generated password when none was given and the user was created.
-pub async fn ensure_admin(ctx: &Ctx, username: &str, password: Option<&str>) -> AppResult<Option<String>> {
+pub async fn ensure_admin(
+    ctx: &Ctx,
+    username: &str,
+    password: Option<&str>,
+) -> AppResult<Option<String>> {
     validate::username(username)?;
     let su = crate::roles::service::ensure_superuser_role(ctx).await?;
-    if let Some(u) = user::Entity::find().filter(user::Column::Username.eq(username)).one(&ctx.db).await? {
-        if user_role::Entity::find_by_id((u.id, su.id)).one(&ctx.db).await?.is_none() {
+    if let Some(u) = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&ctx.db)
+        .await?
+    {
+        if user_role::Entity::find_by_id((u.id, su.id))
+            .one(&ctx.db)
+            .await?
+            .is_none()
+        {
             crate::roles::service::add_member_unchecked(ctx, u.id, su.id).await?;
         }
         return Ok(None);
     }
-    let generated = password.is_none().then(|| crate::security::random_token(12));
-    let pw = password.map(str::to_string).or(generated.clone()).unwrap_or_default();
+    let generated = password
+        .is_none()
+        .then(|| crate::security::random_token(12));
+    let pw = password
+        .map(str::to_string)
+        .or(generated.clone())
+        .unwrap_or_default();
     validate::password("password", &pw)?;
     let now = crate::time::now();
     let txn = ctx.db.begin().await?;
@@ -265,8 +367,14 @@ pub async fn ensure_admin(ctx: &Ctx, username: &str, password: Option<&str>) -> 
     }
     .insert(&txn)
     .await?;
-    record(&txn, &Actor::system(), Entry::new("user", "add").target("user", Some(u.id), &u.username).detail(json!({"bootstrap": true})))
-        .await?;
+    record(
+        &txn,
+        &Actor::system(),
+        Entry::new("user", "add")
+            .target("user", Some(u.id), &u.username)
+            .detail(json!({"bootstrap": true})),
+    )
+    .await?;
     txn.commit().await?;
     crate::roles::service::add_member_unchecked(ctx, u.id, su.id).await?;
     Ok(generated)

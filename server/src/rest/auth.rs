@@ -4,10 +4,19 @@ use app::auth::{service, session, types::*};
 use app::common::Message;
 use app::ctx::Ctx;
 use app::error::AppResult;
-use axum::{extract::State, routing::{get, post}, Json, Router};
+use axum::{
+    extract::State,
+    routing::{get, post},
+    Json, Router,
+};
 use tower_sessions::Session;
 
-async fn login(State(ctx): State<Ctx>, Who(a): Who, s: Session, J(input): J<LoginInput>) -> AppResult<Json<Me>> {
+async fn login(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    s: Session,
+    J(input): J<LoginInput>,
+) -> AppResult<Json<Me>> {
     session::login(&ctx, &a, &s, input).await.map(Json)
 }
 async fn logout(State(ctx): State<Ctx>, Who(a): Who, s: Session) -> AppResult<Json<Message>> {
@@ -16,10 +25,20 @@ async fn logout(State(ctx): State<Ctx>, Who(a): Who, s: Session) -> AppResult<Js
 async fn me(State(ctx): State<Ctx>, Who(a): Who) -> AppResult<Json<Me>> {
     service::me(&ctx, &a).await.map(Json)
 }
-async fn forgot(State(ctx): State<Ctx>, Who(a): Who, J(input): J<ForgotPassword>) -> AppResult<Json<Message>> {
-    service::forgot_password(&ctx, &a, None, input).await.map(Json)
+async fn forgot(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    J(input): J<ForgotPassword>,
+) -> AppResult<Json<Message>> {
+    service::forgot_password(&ctx, &a, None, input)
+        .await
+        .map(Json)
 }
-async fn reset(State(ctx): State<Ctx>, Who(a): Who, J(input): J<ResetPassword>) -> AppResult<Json<Message>> {
+async fn reset(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    J(input): J<ResetPassword>,
+) -> AppResult<Json<Message>> {
     service::reset_password(&ctx, &a, input).await.map(Json)
 }
 

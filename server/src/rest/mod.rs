@@ -11,7 +11,11 @@ use axum::routing::MethodRouter;
 use axum::Router;
 
 /// Registers `path` (written with its trailing slash) and the same path without it.
-pub fn route(r: Router<crate::AppState>, path: &str, m: MethodRouter<crate::AppState>) -> Router<crate::AppState> {
+pub fn route(
+    r: Router<crate::AppState>,
+    path: &str,
+    m: MethodRouter<crate::AppState>,
+) -> Router<crate::AppState> {
     let bare = path.trim_end_matches('/');
     let r = r.route(path, m.clone());
     if bare.is_empty() || bare == path {

@@ -34,20 +34,39 @@ pub struct Resp {
 impl Resp {
     /// The `name=value` of the session cookie this response sets, if any.
     pub fn cookie(&self) -> Option<String> {
-        self.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
-            let kv = c.split(';').next()?.trim();
-            kv.starts_with("opsdeck_session=").then(|| kv.to_string())
-        })
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                let kv = c.split(';').next()?.trim();
+                kv.starts_with("opsdeck_session=").then(|| kv.to_string())
+            })
     }
     #[track_caller]
     pub fn ok(self) -> Value {
-        assert!(self.status.is_success(), "expected success, got {} {}", self.status, self.json);
+        assert!(
+            self.status.is_success(),
+            "expected success, got {} {}",
+            self.status,
+            self.json
+        );
         self.json
     }
     #[track_caller]
     pub fn err(self, status: u16, code: u64) -> Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status, body {}", self.json);
-        assert_eq!(self.json["error_code"].as_u64(), Some(code), "unexpected error code, body {}", self.json);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status, body {}",
+            self.json
+        );
+        assert_eq!(
+            self.json["error_code"].as_u64(),
+            Some(code),
+            "unexpected error code, body {}",
+            self.json
+        );
         self.json
     }
 }
@@ -73,16 +92,26 @@ async fn database_url(backend: Backend, dir: &std::path::Path) -> String {
                 "OPSDECK_TEST_PG_URL is not set: the PostgreSQL half of the tests needs it (make test starts PostgreSQL and sets it)",
             );
             let name = format!("opsdeck_t_{}", unique());
-            let db = Database::connect(admin.clone()).await.expect("connect to PostgreSQL");
-            db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+            let db = Database::connect(admin.clone())
+                .await
+                .expect("connect to PostgreSQL");
+            db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin);
             format!("{base}/{name}")
         }
     }
 }
 
 pub fn leptos_options() -> leptos::prelude::LeptosOptions {
-    leptos::prelude::LeptosOptions::builder().output_name("opsdeck").site_root("target/site").build()
+    leptos::prelude::LeptosOptions::builder()
+        .output_name("opsdeck")
+        .site_root("target/site")
+        .build()
 }
 
 impl TestApp {
@@ -102,28 +131,59 @@ impl TestApp {
         };
         tweak(&mut config);
         let ctx = app::db::context(config).await.expect("context");
-        app::users::service::ensure_admin(&ctx, "admin", Some(ADMIN_PW)).await.expect("admin");
+        app::users::service::ensure_admin(&ctx, "admin", Some(ADMIN_PW))
+            .await
+            .expect("admin");
         let admin_id = user_id(&ctx, "admin").await;
-        let admin = Actor { id: admin_id, username: "admin".into(), ..Default::default() };
+        let admin = Actor {
+            id: admin_id,
+            username: "admin".into(),
+            ..Default::default()
+        };
         let admin_token = app::tokens::service::create(
             &ctx,
             &admin,
-            app::tokens::types::TokenInput { name: Some("test".into()), ..Default::default() },
+            app::tokens::types::TokenInput {
+                name: Some("test".into()),
+                ..Default::default()
+            },
         )
         .await
         .unwrap()
         .value
         .unwrap();
         let router = server::app(ctx.clone(), leptos_options());
-        TestApp { ctx, router, admin_token, admin_id, dir }
+        TestApp {
+            ctx,
+            router,
+            admin_token,
+            admin_id,
+            dir,
+        }
     }
 
-    pub async fn call(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<Value>,
+    ) -> Resp {
         self.call_with(method, path, auth, body, &[]).await
     }
 
-    pub async fn call_with(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
-        let mut b = Request::builder().method(method).uri(path).header("host", "opsdeck.test");
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "opsdeck.test");
         b = match auth {
             Auth::None => b,
             Auth::Token(t) => b.header("authorization", format!("token {t}")),
@@ -134,15 +194,23 @@ impl TestApp {
             b = b.header(*k, *v);
         }
         let req = match body {
-            Some(v) => b.header("content-type", "application/json").body(Body::from(v.to_string())).unwrap(),
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string()))
+                .unwrap(),
             None => b.body(Body::empty()).unwrap(),
         };
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        Resp { status, json, headers }
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        Resp {
+            status,
+            json,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, auth: Auth<'_>) -> Resp {
@@ -162,11 +230,18 @@ impl TestApp {
             .await
             .ok();
         let id = u["id"].as_i64().unwrap();
-        let actor = Actor { id, username: username.into(), ..Default::default() };
+        let actor = Actor {
+            id,
+            username: username.into(),
+            ..Default::default()
+        };
         let token = app::tokens::service::create(
             &self.ctx,
             &actor,
-            app::tokens::types::TokenInput { name: Some("t".into()), ..Default::default() },
+            app::tokens::types::TokenInput {
+                name: Some("t".into()),
+                ..Default::default()
+            },
         )
         .await
         .unwrap()
@@ -177,7 +252,13 @@ impl TestApp {
 
     /// Logs in through the API; answers the session cookie.
     pub async fn login(&self, username: &str, password: &str) -> String {
-        let r = self.post("/api/auth/login/", Auth::None, serde_json::json!({"username": username, "password": password})).await;
+        let r = self
+            .post(
+                "/api/auth/login/",
+                Auth::None,
+                serde_json::json!({"username": username, "password": password}),
+            )
+            .await;
         let cookie = r.cookie();
         r.ok();
         cookie.expect("login sets the session cookie")
@@ -185,15 +266,27 @@ impl TestApp {
 
     /// Grants module flags to a user or role (as admin).
     pub async fn grant(&self, subject: &str, id: i64, module: &str, perms: &[&str]) {
-        let flags: serde_json::Map<String, Value> = perms.iter().map(|p| (p.to_string(), Value::Bool(true))).collect();
-        self.post(&format!("/api/{subject}s/{id}/system/perms/"), self.admin(), serde_json::json!({"module_name": module, "permissions": flags}))
-            .await
-            .ok();
+        let flags: serde_json::Map<String, Value> = perms
+            .iter()
+            .map(|p| (p.to_string(), Value::Bool(true)))
+            .collect();
+        self.post(
+            &format!("/api/{subject}s/{id}/system/perms/"),
+            self.admin(),
+            serde_json::json!({"module_name": module, "permissions": flags}),
+        )
+        .await
+        .ok();
     }
 
     /// Audit rows of a category, newest first.
     pub async fn audit(&self, category: &str) -> Vec<Value> {
-        self.get(&format!("/api/audit/logs/?category={category}&page_size=100"), self.admin()).await.ok()["results"]
+        self.get(
+            &format!("/api/audit/logs/?category={category}&page_size=100"),
+            self.admin(),
+        )
+        .await
+        .ok()["results"]
             .as_array()
             .cloned()
             .unwrap_or_default()
