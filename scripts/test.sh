@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds, starts PostgreSQL, runs the Rust tests
+# (each on SQLite and PostgreSQL), then serves Opsdeck and runs the browser tests in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-leptos adds `--cfg erase_components` to debug builds; cargo test gets the same flag so it
+# reuses that build. RUSTFLAGS must be unset for cargo-leptos itself (it would be doubled).
+unset RUSTFLAGS
+start=$(date +%s)
+
+bash scripts/install-tools.sh
+bash scripts/install-test-deps.sh
+
+WORK=$(mktemp -d /tmp/opsdeck-test.XXXXXX)
+chmod 755 "$WORK"
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  bash scripts/pg.sh stop "$WORK/pg" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== build"
+cargo leptos build
+
+# `cargo test` rebuilds target/debug/opsdeck without cargo-leptos' environment; keep the real one.
+cp target/debug/opsdeck "$WORK/opsdeck"
+
+echo "== PostgreSQL"
+PG_PORT=${OPSDECK_TEST_PG_PORT:-55439}
+OPSDECK_TEST_PG_URL=$(bash scripts/pg.sh start "$WORK/pg" "$PG_PORT")
+export OPSDECK_TEST_PG_URL
+
+echo "== Rust tests (SQLite and PostgreSQL)"
+RUSTFLAGS="--cfg erase_components" cargo test --workspace --exclude frontend
+
+echo "== browser tests"
+PORT=${OPSDECK_E2E_PORT:-3917}
+export OPSDECK_ADMIN_PASSWORD="e2e-admin-$(date +%s)"
+mkdir -p "$WORK/site"
+(cd "$WORK/site" && LEPTOS_SITE_ROOT="$OLDPWD/target/site" LEPTOS_ENV=PROD OPSDECK_BIND="127.0.0.1:$PORT" \
+  OPSDECK_DATABASE_URL="sqlite://$WORK/site/e2e.db?mode=rwc" exec "$WORK/opsdeck" serve > "$WORK/server.log" 2>&1) &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
+(cd end2end && OPSDECK_E2E_URL="http://127.0.0.1:$PORT" node --test --test-concurrency=1 tests/) || { tail -50 "$WORK/server.log"; exit 1; }
+
+echo "== all tests passed in $(( $(date +%s) - start ))s"
