@@ -1,10 +1,13 @@
 //! SeaORM entities (server only). Entities never cross the wire: services map them to `types.rs`.
 pub mod api_token;
+pub mod application;
 pub mod audit_log;
+pub mod host;
 pub mod job;
 pub mod login_failure;
 pub mod password_reset;
 pub mod perm_grant;
+pub mod production;
 pub mod role;
 pub mod session;
 pub mod user;

@@ -13,6 +13,8 @@ pub struct Model {
     /// The module name, or the resource id as text.
     pub resource_key: String,
     pub perm: String,
+    /// The resource id for application/host/business grants (null for modules).
+    pub resource_id: Option<i64>,
     pub granted_by: Option<i64>,
     pub created_at: DateTimeUtc,
 }

@@ -4,9 +4,10 @@
 //! Services write grants in their own transaction (with the audit record), then apply the same
 //! lines to the in-memory enforcer with `apply`; the adapter's write methods exist for Casbin's
 //! management API and tests.
-use crate::entities::{perm_grant, role, user_role};
+use crate::entities::{application, perm_grant, role, user_role};
 use async_trait::async_trait;
 use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
+use sea_orm::QuerySelect;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
     TransactionTrait,
@@ -107,6 +108,34 @@ fn adapter_err(e: impl std::fmt::Display) -> casbin::Error {
 }
 
 impl SeaAdapter {
+    /// g2 lines: application → parent application, application → product line.
+    async fn hierarchy(&self) -> Result<Vec<Vec<String>>, casbin::Error> {
+        let apps: Vec<(i64, Option<i64>, Option<i64>)> = application::Entity::find()
+            .select_only()
+            .columns([
+                application::Column::Id,
+                application::Column::ParentId,
+                application::Column::ProductionId,
+            ])
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(adapter_err)?;
+        let mut out = vec![];
+        for (id, parent, production) in apps {
+            if let Some(p) = parent {
+                out.push(vec![
+                    format!("application:{id}"),
+                    format!("application:{p}"),
+                ]);
+            }
+            if let Some(p) = production {
+                out.push(vec![format!("application:{id}"), format!("business:{p}")]);
+            }
+        }
+        Ok(out)
+    }
+
     async fn lines(&self) -> Result<(Vec<Vec<String>>, Vec<Vec<String>>), casbin::Error> {
         let grants = perm_grant::Entity::find()
             .all(&self.db)
@@ -149,6 +178,7 @@ impl SeaAdapter {
             subject_id: Set(sid.parse().ok()?),
             resource_type: Set(rt.to_string()),
             resource_key: Set(rk.to_string()),
+            resource_id: Set((rt != "module").then(|| rk.parse().ok()).flatten()),
             perm: Set(rule.get(2)?.clone()),
             granted_by: Set(None),
             created_at: Set(crate::time::now()),
@@ -221,6 +251,7 @@ impl Adapter for SeaAdapter {
         let (p, g) = self.lines().await?;
         m.add_policies("p", "p", p);
         m.add_policies("g", "g", g);
+        m.add_policies("g", "g2", self.hierarchy().await?);
         Ok(())
     }
 
@@ -238,6 +269,7 @@ impl Adapter for SeaAdapter {
         };
         m.add_policies("p", "p", p.into_iter().filter(|l| keep(l, &f.p)).collect());
         m.add_policies("g", "g", g.into_iter().filter(|l| keep(l, &f.g)).collect());
+        m.add_policies("g", "g2", self.hierarchy().await?);
         Ok(())
     }
 

@@ -2,10 +2,12 @@
 use super::casbin::{apply, check, Rule, SUPERUSER_ROLE};
 use super::types::*;
 use crate::audit::service::{record, Entry};
-use crate::common::Message;
+use crate::common::{Message, Page, PageQuery};
 use crate::ctx::{Actor, Ctx};
 use crate::entities::{perm_grant, role, user, user_role};
 use crate::error::{AppError, AppResult, ErrorCode};
+use sea_orm::PaginatorTrait;
+use sea_orm::QuerySelect;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
@@ -136,7 +138,8 @@ pub async fn grant_module_perms(
     let sub = format!("{}:{subject_id}", st.as_str());
     let (mut added, mut removed) = (vec![], vec![]);
     for (def, p, on) in wanted {
-        let changed = set_grant(&txn, actor, st, subject_id, "module", def.name, p, on).await?;
+        let changed =
+            set_grant(&txn, actor, st, subject_id, "module", def.name, None, p, on).await?;
         if changed {
             let mut e = Entry::new("module_perm", if on { "grant" } else { "revoke" })
                 .target(st.as_str(), Some(subject_id), &name)
@@ -166,6 +169,7 @@ async fn set_grant<C: sea_orm::ConnectionTrait>(
     subject_id: i64,
     rtype: &str,
     rkey: &str,
+    rid: Option<i64>,
     perm: &str,
     on: bool,
 ) -> AppResult<bool> {
@@ -184,6 +188,7 @@ async fn set_grant<C: sea_orm::ConnectionTrait>(
                 subject_id: Set(subject_id),
                 resource_type: Set(rtype.into()),
                 resource_key: Set(rkey.into()),
+                resource_id: Set(rid),
                 perm: Set(perm.into()),
                 granted_by: Set((actor.id > 0).then_some(actor.id)),
                 created_at: Set(crate::time::now()),
@@ -362,4 +367,460 @@ pub async fn drop_subject_grants<C: sea_orm::ConnectionTrait>(
             )
         })
         .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resource permissions: applications, hosts, product lines.
+
+/// Whether the user holds `perm` on a resource: a grant on it or an ancestor (Casbin g2), or the
+/// module-wide flag that covers every resource of its kind.
+pub async fn holds_resource(
+    ctx: &Ctx,
+    user_id: i64,
+    rtype: ResourceType,
+    rid: i64,
+    perm: &str,
+) -> bool {
+    if user_id <= 0 {
+        return false;
+    }
+    let e = ctx.enforcer.read().await;
+    let sub = format!("user:{user_id}");
+    if check(&e, &sub, &format!("{}:{rid}", rtype.as_str()), perm) {
+        return true;
+    }
+    let module_wide = |module: &str, flag: &str| {
+        let def = super::types::module(module);
+        let obj = format!("module:{module}");
+        def.is_some_and(|d| check(&e, &sub, &obj, d.enable) && check(&e, &sub, &obj, flag))
+    };
+    match rtype {
+        ResourceType::Application => {
+            matches!(perm, "view_app" | "edit_app" | "delete_app")
+                && module_wide("application", perm)
+        }
+        ResourceType::Host => {
+            (matches!(perm, "edit_host" | "delete_host") && module_wide("host", perm))
+                || module_wide("host", "manage_host")
+        }
+        ResourceType::Business => {
+            matches!(perm, "view_business" | "delete_business") && module_wide("business", perm)
+        }
+    }
+}
+
+/// Authorizes an action on one resource (403 unless `holds_resource`).
+pub async fn authorize_resource(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    rid: i64,
+    perm: &str,
+) -> AppResult<()> {
+    actor.require()?;
+    if holds_resource(ctx, actor.id, rtype, rid, perm).await {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "permission {perm} on {} {rid} required",
+            rtype.as_str()
+        )))
+    }
+}
+
+/// Display names of resources by id (application full name, host name, product line name).
+pub async fn resource_names<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    rtype: ResourceType,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, String>> {
+    use crate::entities::{application, host, production};
+    let ids = ids.to_vec();
+    Ok(match rtype {
+        ResourceType::Application => application::Entity::find()
+            .filter(application::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.full_name))
+            .collect(),
+        ResourceType::Host => host::Entity::find()
+            .filter(host::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|h| (h.id, h.hostname))
+            .collect(),
+        ResourceType::Business => production::Entity::find()
+            .filter(production::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect(),
+    })
+}
+
+/// Ids of resources whose name contains `fragment`, as a subquery.
+fn ids_named(rtype: ResourceType, fragment: &str) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let (table, col) = match rtype {
+        ResourceType::Application => ("applications", "full_name"),
+        ResourceType::Host => ("hosts", "hostname"),
+        ResourceType::Business => ("productions", "name"),
+    };
+    Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new(col)).like(format!(
+            "%{}%",
+            fragment.replace('%', "\\%").replace('_', "\\_")
+        )))
+        .to_owned()
+}
+
+/// One flag change on one resource for one subject.
+struct Change {
+    st: SubjectType,
+    sid: i64,
+    rtype: ResourceType,
+    rid: i64,
+    perm: &'static str,
+    on: bool,
+}
+
+fn parse_flags(rtype: ResourceType, flags: &PermFlags) -> AppResult<Vec<(&'static str, bool)>> {
+    flags
+        .iter()
+        .map(|(f, on)| {
+            rtype
+                .perms()
+                .iter()
+                .copied()
+                .find(|p| p == f)
+                .map(|p| (p, *on))
+                .ok_or_else(|| {
+                    AppError::new(
+                        ErrorCode::UndefinedPermission,
+                        format!("undefined permission {f}"),
+                    )
+                    .with_field("permission")
+                })
+        })
+        .collect()
+}
+
+/// The one place resource grants change: checks escalation, writes grants and audit records in
+/// one transaction, then updates the enforcer.
+async fn apply_resource_changes(
+    ctx: &Ctx,
+    actor: &Actor,
+    changes: Vec<Change>,
+) -> AppResult<Message> {
+    authorize_module(ctx, actor, "system", "grant_perms").await?;
+    for c in &changes {
+        if !holds_resource(ctx, actor.id, c.rtype, c.rid, c.perm).await {
+            return Err(AppError::new(
+                ErrorCode::NoGrantPermission,
+                format!(
+                    "no permission to grant {} on {} {}",
+                    c.perm,
+                    c.rtype.as_str(),
+                    c.rid
+                ),
+            ));
+        }
+    }
+    let txn = ctx.db.begin().await?;
+    let mut names: HashMap<(ResourceType, i64), String> = HashMap::new();
+    let mut subjects: HashMap<(SubjectType, i64), String> = HashMap::new();
+    let (mut added, mut removed) = (vec![], vec![]);
+    for c in changes {
+        if let std::collections::hash_map::Entry::Vacant(v) = names.entry((c.rtype, c.rid)) {
+            let n = resource_names(&txn, c.rtype, &[c.rid]).await?;
+            v.insert(
+                n.get(&c.rid)
+                    .cloned()
+                    .ok_or_else(|| AppError::not_found(c.rtype.as_str()))?,
+            );
+        }
+        if let std::collections::hash_map::Entry::Vacant(v) = subjects.entry((c.st, c.sid)) {
+            v.insert(subject_name(&txn, c.st, c.sid).await?);
+        }
+        let key = c.rid.to_string();
+        if set_grant(
+            &txn,
+            actor,
+            c.st,
+            c.sid,
+            c.rtype.as_str(),
+            &key,
+            Some(c.rid),
+            c.perm,
+            c.on,
+        )
+        .await?
+        {
+            let (rname, sname) = (&names[&(c.rtype, c.rid)], &subjects[&(c.st, c.sid)]);
+            let e = Entry::new("resource_perm", if c.on { "grant" } else { "revoke" })
+                .target(c.rtype.as_str(), Some(c.rid), rname)
+                .grant(c.perm, c.on, c.st.as_str(), sname);
+            record(&txn, actor, e).await?;
+            let rule = Rule::P(
+                format!("{}:{}", c.st.as_str(), c.sid),
+                format!("{}:{}", c.rtype.as_str(), c.rid),
+                c.perm.to_string(),
+            );
+            if c.on {
+                added.push(rule)
+            } else {
+                removed.push(rule)
+            }
+        }
+    }
+    txn.commit().await?;
+    apply(&mut *ctx.enforcer.write().await, added, removed).await?;
+    Ok(Message::success())
+}
+
+/// `POST /users|roles/{id}/application|host|business/perms/`: sets flags on resources for a subject.
+pub async fn grant_resource_perms(
+    ctx: &Ctx,
+    actor: &Actor,
+    st: SubjectType,
+    sid: i64,
+    rtype: ResourceType,
+    req: ResourceGrantRequest,
+) -> AppResult<Message> {
+    authorize_module(ctx, actor, "system", "grant_perms").await?;
+    let mut changes = vec![];
+    for entry in &req.authorizations {
+        for (perm, on) in parse_flags(rtype, &entry.permission)? {
+            changes.push(Change {
+                st,
+                sid,
+                rtype,
+                rid: entry.id,
+                perm,
+                on,
+            });
+        }
+    }
+    apply_resource_changes(ctx, actor, changes).await
+}
+
+/// `PATCH /applications|hosts|productions/{id}/authorization/users|roles/`: updates or deletes
+/// the grants of several users (or roles) on one resource.
+pub async fn patch_resource_authorizations(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    rid: i64,
+    st: SubjectType,
+    items: Vec<AuthorizationChange>,
+) -> AppResult<Message> {
+    authorize_module(ctx, actor, "system", "grant_perms").await?;
+    let mut changes = vec![];
+    for item in &items {
+        let who = match st {
+            SubjectType::User => item.user.as_ref(),
+            SubjectType::Role => item.role.as_ref(),
+        }
+        .ok_or_else(|| {
+            AppError::invalid(st.as_str(), format!("each entry needs a {}", st.as_str()))
+        })?;
+        match item.action.as_str() {
+            "update" => {
+                for (perm, on) in parse_flags(rtype, &item.permission)? {
+                    changes.push(Change {
+                        st,
+                        sid: who.id,
+                        rtype,
+                        rid,
+                        perm,
+                        on,
+                    });
+                }
+            }
+            "delete" => {
+                let held = perm_grant::Entity::find()
+                    .filter(perm_grant::Column::SubjectType.eq(st.as_str()))
+                    .filter(perm_grant::Column::SubjectId.eq(who.id))
+                    .filter(perm_grant::Column::ResourceType.eq(rtype.as_str()))
+                    .filter(perm_grant::Column::ResourceKey.eq(rid.to_string()))
+                    .all(&ctx.db)
+                    .await?;
+                for g in held {
+                    if let Some(p) = rtype.perms().iter().copied().find(|p| *p == g.perm) {
+                        changes.push(Change {
+                            st,
+                            sid: who.id,
+                            rtype,
+                            rid,
+                            perm: p,
+                            on: false,
+                        });
+                    }
+                }
+            }
+            other => {
+                return Err(AppError::invalid(
+                    "action",
+                    format!("action is update or delete, not {other}"),
+                ))
+            }
+        }
+    }
+    apply_resource_changes(ctx, actor, changes).await
+}
+
+fn subject_cond(st: SubjectType, sid: i64) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(perm_grant::Column::SubjectType.eq(st.as_str()))
+        .add(perm_grant::Column::SubjectId.eq(sid))
+}
+
+/// `GET /users|roles/{id}/application|host|business/perms/`: a subject's direct grants, one row per resource.
+pub async fn resource_perms_of(
+    ctx: &Ctx,
+    actor: &Actor,
+    st: SubjectType,
+    sid: i64,
+    rtype: ResourceType,
+    f: ResourcePermFilter,
+) -> AppResult<Page<ResourcePermRow>> {
+    if !(st == SubjectType::User && actor.id == sid) {
+        authorize_module(ctx, actor, "system", "view_users").await?;
+    }
+    actor.require()?;
+    subject_name(&ctx.db, st, sid).await?;
+    let mut q = perm_grant::Entity::find()
+        .select_only()
+        .column(perm_grant::Column::ResourceId)
+        .distinct()
+        .filter(subject_cond(st, sid))
+        .filter(perm_grant::Column::ResourceType.eq(rtype.as_str()));
+    if let Some(name) = f.name().filter(|s| !s.is_empty()) {
+        q = q.filter(perm_grant::Column::ResourceId.in_subquery(ids_named(rtype, name)));
+    }
+    let count = q.clone().count(&ctx.db).await?;
+    let ids: Vec<i64> = q
+        .order_by_asc(perm_grant::Column::ResourceId)
+        .offset(f.page.offset())
+        .limit(f.page.size())
+        .into_tuple::<Option<i64>>()
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let grants = perm_grant::Entity::find()
+        .filter(subject_cond(st, sid))
+        .filter(perm_grant::Column::ResourceType.eq(rtype.as_str()))
+        .filter(perm_grant::Column::ResourceId.is_in(ids.clone()))
+        .all(&ctx.db)
+        .await?;
+    let names = resource_names(&ctx.db, rtype, &ids).await?;
+    let rows = ids
+        .into_iter()
+        .map(|id| {
+            let name = names.get(&id).cloned().unwrap_or_default();
+            let permission = rtype
+                .perms()
+                .iter()
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        grants
+                            .iter()
+                            .any(|g| g.resource_id == Some(id) && g.perm == *p),
+                    )
+                })
+                .collect();
+            ResourcePermRow::new(rtype, id, name, permission)
+        })
+        .collect();
+    Ok(Page::new(count, &f.page, rows))
+}
+
+/// `GET /applications|hosts|productions/{id}/authorization/users|roles/`: who holds what on one resource.
+pub async fn resource_authorizations(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    rid: i64,
+    st: SubjectType,
+    page: PageQuery,
+) -> AppResult<Page<ResourceAuthorization>> {
+    authorize_module(ctx, actor, "system", "view_users").await?;
+    if resource_names(&ctx.db, rtype, &[rid]).await?.is_empty() {
+        return Err(AppError::not_found(rtype.as_str()));
+    }
+    let base = perm_grant::Entity::find()
+        .filter(perm_grant::Column::SubjectType.eq(st.as_str()))
+        .filter(perm_grant::Column::ResourceType.eq(rtype.as_str()))
+        .filter(perm_grant::Column::ResourceId.eq(rid));
+    let q = base
+        .clone()
+        .select_only()
+        .column(perm_grant::Column::SubjectId)
+        .distinct();
+    let count = q.clone().count(&ctx.db).await?;
+    let sids: Vec<i64> = q
+        .order_by_asc(perm_grant::Column::SubjectId)
+        .offset(page.offset())
+        .limit(page.size())
+        .into_tuple::<i64>()
+        .all(&ctx.db)
+        .await?;
+    let grants = base
+        .filter(perm_grant::Column::SubjectId.is_in(sids.clone()))
+        .all(&ctx.db)
+        .await?;
+    let mut out = vec![];
+    for sid in sids {
+        let name = subject_name(&ctx.db, st, sid).await?;
+        let permission = rtype
+            .perms()
+            .iter()
+            .map(|p| {
+                (
+                    p.to_string(),
+                    grants.iter().any(|g| g.subject_id == sid && g.perm == *p),
+                )
+            })
+            .collect();
+        let who = match st {
+            SubjectType::User => SubjectRef {
+                id: sid,
+                username: Some(name),
+                name: None,
+            },
+            SubjectType::Role => SubjectRef {
+                id: sid,
+                username: None,
+                name: Some(name),
+            },
+        };
+        out.push(match st {
+            SubjectType::User => ResourceAuthorization {
+                user: Some(who),
+                role: None,
+                permission,
+            },
+            SubjectType::Role => ResourceAuthorization {
+                user: None,
+                role: Some(who),
+                permission,
+            },
+        });
+    }
+    Ok(Page::new(count, &page, out))
+}
+
+/// Reloads the whole policy from the database (after bulk changes to the resource hierarchy).
+pub async fn reload(ctx: &Ctx) -> AppResult<()> {
+    use casbin::CoreApi;
+    ctx.enforcer.write().await.load_policy().await?;
+    Ok(())
 }

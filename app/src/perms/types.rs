@@ -235,13 +235,31 @@ pub struct ResourceGrantRequest {
     pub authorizations: Vec<ResourceGrantEntry>,
 }
 
-/// One row of a subject's resource permissions.
+/// One row of a subject's resource permissions (seed: "application/host authorization entry").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ResourcePermRow {
     pub id: i64,
     pub resource_type: ResourceType,
+    /// The resource's name; also answered as `app_name` or `hostname`, as the seed names it.
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
     pub permission: PermFlags,
+}
+
+impl ResourcePermRow {
+    pub fn new(rtype: ResourceType, id: i64, name: String, permission: PermFlags) -> Self {
+        ResourcePermRow {
+            id,
+            resource_type: rtype,
+            app_name: (rtype == ResourceType::Application).then(|| name.clone()),
+            hostname: (rtype == ResourceType::Host).then(|| name.clone()),
+            name,
+            permission,
+        }
+    }
 }
 
 /// Where an effective permission comes from.
@@ -301,5 +319,67 @@ impl MyModules {
     }
     pub fn module(&self, module: &str) -> bool {
         self.superuser || self.modules.iter().any(|m| m == module)
+    }
+}
+
+/// A user or role in resource-authorization bodies: `{"id": 4, "username": "user-a"}` or
+/// `{"id": 2, "name": "role-a"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubjectRef {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Who holds what on one resource (seed: "User app authorization" / "Role host authorization").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResourceAuthorization {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<SubjectRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<SubjectRef>,
+    pub permission: PermFlags,
+}
+
+fn update() -> String {
+    "update".into()
+}
+
+/// One element of `PATCH /applications/{id}/authorization/users/`: `update` sets the given flags,
+/// `delete` removes every grant of that user (or role) on the resource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuthorizationChange {
+    #[serde(default)]
+    pub user: Option<SubjectRef>,
+    #[serde(default)]
+    pub role: Option<SubjectRef>,
+    #[serde(default, alias = "permissions")]
+    pub permission: PermFlags,
+    #[serde(default = "update")]
+    pub action: String,
+}
+
+/// Filters of a subject's resource grants: `app_name` (applications), `hostname` (hosts), `name`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ResourcePermFilter {
+    #[serde(default)]
+    pub app_name: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub page: crate::common::PageQuery,
+}
+
+impl ResourcePermFilter {
+    /// Whichever name filter was given.
+    pub fn name(&self) -> Option<&str> {
+        self.app_name
+            .as_deref()
+            .or(self.hostname.as_deref())
+            .or(self.name.as_deref())
     }
 }

@@ -66,5 +66,78 @@ pub fn routes(r: Router<crate::AppState>) -> Router<crate::AppState> {
         "/api/roles/{id}/system/perms/",
         get(role_modules).post(grant_role),
     );
-    route(r, "/api/users/{id}/effective-perms/", get(explain))
+    let r = route(r, "/api/users/{id}/effective-perms/", get(explain));
+    resource_routes(r)
+}
+
+/// Subject-centric (`/users/{id}/application/perms/`) and resource-centric
+/// (`/applications/{id}/authorization/users/`) grant endpoints, for every resource type.
+pub fn resource_routes(mut r: Router<crate::AppState>) -> Router<crate::AppState> {
+    use crate::http::paged;
+    use app::common::{Page, PageQuery};
+    use app::error::AppError;
+    use axum::http::Uri;
+    let kinds = [
+        (
+            ResourceType::Application,
+            "application",
+            &["applications", "application"][..],
+        ),
+        (ResourceType::Host, "host", &["hosts", "host"][..]),
+        (ResourceType::Business, "business", &["productions"][..]),
+    ];
+    for (rtype, seg, bases) in kinds {
+        for (plural, st) in [("users", SubjectType::User), ("roles", SubjectType::Role)] {
+            let list = move |State(ctx): State<Ctx>,
+                             Who(a): Who,
+                             uri: Uri,
+                             Path(id): Path<i64>,
+                             Q(f): Q<ResourcePermFilter>| async move {
+                Ok::<Json<Page<ResourcePermRow>>, AppError>(paged(
+                    &uri,
+                    service::resource_perms_of(&ctx, &a, st, id, rtype, f).await?,
+                ))
+            };
+            let grant = move |State(ctx): State<Ctx>,
+                              Who(a): Who,
+                              Path(id): Path<i64>,
+                              J(req): J<ResourceGrantRequest>| async move {
+                service::grant_resource_perms(&ctx, &a, st, id, rtype, req)
+                    .await
+                    .map(Json)
+            };
+            r = route(
+                r,
+                &format!("/api/{plural}/{{id}}/{seg}/perms/"),
+                get(list).post(grant),
+            );
+            for base in bases {
+                let who = move |State(ctx): State<Ctx>,
+                                Who(a): Who,
+                                uri: Uri,
+                                Path(id): Path<i64>,
+                                Q(p): Q<PageQuery>| async move {
+                    Ok::<Json<Page<ResourceAuthorization>>, AppError>(paged(
+                        &uri,
+                        service::resource_authorizations(&ctx, &a, rtype, id, st, p).await?,
+                    ))
+                };
+                let patch =
+                    move |State(ctx): State<Ctx>,
+                          Who(a): Who,
+                          Path(id): Path<i64>,
+                          J(items): J<Vec<AuthorizationChange>>| async move {
+                        service::patch_resource_authorizations(&ctx, &a, rtype, id, st, items)
+                            .await
+                            .map(Json)
+                    };
+                r = route(
+                    r,
+                    &format!("/api/{base}/{{id}}/authorization/{plural}/"),
+                    get(who).patch(patch),
+                );
+            }
+        }
+    }
+    r
 }
