@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin/roles") view=crate::roles::pages::RolesPage/>
                         <Route path=path!("/admin/roles/:id") view=crate::roles::pages::RoleDetailPage/>
                         <Route path=path!("/admin/audit") view=crate::audit::pages::AuditPage/>
+                        <Route path=path!("/admin/explain") view=crate::perms::pages::ExplainPage/>
                         <Route path=path!("/account/tokens") view=crate::tokens::pages::TokensPage/>
                         <Route path=path!("/account/password") view=crate::auth::pages::ChangePasswordPage/>
                     </ParentRoute>
@@ -152,6 +153,7 @@ fn Frame(me: Me) -> impl IntoView {
                         {sys_users.then(|| view! {
                             <li><A href="/admin/users" attr:data-module="system">{t("nav.users")}</A></li>
                             <li><A href="/admin/roles">{t("nav.roles")}</A></li>
+                            <li><A href="/admin/explain">{t("nav.explain")}</A></li>
                         })}
                         {sys_audit.then(|| view! { <li><A href="/admin/audit">{t("nav.audit")}</A></li> })}
                     </ul>

@@ -73,6 +73,16 @@ test('admin grants a module through a role and the member sees only that module'
   const text = await p.textContent('#audit-table');
   assert.match(text, new RegExp(role));
   assert.match(text, /manage_dns_server/);
+
+  // "Why can the member manage DNS servers?" names the role.
+  await p.goto(`${BASE}/admin/explain`);
+  await hydrated(p);
+  await p.fill('#explain-form input[name=username]', member);
+  await p.fill('#explain-form input[name=object]', 'module:dns');
+  await p.fill('#explain-form input[name=perm]', 'manage_dns_server');
+  await p.click('#explain-form button[type=submit]');
+  await p.waitForSelector('#explain-result .alert-ok');
+  assert.match(await p.textContent('#explain-result'), new RegExp(`role ${role}`));
   assert.deepEqual(p.errors.filter((e) => !e.includes('403')), [], 'no console errors');
 });
 

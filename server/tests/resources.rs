@@ -103,9 +103,15 @@ both! {
         // Revoking takes effect at once.
         t.post(&format!("/api/users/{uid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": e.a, "permission": {"restart_app": false}}]})).await.ok();
         assert!(!holds(&t, uid, ResourceType::Application, e.b, "restart_app").await);
-        // The explainer names the product-line grant.
-        let ex = t.get(&format!("/api/users/{uid}/effective-perms/?object=business:{}", e.prod), t.admin()).await.ok();
+        // The explainer answers "why can uma view gateway.api": through the role's product-line grant.
+        let ex = t.get(&format!("/api/users/{uid}/effective-perms/?object=application:{}&perm=view_app", e.b), t.admin()).await.ok();
+        assert_eq!(ex["allowed"], true);
+        assert_eq!(ex["perms"].as_array().unwrap().len(), 1, "{ex}");
+        assert_eq!(ex["perms"][0]["object"], format!("business:{}", e.prod));
         assert_eq!(ex["perms"][0]["sources"][0]["role_name"], "payments-ops");
+        let no = t.get(&format!("/api/users/{uid}/effective-perms/?object=application:{}&perm=view_app", e.c), t.admin()).await.ok();
+        assert_eq!(no["allowed"], false);
+        assert_eq!(no["perms"].as_array().unwrap().len(), 0);
     }
 }
 
@@ -140,6 +146,10 @@ both! {
         t.post(&format!("/api/users/{hid}/host/perms/"), Auth::Token(&gtoken), json!({"authorizations": [{"id": e.h1, "permission": {"login_host": true}}]})).await.err(400, 30002);
         t.grant("user", gid, "host", &["enable_host_mgmt", "manage_host"]).await;
         assert!(holds(&t, gid, ResourceType::Host, e.h1, "deactivate_host").await);
+        let ex = t.get(&format!("/api/users/{gid}/effective-perms/?object=host:{}&perm=login_host", e.h1), t.admin()).await.ok();
+        assert_eq!(ex["allowed"], true);
+        assert_eq!(ex["perms"][0]["object"], "module:host");
+        assert_eq!(ex["perms"][0]["perm"], "manage_host");
         t.post(&format!("/api/users/{hid}/host/perms/"), Auth::Token(&gtoken), json!({"authorizations": [{"id": e.h1, "permission": {"login_host": true}}]})).await.ok();
         assert!(holds(&t, hid, ResourceType::Host, e.h1, "login_host").await);
         assert!(!holds(&t, hid, ResourceType::Host, e.h1, "delete_host").await);

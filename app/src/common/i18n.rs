@@ -31,6 +31,19 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("nav.users", "Users", "用户"),
     ("nav.roles", "Roles", "角色"),
     ("nav.audit", "Audit log", "审计日志"),
+    ("nav.explain", "Why can…?", "权限溯源"),
+    ("perms.resources", "Resource permissions", "资源权限"),
+    ("perms.rtype.application", "Applications", "应用"),
+    ("perms.rtype.host", "Hosts", "主机"),
+    ("perms.rtype.business", "Product lines", "业务线"),
+    ("perms.resource_id", "Resource id", "资源 ID"),
+    ("perms.grant", "Grant", "授权"),
+    ("perms.revoke_all", "Revoke all", "全部撤销"),
+    ("perms.why", "Why can…?", "权限溯源"),
+    ("perms.why_hint", "Ask why a user may (or may not) do something: a module (module:dns) or a resource (application:5, host:3, business:2) and a permission.", "查询用户为何拥有（或没有）某项权限：模块（module:dns）或资源（application:5、host:3、business:2）及权限名。"),
+    ("perms.allowed", "Allowed", "允许"),
+    ("perms.denied", "Not allowed", "不允许"),
+    ("perms.ask", "Explain", "查询"),
     ("nav.tokens", "API tokens", "API 令牌"),
     ("nav.password", "Change password", "修改密码"),
     ("nav.logout", "Log out", "退出登录"),
@@ -274,6 +287,45 @@ mod tests {
             assert!(!en.is_empty() && !zh.is_empty(), "missing text for {k}");
         }
         assert_eq!(text(Lang::Zh, "nav.users"), "用户");
+    }
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                sources(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(std::fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_used_in_the_ui_exists() {
+        let mut files = vec![];
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut missing = vec![];
+        for f in &files {
+            for (i, _) in f.match_indices("t(\"") {
+                // Only calls of `t(` itself, not e.g. `format!(` or `set(`.
+                let before = f[..i].chars().last();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &f[i + 3..];
+                let key = &rest[..rest.find('"').unwrap()];
+                if key.contains('.') && !TEXT.iter().any(|(k, _, _)| *k == key) {
+                    missing.push(key.to_string());
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "UI text keys without a translation: {missing:?}"
+        );
         assert_eq!(text(Lang::En, "missing.key"), "missing.key");
     }
 }

@@ -294,42 +294,60 @@ pub async fn explain(
         .order_by_asc(perm_grant::Column::Perm)
         .all(&ctx.db)
         .await?;
+    // For a resource, grants on its ancestors and the module-wide flags that cover it explain it too.
+    let object = q.object.clone().filter(|o| !o.is_empty());
+    let perm = q.perm.clone().filter(|p| !p.is_empty());
+    let resource = object.as_deref().and_then(|o| {
+        let (kind, id) = super::casbin::split_key(o)?;
+        Some((ResourceType::parse(kind)?, id.parse::<i64>().ok()?))
+    });
+    let mut objects: Vec<String> = object.iter().cloned().collect();
+    let mut covering: Vec<(String, String)> = vec![];
+    if let Some((rtype, rid)) = resource {
+        objects.extend(resource_ancestors(&ctx.db, rtype, rid).await?);
+        if let Some(p) = perm.as_deref() {
+            covering = module_flags_covering(rtype, p);
+        }
+    }
     let mut map: BTreeMap<(String, String), Vec<PermSource>> = BTreeMap::new();
     for g in grants {
-        let object = format!("{}:{}", g.resource_type, g.resource_key);
-        if q.object
-            .as_deref()
-            .is_some_and(|o| !o.is_empty() && o != object)
-        {
-            continue;
-        }
-        if q.perm
-            .as_deref()
-            .is_some_and(|p| !p.is_empty() && p != g.perm)
-        {
-            continue;
+        let obj = format!("{}:{}", g.resource_type, g.resource_key);
+        let covers = covering.iter().any(|(o, p)| *o == obj && *p == g.perm);
+        if !covers {
+            if object.is_some() && !objects.contains(&obj) {
+                continue;
+            }
+            if perm.as_deref().is_some_and(|p| p != g.perm) {
+                continue;
+            }
         }
         let src = if g.subject_type == "user" {
             PermSource {
                 via: "user".into(),
                 role_id: None,
                 role_name: None,
-                object: object.clone(),
+                object: obj.clone(),
             }
         } else {
             PermSource {
                 via: "role".into(),
                 role_id: Some(g.subject_id),
                 role_name: roles.get(&g.subject_id).map(|r| r.name.clone()),
-                object: object.clone(),
+                object: obj.clone(),
             }
         };
-        map.entry((object, g.perm)).or_default().push(src);
+        map.entry((obj, g.perm)).or_default().push(src);
     }
+    let allowed = match (object.as_deref(), perm.as_deref(), resource) {
+        (_, Some(p), Some((rtype, rid))) => Some(holds_resource(ctx, user_id, rtype, rid, p).await),
+        (Some(o), Some(p), None) => Some(holds(ctx, user_id, o, p).await),
+        _ => None,
+    };
     Ok(EffectivePerms {
         user_id,
         username: u.username,
         superuser,
+        allowed,
         perms: map
             .into_iter()
             .map(|((object, perm), sources)| EffectivePerm {
@@ -339,6 +357,53 @@ pub async fn explain(
             })
             .collect(),
     })
+}
+
+/// The objects above a resource: parent applications and their product lines.
+pub async fn resource_ancestors<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    rtype: ResourceType,
+    rid: i64,
+) -> AppResult<Vec<String>> {
+    use crate::entities::application;
+    let mut out = vec![];
+    if rtype != ResourceType::Application {
+        return Ok(out);
+    }
+    let mut next = Some(rid);
+    // The CMDB refuses cycles; the bound only protects against a corrupted table.
+    for _ in 0..64 {
+        let Some(id) = next else { break };
+        let Some(a) = application::Entity::find_by_id(id).one(db).await? else {
+            break;
+        };
+        if let Some(p) = a.production_id {
+            out.push(format!("business:{p}"));
+        }
+        if let Some(p) = a.parent_id {
+            out.push(format!("application:{p}"));
+        }
+        next = a.parent_id;
+    }
+    Ok(out)
+}
+
+/// Module-wide flags (object, flag) that grant `perm` on every resource of a kind.
+fn module_flags_covering(rtype: ResourceType, perm: &str) -> Vec<(String, String)> {
+    let m = |module: &str, flag: &str| (format!("module:{module}"), flag.to_string());
+    match rtype {
+        ResourceType::Application if matches!(perm, "view_app" | "edit_app" | "delete_app") => {
+            vec![m("application", perm)]
+        }
+        ResourceType::Host if matches!(perm, "edit_host" | "delete_host") => {
+            vec![m("host", perm), m("host", "manage_host")]
+        }
+        ResourceType::Host => vec![m("host", "manage_host")],
+        ResourceType::Business if matches!(perm, "view_business" | "delete_business") => {
+            vec![m("business", perm)]
+        }
+        _ => vec![],
+    }
 }
 
 /// Removes every grant of a subject (used when a user or role is deleted), returning the Casbin lines.

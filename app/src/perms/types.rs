@@ -287,6 +287,9 @@ pub struct EffectivePerms {
     pub user_id: i64,
     pub username: String,
     pub superuser: bool,
+    /// With both `object` and `perm` in the query: whether the user may do it.
+    #[serde(default)]
+    pub allowed: Option<bool>,
     pub perms: Vec<EffectivePerm>,
 }
 

@@ -1,6 +1,6 @@
 //! The module permission matrix, the effective-permission explainer, and module home pages.
 use crate::auth::types::Me;
-use crate::common::components::{ActionError, ErrorBox};
+use crate::common::components::{confirm, ActionError, ErrorBox, FieldError, Pager};
 use crate::common::i18n::{module_key, t};
 use crate::perms::api::*;
 use crate::perms::types::*;
@@ -161,5 +161,186 @@ pub fn ModuleHome() -> impl IntoView {
             }
             _ => view! { <ErrorBox error=crate::error::AppError::forbidden("module")/> }.into_any(),
         }
+    }
+}
+
+/// A subject's grants on applications, hosts and product lines, with grant and revoke.
+#[component]
+pub fn ResourcePerms(subject: SubjectType, id: i64) -> impl IntoView {
+    let rtype = RwSignal::new(ResourceType::Application);
+    let page = RwSignal::new(1u64);
+    let version = RwSignal::new(0u32);
+    let rows = Resource::new(
+        move || (rtype.get(), page.get(), version.get()),
+        move |(rt, page, _)| {
+            get_resource_perms(
+                subject,
+                id,
+                rt,
+                ResourcePermFilter {
+                    page: crate::common::PageQuery {
+                        page: Some(page),
+                        page_size: Some(20),
+                    },
+                    ..Default::default()
+                },
+            )
+        },
+    );
+    let save = Action::new(move |(rt, rid, flags): &(ResourceType, i64, PermFlags)| {
+        let req = ResourceGrantRequest {
+            authorizations: vec![ResourceGrantEntry {
+                id: *rid,
+                permission: flags.clone(),
+            }],
+        };
+        let rt = *rt;
+        async move {
+            let r = set_resource_perms(subject, id, rt, req).await;
+            if r.is_ok() {
+                version.update(|v| *v += 1);
+            }
+            r
+        }
+    });
+    let value = save.value();
+    let new_id = RwSignal::new(String::new());
+    let picked: RwSignal<Vec<String>> = RwSignal::new(vec![]);
+    let tab = move |rt: ResourceType, key: &'static str| {
+        view! {
+            <button class="btn" class:btn-primary=move || rtype.get() == rt aria-pressed=move || (rtype.get() == rt).to_string()
+                on:click=move |_| { rtype.set(rt); page.set(1); picked.set(vec![]); }>{t(key)}</button>
+        }
+    };
+    view! {
+        <div class="resource-perms" id=format!("resource-perms-{}", subject.as_str())>
+            <div class="toolbar">
+                {tab(ResourceType::Application, "perms.rtype.application")}
+                {tab(ResourceType::Host, "perms.rtype.host")}
+                {tab(ResourceType::Business, "perms.rtype.business")}
+            </div>
+            <form class="form card" on:submit=move |ev| {
+                ev.prevent_default();
+                if let Ok(rid) = new_id.get().trim().parse::<i64>() {
+                    let flags: PermFlags = picked.get().into_iter().map(|p| (p, true)).collect();
+                    if !flags.is_empty() { save.dispatch((rtype.get(), rid, flags)); }
+                }
+            }>
+                <label>{t("perms.resource_id")}<input name="resource-id" type="number" min="1" required bind:value=new_id/></label>
+                <div class="checks">
+                    {move || rtype.get().perms().iter().map(|p| {
+                        let (p, p2, name, label) = (p.to_string(), p.to_string(), p.to_string(), p.to_string());
+                        view! {
+                            <label class="check"><input type="checkbox" name=name
+                                prop:checked=move || picked.get().contains(&p2)
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    let p = p.clone();
+                                    picked.update(|v| { v.retain(|x| *x != p); if on { v.push(p); } });
+                                }/>{label}</label>
+                        }
+                    }).collect_view()}
+                </div>
+                <FieldError value field="permission"/>
+                <ActionError value/>
+                <button class="btn btn-primary" type="submit">{t("perms.grant")}</button>
+            </form>
+            <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
+                {move || Suspend::new(async move {
+                    match rows.await {
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                        Ok(data) => {
+                            let list = data.results.clone();
+                            view! {
+                                <table class="table">
+                                    <thead><tr><th>"ID"</th><th>{t("common.name")}</th><th>{t("perms.perm")}</th><th>{t("common.actions")}</th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|row| {
+                                            let held: Vec<String> = row.permission.iter().filter(|(_, on)| **on).map(|(p, _)| p.clone()).collect();
+                                            let off: PermFlags = held.iter().map(|p| (p.clone(), false)).collect();
+                                            let (rt, rid) = (row.resource_type, row.id);
+                                            view! {
+                                                <tr>
+                                                    <td>{row.id}</td>
+                                                    <td>{row.name.clone()}</td>
+                                                    <td><ul class="chips">{held.into_iter().map(|p| view! { <li class="chip">{p}</li> }).collect_view()}</ul></td>
+                                                    <td><button class="btn btn-small btn-danger" on:click=move |_| {
+                                                        if confirm(&t("common.confirm_delete")()) { save.dispatch((rt, rid, off.clone())); }
+                                                    }>{t("perms.revoke_all")}</button></td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <Pager data page/>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+/// "Why can user X do Y on Z": a verdict and the grants behind it.
+#[component]
+pub fn ExplainPage() -> impl IntoView {
+    let username = RwSignal::new(String::new());
+    let object = RwSignal::new(String::new());
+    let perm = RwSignal::new(String::new());
+    let ask = Action::new(move |(name, object, perm): &(String, String, String)| {
+        let (name, query) = (
+            name.clone(),
+            ExplainQuery {
+                object: Some(object.clone()),
+                perm: Some(perm.clone()),
+            },
+        );
+        async move {
+            let found = crate::users::api::list_users(crate::users::types::UserFilter {
+                username: Some(name.clone()),
+                ..Default::default()
+            })
+            .await?;
+            let user = found
+                .results
+                .into_iter()
+                .find(|u| u.username == name)
+                .ok_or_else(|| crate::error::AppError::not_found("user").with_field("username"))?;
+            explain_perms(user.id, query).await
+        }
+    });
+    let value = ask.value();
+    view! {
+        <h1>{t("perms.why")}</h1>
+        <p class="muted">{t("perms.why_hint")}</p>
+        <form class="form card inline" id="explain-form" on:submit=move |ev| { ev.prevent_default(); ask.dispatch((username.get(), object.get(), perm.get())); }>
+            <label>{t("login.username")}<input name="username" required bind:value=username/></label>
+            <label>{t("perms.object")}<input name="object" placeholder="application:5" bind:value=object/></label>
+            <label>{t("perms.perm")}<input name="perm" placeholder="view_app" bind:value=perm/></label>
+            <button class="btn btn-primary" type="submit">{t("perms.ask")}</button>
+        </form>
+        <FieldError value field="username"/>
+        <ActionError value/>
+        {move || match value.get() {
+            Some(Ok(e)) => Some(view! {
+                <div id="explain-result">
+                    {e.allowed.map(|ok| view! {
+                        <div class=if ok { "alert alert-ok" } else { "alert alert-error" }>{if ok { t("perms.allowed") } else { t("perms.denied") }}</div>
+                    })}
+                    {e.superuser.then(|| view! { <div class="alert alert-ok">{t("perms.superuser")}</div> })}
+                    <table class="table">
+                        <thead><tr><th>{t("perms.object")}</th><th>{t("perms.perm")}</th><th>{t("perms.source")}</th></tr></thead>
+                        <tbody>
+                            {e.perms.into_iter().map(|p| view! {
+                                <tr><td>{p.object.clone()}</td><td>{p.perm.clone()}</td>
+                                <td>{p.sources.iter().map(|s| s.role_name.clone().map(|r| format!("role {r}")).unwrap_or_else(|| "direct".into())).collect::<Vec<_>>().join(", ")}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }),
+            _ => None,
+        }}
     }
 }

@@ -2,7 +2,7 @@
 use crate::common::components::{confirm, ActionError, ErrorBox, FieldError, Pager};
 use crate::common::i18n::t;
 use crate::common::PageQuery;
-use crate::perms::pages::PermMatrix;
+use crate::perms::pages::{PermMatrix, ResourcePerms};
 use crate::perms::types::SubjectType;
 use crate::roles::api::*;
 use crate::roles::types::*;
@@ -189,5 +189,7 @@ pub fn RoleDetailPage() -> impl IntoView {
         </Transition>
         <h2>{t("perms.modules")}</h2>
         {move || view! { <PermMatrix subject=SubjectType::Role id=id()/> }}
+        <h2>{t("perms.resources")}</h2>
+        {move || view! { <ResourcePerms subject=SubjectType::Role id=id()/> }}
     }
 }

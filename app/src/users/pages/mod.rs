@@ -3,7 +3,7 @@ use crate::common::components::{ActionError, ErrorBox, FieldError, Pager};
 use crate::common::i18n::t;
 use crate::common::{validate, PageQuery};
 use crate::error::AppError;
-use crate::perms::pages::{Explainer, PermMatrix};
+use crate::perms::pages::{Explainer, PermMatrix, ResourcePerms};
 use crate::perms::types::SubjectType;
 use crate::roles::api::{change_members, list_roles};
 use crate::roles::types::RoleFilter;
@@ -181,6 +181,8 @@ pub fn UserDetailPage() -> impl IntoView {
                         <UserRoles user=u.clone() on_change=move || version.update(|v| *v += 1)/>
                         <h2>{t("perms.modules")}</h2>
                         <PermMatrix subject=SubjectType::User id=u.id/>
+                        <h2>{t("perms.resources")}</h2>
+                        <ResourcePerms subject=SubjectType::User id=u.id/>
                         <h2>{t("perms.effective")}</h2>
                         <Explainer user_id=u.id/>
                     }.into_any(),
