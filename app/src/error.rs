@@ -4,6 +4,7 @@ use std::fmt;
 
 /// Stable error codes. The numbers are part of the API contract (seed 003 gives 30001, 30002, 300001).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     UndefinedPermission,
@@ -58,6 +59,7 @@ impl ErrorCode {
 /// An error as clients see it: `{"error_code": 40400, "code": "not_found", "message": "…"}`.
 /// `field` names the input field at fault, so forms can show the error inline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AppError {
     pub error_code: u32,
     pub code: ErrorCode,

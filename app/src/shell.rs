@@ -162,6 +162,7 @@ fn Frame(me: Me) -> impl IntoView {
                 <ul>
                     <li><A href="/account/tokens">{t("nav.tokens")}</A></li>
                     <li><A href="/account/password">{t("nav.password")}</A></li>
+                    <li><a href="/api-docs.html" rel="external">{t("nav.api")}</a></li>
                 </ul>
             </nav>
             <div class="main">

@@ -96,3 +96,17 @@ test('language switch translates the interface', async () => {
   await p.click('#lang-switch');
   await p.waitForSelector('nav.sidebar >> text=Dashboard');
 });
+
+test('the API reference is served by Opsdeck and sends requests with the session', async () => {
+  const p = await page(browser);
+  await login(p, ADMIN_USER, ADMIN_PASSWORD);
+  await p.click('nav.sidebar a[href="/api-docs.html"]');
+  await p.waitForSelector('details summary');
+  const users = p.locator('details', { has: p.locator('summary .path', { hasText: /^\/api\/users\/$/ }) }).filter({ has: p.locator('.m.get') });
+  await users.locator('summary').click();
+  await users.locator('button').click();
+  await users.locator('pre').waitFor();
+  assert.match(await users.locator('pre').textContent(), /^200 /);
+  assert.match(await users.locator('pre').textContent(), /"username": "admin"/);
+  assert.deepEqual(p.errors, []);
+});

@@ -1,4 +1,5 @@
 //! The Opsdeck server: HTTP wiring around the app crate's services.
+pub mod api;
 pub mod config;
 pub mod http;
 pub mod rest;
@@ -18,6 +19,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 pub struct AppState {
     pub ctx: Ctx,
     pub leptos: LeptosOptions,
+    /// The OpenAPI document, built once from the route table.
+    pub openapi: std::sync::Arc<serde_json::Value>,
 }
 
 impl FromRef<AppState> for Ctx {
@@ -30,6 +33,14 @@ impl FromRef<AppState> for LeptosOptions {
     fn from_ref(s: &AppState) -> LeptosOptions {
         s.leptos.clone()
     }
+}
+
+async fn openapi(State(s): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json((*s.openapi).clone())
+}
+
+async fn api_docs() -> axum::response::Redirect {
+    axum::response::Redirect::permanent("/api-docs.html")
 }
 
 async fn healthz() -> &'static str {
@@ -52,9 +63,11 @@ async fn readyz(State(ctx): State<Ctx>) -> axum::response::Response {
 
 /// The whole application: REST API, server functions, pages, static files, sessions and auth.
 pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
+    let rest = rest::api();
     let state = AppState {
         ctx: ctx.clone(),
         leptos: leptos.clone(),
+        openapi: std::sync::Arc::new(rest.openapi()),
     };
     let routes = generate_route_list(app::App);
     let provide = {
@@ -69,7 +82,10 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
     .with_same_site(SameSite::Lax)
     .with_secure(ctx.config.cookie_secure)
     .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
-    rest::router()
+    rest.router
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/docs", get(api_docs))
+        .route("/api/docs/", get(api_docs))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .leptos_routes_with_context(&state, routes, provide, {

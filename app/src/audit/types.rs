@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A module grant or revoke (seed 003 "module authorized operation").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModuleAuthOp {
     pub id: i64,
     pub operator: String,
@@ -17,11 +18,13 @@ pub struct ModuleAuthOp {
 
 /// A resource grant or revoke (seed 003 "resource authorized operation").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResourceAuthOp {
     pub id: i64,
     pub operator: String,
     pub resource_type: String,
     pub resource_id: Option<i64>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub resource: serde_json::Value,
     pub perm_name: String,
     pub action: String,
@@ -32,6 +35,7 @@ pub struct ResourceAuthOp {
 
 /// Filters of `/audit/authorize-operations/modules/` and `/resources/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuthOpFilter {
     #[serde(default)]
     pub operator: Option<String>,
@@ -59,6 +63,7 @@ pub struct AuthOpFilter {
 
 /// Any audit record (the general log shown in the UI).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub category: String,
@@ -67,6 +72,7 @@ pub struct AuditEntry {
     pub target_type: String,
     pub target_id: Option<i64>,
     pub target_name: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub detail: serde_json::Value,
     pub request_id: String,
     pub ip: String,
@@ -75,6 +81,7 @@ pub struct AuditEntry {
 
 /// Filters of the general audit log (`/audit/logs/`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditFilter {
     #[serde(default)]
     pub category: Option<String>,

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /auth/login/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginInput {
     pub username: String,
     pub password: String,
@@ -10,6 +11,7 @@ pub struct LoginInput {
 
 /// The signed-in user, as the shell needs it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Me {
     pub id: i64,
     pub username: String,
@@ -19,6 +21,7 @@ pub struct Me {
 
 /// `POST /users/{id}/actions/forget-password/` and `POST /auth/forgot-password/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ForgotPassword {
     #[serde(default)]
     pub username: Option<String>,
@@ -28,6 +31,7 @@ pub struct ForgotPassword {
 
 /// `POST /auth/reset-password/`: the token from the mailed link and the new password.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResetPassword {
     pub token: String,
     pub new_password: String,

@@ -11,6 +11,7 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 
 /// `?page=&page_size=` (seed 003 also says `page_number`, accepted as an alias of `page`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PageQuery {
     #[serde(default, alias = "page_number", deserialize_with = "de::opt_num")]
     pub page: Option<u64>,
@@ -36,6 +37,7 @@ impl PageQuery {
 
 /// A page of results: `{"count","next","prev","results"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub count: u64,
     pub next: Option<String>,
@@ -75,6 +77,7 @@ impl<T> Page<T> {
 
 /// `{"message": "success"}`, the seed's answer to most actions.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Message {
     pub message: String,
 }
@@ -89,6 +92,7 @@ impl Message {
 
 /// `{"id": N}`, the seed's element of id lists (`[{"id":1},{"id":2}]`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IdRef {
     pub id: i64,
 }

@@ -152,6 +152,7 @@ pub fn canonical_module_perm(module: &ModuleDef, perm: &str) -> Option<&'static 
 
 /// Kinds of resource that carry their own permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceType {
     Application,
@@ -188,6 +189,7 @@ impl ResourceType {
 
 /// Who receives a grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectType {
     User,
@@ -208,6 +210,7 @@ pub type PermFlags = BTreeMap<String, bool>;
 
 /// `POST /users/{id}/system/perms/` body element.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModuleGrant {
     pub module_name: String,
     pub permissions: PermFlags,
@@ -215,6 +218,7 @@ pub struct ModuleGrant {
 
 /// The module permissions a user or role holds directly, one entry per module.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModulePerms {
     pub module_name: String,
     pub permissions: PermFlags,
@@ -222,6 +226,7 @@ pub struct ModulePerms {
 
 /// One entry of `POST /users/{id}/application/perms/` (and host): the resource and the flags to set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResourceGrantEntry {
     pub id: i64,
     #[serde(default, alias = "permissions")]
@@ -230,6 +235,7 @@ pub struct ResourceGrantEntry {
 
 /// `{"authorizations": [...]}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResourceGrantRequest {
     #[serde(default)]
     pub authorizations: Vec<ResourceGrantEntry>,
@@ -237,6 +243,7 @@ pub struct ResourceGrantRequest {
 
 /// One row of a subject's resource permissions (seed: "application/host authorization entry").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResourcePermRow {
     pub id: i64,
     pub resource_type: ResourceType,
@@ -264,6 +271,7 @@ impl ResourcePermRow {
 
 /// Where an effective permission comes from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PermSource {
     /// `user` (a direct grant), `role`, or `superuser`.
     pub via: String,
@@ -275,6 +283,7 @@ pub struct PermSource {
 
 /// One effective permission of a user and every grant that gives it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EffectivePerm {
     pub object: String,
     pub perm: String,
@@ -283,6 +292,7 @@ pub struct EffectivePerm {
 
 /// The answer to "why can user X do Y on Z": all effective permissions, or the ones matching a filter.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EffectivePerms {
     pub user_id: i64,
     pub username: String,
@@ -295,6 +305,7 @@ pub struct EffectivePerms {
 
 /// Query of the explainer: optional object (`module:application`) and permission filters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExplainQuery {
     #[serde(default)]
     pub object: Option<String>,
@@ -304,6 +315,7 @@ pub struct ExplainQuery {
 
 /// What the current user may use: drives the navigation.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MyModules {
     pub superuser: bool,
     /// Module names whose enable flag the user holds.
@@ -328,6 +340,7 @@ impl MyModules {
 /// A user or role in resource-authorization bodies: `{"id": 4, "username": "user-a"}` or
 /// `{"id": 2, "name": "role-a"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SubjectRef {
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -338,6 +351,7 @@ pub struct SubjectRef {
 
 /// Who holds what on one resource (seed: "User app authorization" / "Role host authorization").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResourceAuthorization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<SubjectRef>,
@@ -353,6 +367,7 @@ fn update() -> String {
 /// One element of `PATCH /applications/{id}/authorization/users/`: `update` sets the given flags,
 /// `delete` removes every grant of that user (or role) on the resource.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuthorizationChange {
     #[serde(default)]
     pub user: Option<SubjectRef>,
@@ -366,6 +381,7 @@ pub struct AuthorizationChange {
 
 /// Filters of a subject's resource grants: `app_name` (applications), `hostname` (hosts), `name`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ResourcePermFilter {
     #[serde(default)]
     pub app_name: Option<String>,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A role (seed 003 "role object").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Role {
     pub id: i64,
     pub name: String,
@@ -16,6 +17,7 @@ pub struct Role {
 
 /// `GET /roles/` filters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoleFilter {
     #[serde(default)]
     pub name: Option<String>,
@@ -25,6 +27,7 @@ pub struct RoleFilter {
 
 /// `POST /roles/` and `PATCH /roles/{id}/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoleInput {
     #[serde(default)]
     pub name: Option<String>,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// An API token. `value` is present only in the answer to its creation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Token {
     pub id: i64,
     pub name: String,
@@ -20,6 +21,7 @@ pub struct Token {
 
 /// `GET /auth-tokens/` filters (seed: name, value, description).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenFilter {
     #[serde(default)]
     pub name: Option<String>,
@@ -34,6 +36,7 @@ pub struct TokenFilter {
 
 /// `POST /auth-tokens/` and `PATCH /auth-tokens/{id}/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenInput {
     #[serde(default)]
     pub name: Option<String>,

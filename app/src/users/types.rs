@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A user as the API answers it (seed 003 "User object").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -21,6 +22,7 @@ pub struct User {
 
 /// Short reference to a role.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoleRef {
     pub id: i64,
     pub name: String,
@@ -28,6 +30,7 @@ pub struct RoleRef {
 
 /// What the caller may do to this user.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserActions {
     pub edit: bool,
     pub disable: bool,
@@ -36,6 +39,7 @@ pub struct UserActions {
 
 /// `GET /users/` filters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserFilter {
     #[serde(default)]
     pub username: Option<String>,
@@ -54,6 +58,7 @@ pub struct UserFilter {
 
 /// `POST /users/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateUser {
     pub username: String,
     pub password: String,
@@ -67,6 +72,7 @@ pub struct CreateUser {
 
 /// `PATCH /users/{id}/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UpdateUser {
     #[serde(default)]
     pub email: Option<String>,
@@ -78,6 +84,7 @@ pub struct UpdateUser {
 
 /// `POST /users/{id}/actions/change-password/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChangePassword {
     pub original_password: String,
     pub new_password: String,

@@ -1,4 +1,4 @@
-use super::route;
+use crate::api::{Api, Op};
 use crate::http::{paged, Who, Q};
 use app::audit::{service, types::*};
 use app::common::Page;
@@ -6,8 +6,7 @@ use app::ctx::Ctx;
 use app::error::AppResult;
 use axum::extract::State;
 use axum::http::Uri;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 async fn modules(
     State(ctx): State<Ctx>,
@@ -34,12 +33,30 @@ async fn logs(
     Ok(paged(&uri, service::list(&ctx, &a, f).await?))
 }
 
-pub fn routes(r: Router<crate::AppState>) -> Router<crate::AppState> {
-    let r = route(r, "/api/audit/authorize-operations/modules/", get(modules));
-    let r = route(
-        r,
+pub fn routes(api: Api) -> Api {
+    let t = "audit";
+    api.get(
+        "/api/audit/authorize-operations/modules/",
+        modules,
+        Op::new(t, "Module grants and revokes")
+            .query::<AuthOpFilter>()
+            .ok_page::<ModuleAuthOp>()
+            .perm("system.view_audit"),
+    )
+    .get(
         "/api/audit/authorize-operations/resources/",
-        get(resources),
-    );
-    route(r, "/api/audit/logs/", get(logs))
+        resources,
+        Op::new(t, "Resource grants and revokes")
+            .query::<AuthOpFilter>()
+            .ok_page::<ResourceAuthOp>()
+            .perm("system.view_audit"),
+    )
+    .get(
+        "/api/audit/logs/",
+        logs,
+        Op::new(t, "Every audit record")
+            .query::<AuditFilter>()
+            .ok_page::<AuditEntry>()
+            .perm("system.view_audit"),
+    )
 }

@@ -1,14 +1,10 @@
-use super::route;
+use crate::api::{Api, Op};
 use crate::http::{Who, J};
 use app::auth::{service, session, types::*};
 use app::common::Message;
 use app::ctx::Ctx;
 use app::error::AppResult;
-use axum::{
-    extract::State,
-    routing::{get, post},
-    Json, Router,
-};
+use axum::{extract::State, Json};
 use tower_sessions::Session;
 
 async fn login(
@@ -42,10 +38,42 @@ async fn reset(
     service::reset_password(&ctx, &a, input).await.map(Json)
 }
 
-pub fn routes(r: Router<crate::AppState>) -> Router<crate::AppState> {
-    let r = route(r, "/api/auth/login/", post(login));
-    let r = route(r, "/api/auth/logout/", post(logout));
-    let r = route(r, "/api/auth/me/", get(me));
-    let r = route(r, "/api/auth/forgot-password/", post(forgot));
-    route(r, "/api/auth/reset-password/", post(reset))
+pub fn routes(api: Api) -> Api {
+    api.post(
+        "/api/auth/login/",
+        login,
+        Op::new("auth", "Sign in; sets the session cookie")
+            .body::<LoginInput>()
+            .ok::<Me>()
+            .perm("none"),
+    )
+    .post(
+        "/api/auth/logout/",
+        logout,
+        Op::new("auth", "Sign out").perm("signed in"),
+    )
+    .get(
+        "/api/auth/me/",
+        me,
+        Op::new("auth", "The signed-in user and the modules they may use")
+            .ok::<Me>()
+            .perm("signed in"),
+    )
+    .post(
+        "/api/auth/forgot-password/",
+        forgot,
+        Op::new(
+            "auth",
+            "Mail a single-use reset link (always answers success)",
+        )
+        .body::<ForgotPassword>()
+        .perm("none"),
+    )
+    .post(
+        "/api/auth/reset-password/",
+        reset,
+        Op::new("auth", "Set a new password with a mailed token")
+            .body::<ResetPassword>()
+            .perm("none"),
+    )
 }

@@ -1,12 +1,11 @@
-use super::route;
+use crate::api::{Api, Op};
 use crate::http::{OneOrMany, Who, J, Q};
 use app::common::Message;
 use app::ctx::Ctx;
 use app::error::AppResult;
 use app::perms::{service, types::*};
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 async fn user_modules(
     State(ctx): State<Ctx>,
@@ -55,24 +54,20 @@ async fn explain(
     service::explain(&ctx, &a, id, q).await.map(Json)
 }
 
-pub fn routes(r: Router<crate::AppState>) -> Router<crate::AppState> {
-    let r = route(
-        r,
-        "/api/users/{id}/system/perms/",
-        get(user_modules).post(grant_user),
-    );
-    let r = route(
-        r,
-        "/api/roles/{id}/system/perms/",
-        get(role_modules).post(grant_role),
-    );
-    let r = route(r, "/api/users/{id}/effective-perms/", get(explain));
-    resource_routes(r)
+pub fn routes(api: Api) -> Api {
+    let t = "permissions";
+    let api = api
+        .get("/api/users/{id}/system/perms/", user_modules, Op::new(t, "Module flags granted to a user").ok_list::<ModulePerms>().perm("system.view_users, or yourself"))
+        .post("/api/users/{id}/system/perms/", grant_user, Op::new(t, "Grant (true) or revoke (false) module flags; 30001 undefined, 30002 not yours to grant").body::<ModuleGrant>().perm("system.grant_perms and each flag granted"))
+        .get("/api/roles/{id}/system/perms/", role_modules, Op::new(t, "Module flags granted to a role").ok_list::<ModulePerms>().perm("system.view_users"))
+        .post("/api/roles/{id}/system/perms/", grant_role, Op::new(t, "Grant or revoke a role's module flags").body::<ModuleGrant>().perm("system.grant_perms and each flag granted"))
+        .get("/api/users/{id}/effective-perms/", explain, Op::new(t, "Why can this user do it: effective permissions and their sources").query::<ExplainQuery>().ok::<EffectivePerms>().perm("system.view_users, or yourself"));
+    resource_routes(api)
 }
 
 /// Subject-centric (`/users/{id}/application/perms/`) and resource-centric
 /// (`/applications/{id}/authorization/users/`) grant endpoints, for every resource type.
-pub fn resource_routes(mut r: Router<crate::AppState>) -> Router<crate::AppState> {
+pub fn resource_routes(mut api: Api) -> Api {
     use crate::http::paged;
     use app::common::{Page, PageQuery};
     use app::error::AppError;
@@ -106,11 +101,26 @@ pub fn resource_routes(mut r: Router<crate::AppState>) -> Router<crate::AppState
                     .await
                     .map(Json)
             };
-            r = route(
-                r,
-                &format!("/api/{plural}/{{id}}/{seg}/perms/"),
-                get(list).post(grant),
-            );
+            let path = format!("/api/{plural}/{{id}}/{seg}/perms/");
+            api = api
+                .get(
+                    &path,
+                    list,
+                    Op::new(
+                        "permissions",
+                        "A subject's grants on resources of this kind",
+                    )
+                    .query::<ResourcePermFilter>()
+                    .ok_page::<ResourcePermRow>()
+                    .perm("system.view_users, or yourself"),
+                )
+                .post(
+                    &path,
+                    grant,
+                    Op::new("permissions", "Grant or revoke flags on resources")
+                        .body::<ResourceGrantRequest>()
+                        .perm("system.grant_perms and each flag on each resource"),
+                );
             for base in bases {
                 let who = move |State(ctx): State<Ctx>,
                                 Who(a): Who,
@@ -131,13 +141,25 @@ pub fn resource_routes(mut r: Router<crate::AppState>) -> Router<crate::AppState
                             .await
                             .map(Json)
                     };
-                r = route(
-                    r,
-                    &format!("/api/{base}/{{id}}/authorization/{plural}/"),
-                    get(who).patch(patch),
-                );
+                let path = format!("/api/{base}/{{id}}/authorization/{plural}/");
+                api = api
+                    .get(
+                        &path,
+                        who,
+                        Op::new("permissions", "Who holds what on this resource")
+                            .query::<PageQuery>()
+                            .ok_page::<ResourceAuthorization>()
+                            .perm("system.view_users"),
+                    )
+                    .patch(
+                        &path,
+                        patch,
+                        Op::new("permissions", "Update or delete grants on this resource")
+                            .body_list::<AuthorizationChange>()
+                            .perm("system.grant_perms and each flag"),
+                    );
             }
         }
     }
-    r
+    api
 }

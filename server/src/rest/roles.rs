@@ -1,4 +1,4 @@
-use super::route;
+use crate::api::{Api, Op};
 use crate::http::{paged, Who, J, Q};
 use app::common::{IdRef, Message, Page};
 use app::ctx::Ctx;
@@ -7,8 +7,7 @@ use app::roles::{service, types::*};
 use app::users::types::User;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 async fn list(
     State(ctx): State<Ctx>,
@@ -88,16 +87,64 @@ async fn remove_members(
     .map(Json)
 }
 
-pub fn routes(r: Router<crate::AppState>) -> Router<crate::AppState> {
-    let r = route(r, "/api/roles/", get(list).post(create));
-    let r = route(
-        r,
+pub fn routes(api: Api) -> Api {
+    let t = "roles";
+    api.get(
+        "/api/roles/",
+        list,
+        Op::new(t, "List roles")
+            .query::<RoleFilter>()
+            .ok_page::<Role>()
+            .perm("system.view_users"),
+    )
+    .post(
+        "/api/roles/",
+        create,
+        Op::new(t, "Create a role")
+            .body::<RoleInput>()
+            .ok::<Role>()
+            .created()
+            .perm("system.manage_roles"),
+    )
+    .get(
         "/api/roles/{id}/",
-        get(get_one).patch(patch).delete(delete),
-    );
-    route(
-        r,
+        get_one,
+        Op::new(t, "Get a role")
+            .ok::<Role>()
+            .perm("system.view_users"),
+    )
+    .patch(
+        "/api/roles/{id}/",
+        patch,
+        Op::new(t, "Rename or describe a role")
+            .body::<RoleInput>()
+            .ok::<Role>()
+            .perm("system.manage_roles"),
+    )
+    .delete(
+        "/api/roles/{id}/",
+        delete,
+        Op::new(t, "Delete a role with its memberships and grants").perm("system.manage_roles"),
+    )
+    .get(
         "/api/roles/{id}/users/",
-        get(members).post(add_members).delete(remove_members),
+        members,
+        Op::new(t, "Members of a role")
+            .ok_list::<User>()
+            .perm("system.view_users"),
+    )
+    .post(
+        "/api/roles/{id}/users/",
+        add_members,
+        Op::new(t, "Add members")
+            .body_list::<IdRef>()
+            .perm("system.manage_roles and every permission the role carries"),
+    )
+    .delete(
+        "/api/roles/{id}/users/",
+        remove_members,
+        Op::new(t, "Remove members")
+            .body_list::<IdRef>()
+            .perm("system.manage_roles and every permission the role carries"),
     )
 }

@@ -1,4 +1,4 @@
-use super::route;
+use crate::api::{Api, Op};
 use crate::http::{paged, Who, J, Q};
 use app::common::{Message, Page};
 use app::ctx::Ctx;
@@ -6,8 +6,7 @@ use app::error::AppResult;
 use app::tokens::{service, types::*};
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 async fn list(
     State(ctx): State<Ctx>,
@@ -50,11 +49,43 @@ async fn delete(
     service::delete(&ctx, &a, id).await.map(Json)
 }
 
-pub fn routes(r: Router<crate::AppState>) -> Router<crate::AppState> {
-    let r = route(r, "/api/auth-tokens/", get(list).post(create));
-    route(
-        r,
+pub fn routes(api: Api) -> Api {
+    let t = "auth-tokens";
+    api.get(
+        "/api/auth-tokens/",
+        list,
+        Op::new(t, "Your API tokens (prefix only)")
+            .query::<TokenFilter>()
+            .ok_page::<Token>()
+            .perm("signed in"),
+    )
+    .post(
+        "/api/auth-tokens/",
+        create,
+        Op::new(t, "Create a token; the answer carries its value, once")
+            .body::<TokenInput>()
+            .ok::<Token>()
+            .created()
+            .perm("signed in"),
+    )
+    .get(
         "/api/auth-tokens/{id}/",
-        get(get_one).patch(patch).delete(delete),
+        get_one,
+        Op::new(t, "One of your tokens")
+            .ok::<Token>()
+            .perm("your own"),
+    )
+    .patch(
+        "/api/auth-tokens/{id}/",
+        patch,
+        Op::new(t, "Rename or describe a token")
+            .body::<TokenInput>()
+            .ok::<Token>()
+            .perm("your own"),
+    )
+    .delete(
+        "/api/auth-tokens/{id}/",
+        delete,
+        Op::new(t, "Revoke a token").perm("your own"),
     )
 }

@@ -1,4 +1,4 @@
-use super::route;
+use crate::api::{Api, Op};
 use crate::http::{paged, Who, J, Q};
 use app::auth::types::ForgotPassword;
 use app::common::{IdRef, Message, Page};
@@ -7,8 +7,7 @@ use app::error::AppResult;
 use app::users::{service, types::*};
 use axum::extract::{Path, State};
 use axum::http::Uri;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 
 async fn list(
     State(ctx): State<Ctx>,
@@ -101,24 +100,79 @@ async fn forget_password(
         .map(Json)
 }
 
-pub fn routes(r: Router<crate::AppState>) -> Router<crate::AppState> {
-    let r = route(r, "/api/users/", get(list).post(create));
-    let r = route(r, "/api/users/{id}/", get(get_one).patch(patch));
-    let r = route(
-        r,
+pub fn routes(api: Api) -> Api {
+    let t = "users";
+    api.get(
+        "/api/users/",
+        list,
+        Op::new(t, "List users")
+            .query::<UserFilter>()
+            .ok_page::<User>()
+            .perm("system.view_users"),
+    )
+    .post(
+        "/api/users/",
+        create,
+        Op::new(t, "Create a user")
+            .body::<CreateUser>()
+            .ok::<User>()
+            .created()
+            .perm("system.manage_users"),
+    )
+    .get(
+        "/api/users/{id}/",
+        get_one,
+        Op::new(t, "Get a user")
+            .ok::<User>()
+            .perm("system.view_users, or yourself"),
+    )
+    .patch(
+        "/api/users/{id}/",
+        patch,
+        Op::new(t, "Edit a user's profile")
+            .body::<UpdateUser>()
+            .ok::<User>()
+            .perm("system.manage_users, or yourself"),
+    )
+    .post(
         "/api/users/{id}/roles/",
-        post(add_roles).delete(remove_roles),
-    );
-    let r = route(r, "/api/users/{id}/actions/enable/", post(enable));
-    let r = route(r, "/api/users/{id}/actions/disable/", post(disable));
-    let r = route(
-        r,
+        add_roles,
+        Op::new(t, "Add the user to roles")
+            .body_list::<IdRef>()
+            .perm("system.manage_roles and every permission the roles carry"),
+    )
+    .delete(
+        "/api/users/{id}/roles/",
+        remove_roles,
+        Op::new(t, "Remove the user from roles")
+            .body_list::<IdRef>()
+            .perm("system.manage_roles and every permission the roles carry"),
+    )
+    .post(
+        "/api/users/{id}/actions/enable/",
+        enable,
+        Op::new(t, "Enable a user").perm("system.manage_users"),
+    )
+    .post(
+        "/api/users/{id}/actions/disable/",
+        disable,
+        Op::new(t, "Disable a user (not yourself)").perm("system.manage_users"),
+    )
+    .post(
         "/api/users/{id}/actions/change-password/",
-        post(change_password),
-    );
-    route(
-        r,
+        change_password,
+        Op::new(t, "Change your own password (300001: wrong original)")
+            .body::<ChangePassword>()
+            .perm("yourself"),
+    )
+    .post(
         "/api/users/{id}/actions/forget-password/",
-        post(forget_password),
+        forget_password,
+        Op::new(
+            t,
+            "Mail a reset link to the user's address (always answers success)",
+        )
+        .body::<ForgotPassword>()
+        .perm("none"),
     )
 }
