@@ -16,6 +16,10 @@ both! {
         // Anonymous callers get 401 in the error envelope.
         t.get("/api/auth/me/", Auth::None).await.err(401, 40100);
         t.post("/api/auth/login/", Auth::None, json!({"username": "admin", "password": "wrong-password"})).await.err(401, 40100);
+        let r = t.post("/api/auth/login/", Auth::None, json!({"username": "admin", "password": ADMIN_PW})).await;
+        let set = r.headers.get("set-cookie").unwrap().to_str().unwrap().to_string();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+        assert!(r.headers.get("x-request-id").is_some());
         let cookie = t.login("admin", ADMIN_PW).await;
         let me = t.get("/api/auth/me/", Auth::Cookie(&cookie)).await.ok();
         assert_eq!(me["username"], "admin");
@@ -181,13 +185,16 @@ both! {
         t.get("/api/users/", Auth::Token(&token)).await.err(403, 40300);
         let role = t.post("/api/roles/", t.admin(), json!({"name": "auditors", "description": "read audit"})).await.ok();
         let rid = role["id"].as_i64().unwrap();
+        assert_eq!(role["available_actions"], json!({"edit": true, "delete": true, "manage_members": true, "grant": true}));
         t.post("/api/roles/", t.admin(), json!({"name": "auditors"})).await.err(409, 40900);
         t.grant("role", rid, "system", &["enable_system_mgmt", "view_users", "view_audit"]).await;
         t.post(&format!("/api/roles/{rid}/users/"), t.admin(), json!([{"id": uid}])).await.ok();
         let members = t.get(&format!("/api/roles/{rid}/users/"), t.admin()).await.ok();
         assert_eq!(members[0]["username"], "erin");
-        // Now erin may list users and read the audit log, but not manage users.
-        assert_eq!(t.get("/api/users/", Auth::Token(&token)).await.status, 200);
+        // Now erin may list users and read the audit log, but not manage users; the objects say so.
+        let listed = t.get("/api/users/", Auth::Token(&token)).await.ok();
+        assert_eq!(listed["results"][0]["available_actions"]["edit"], false);
+        assert_eq!(t.get(&format!("/api/roles/{rid}/"), Auth::Token(&token)).await.ok()["available_actions"]["delete"], false);
         assert_eq!(t.get("/api/audit/authorize-operations/modules/", Auth::Token(&token)).await.status, 200);
         t.post("/api/users/", Auth::Token(&token), json!({"username": "zed", "password": "password-123"})).await.err(403, 40300);
         let me = t.get("/api/auth/me/", Auth::Token(&token)).await.ok();

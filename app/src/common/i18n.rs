@@ -32,6 +32,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("nav.roles", "Roles", "角色"),
     ("nav.audit", "Audit log", "审计日志"),
     ("nav.explain", "Why can…?", "权限溯源"),
+    ("perms.via_role", "role", "角色"),
     ("nav.api", "API reference", "API 文档"),
     ("perms.resources", "Resource permissions", "资源权限"),
     ("perms.rtype.application", "Applications", "应用"),

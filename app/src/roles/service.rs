@@ -15,12 +15,15 @@ use sea_orm::{
 };
 use serde_json::json;
 
-async fn to_wire(ctx: &Ctx, r: role::Model) -> AppResult<Role> {
+async fn to_wire(ctx: &Ctx, actor: &Actor, r: role::Model) -> AppResult<Role> {
     let member_count = user_role::Entity::find()
         .filter(user_role::Column::RoleId.eq(r.id))
         .count(&ctx.db)
         .await?;
+    let manage = crate::perms::service::may_module(ctx, actor, "system", "manage_roles").await;
+    let grant = crate::perms::service::may_module(ctx, actor, "system", "grant_perms").await;
     Ok(Role {
+        available_actions: RoleActions { edit: manage, delete: manage && !r.builtin, manage_members: manage, grant },
         id: r.id,
         name: r.name,
         description: r.description,
@@ -47,7 +50,7 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: RoleFilter) -> AppResult<Page<Rol
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        out.push(to_wire(ctx, r).await?);
+        out.push(to_wire(ctx, actor, r).await?);
     }
     Ok(Page::new(count, &f.page, out))
 }
@@ -59,7 +62,7 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Role> {
         .one(&ctx.db)
         .await?
         .ok_or_else(|| AppError::not_found("role"))?;
-    to_wire(ctx, r).await
+    to_wire(ctx, actor, r).await
 }
 
 /// `POST /roles/` (not in the seed; Opsdeck adds it).
@@ -98,7 +101,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Rol
     )
     .await?;
     txn.commit().await?;
-    to_wire(ctx, r).await
+    to_wire(ctx, actor, r).await
 }
 
 /// `PATCH /roles/{id}/`: rename or describe. Built-in roles keep their name.
@@ -137,7 +140,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: RoleInput) -> AppR
     )
     .await?;
     txn.commit().await?;
-    to_wire(ctx, after).await
+    to_wire(ctx, actor, after).await
 }
 
 /// `DELETE /roles/{id}/`: removes the role, its memberships and its grants.

@@ -13,6 +13,17 @@ pub struct Role {
     pub builtin: bool,
     pub member_count: u64,
     pub created_at: String,
+    pub available_actions: RoleActions,
+}
+
+/// What the caller may do to this role.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RoleActions {
+    pub edit: bool,
+    pub delete: bool,
+    pub manage_members: bool,
+    pub grant: bool,
 }
 
 /// `GET /roles/` filters.

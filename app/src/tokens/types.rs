@@ -17,6 +17,15 @@ pub struct Token {
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
     pub created_at: String,
+    pub available_actions: TokenActions,
+}
+
+/// What the caller may do to this token (tokens are only ever their owner's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TokenActions {
+    pub edit: bool,
+    pub delete: bool,
 }
 
 /// `GET /auth-tokens/` filters (seed: name, value, description).

@@ -98,6 +98,22 @@ fn MatrixForm(
     }
 }
 
+/// "role ops, direct grant" in the current language.
+fn sources_text(sources: &[PermSource]) -> impl Fn() -> String + Send + Sync + 'static {
+    let sources = sources.to_vec();
+    let (via_role, direct) = (t("perms.via_role"), t("perms.direct"));
+    move || {
+        sources
+            .iter()
+            .map(|s| match &s.role_name {
+                Some(r) => format!("{} {r}", via_role()),
+                None => direct().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Every permission a user holds and the grant it comes from.
 #[component]
 pub fn Explainer(user_id: i64) -> impl IntoView {
@@ -120,10 +136,7 @@ pub fn Explainer(user_id: i64) -> impl IntoView {
                                     <tr>
                                         <td>{p.object.clone()}</td>
                                         <td>{p.perm.clone()}</td>
-                                        <td>{p.sources.iter().map(|s| match &s.role_name {
-                                            Some(r) => format!("role {r}"),
-                                            None => "direct".to_string(),
-                                        }).collect::<Vec<_>>().join(", ")}</td>
+                                        <td>{sources_text(&p.sources)}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
@@ -334,7 +347,7 @@ pub fn ExplainPage() -> impl IntoView {
                         <tbody>
                             {e.perms.into_iter().map(|p| view! {
                                 <tr><td>{p.object.clone()}</td><td>{p.perm.clone()}</td>
-                                <td>{p.sources.iter().map(|s| s.role_name.clone().map(|r| format!("role {r}")).unwrap_or_else(|| "direct".into())).collect::<Vec<_>>().join(", ")}</td></tr>
+                                <td>{sources_text(&p.sources)}</td></tr>
                             }).collect_view()}
                         </tbody>
                     </table>
