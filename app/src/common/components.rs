@@ -102,3 +102,46 @@ pub fn copy_to_clipboard(text: &str) {
     #[cfg(not(feature = "hydrate"))]
     let _ = text;
 }
+
+/// Shows a loading resource: a loading line, the error, or `render(value)`.
+#[component]
+pub fn Loaded<T, V, F>(res: Resource<Result<T, AppError>>, render: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
+                    match res.await {
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                        Ok(v) => render(v).into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// An action that bumps `version` when it succeeds, so resources keyed on it load again.
+pub fn refreshing<I, O, F, Fut>(version: RwSignal<u32>, f: F) -> Action<I, Result<O, AppError>>
+where
+    I: Clone + Send + Sync + 'static,
+    O: Send + Sync + 'static,
+    F: Fn(I) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<O, AppError>> + Send + 'static,
+{
+    Action::new(move |input: &I| {
+        let input = input.clone();
+        async move {
+            let r = f(input).await;
+            if r.is_ok() {
+                version.update(|v| *v += 1);
+            }
+            r
+        }
+    })
+}

@@ -23,7 +23,12 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, r: role::Model) -> AppResult<Role> {
     let manage = crate::perms::service::may_module(ctx, actor, "system", "manage_roles").await;
     let grant = crate::perms::service::may_module(ctx, actor, "system", "grant_perms").await;
     Ok(Role {
-        available_actions: RoleActions { edit: manage, delete: manage && !r.builtin, manage_members: manage, grant },
+        available_actions: RoleActions {
+            edit: manage,
+            delete: manage && !r.builtin,
+            manage_members: manage,
+            grant,
+        },
         id: r.id,
         name: r.name,
         description: r.description,

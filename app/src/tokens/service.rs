@@ -26,7 +26,10 @@ fn to_wire(t: api_token::Model, creator: &str, value: Option<String>) -> Token {
         expires_at: crate::time::fmt_opt(&t.expires_at),
         last_used_at: crate::time::fmt_opt(&t.last_used_at),
         created_at: crate::time::fmt(&t.created_at),
-        available_actions: TokenActions { edit: true, delete: true },
+        available_actions: TokenActions {
+            edit: true,
+            delete: true,
+        },
     }
 }
 

@@ -1,8 +1,9 @@
 //! The audit log page.
 use crate::audit::api::list_audit;
-use crate::audit::types::AuditFilter;
-use crate::common::components::{ErrorBox, Pager};
+use crate::audit::types::{AuditEntry, AuditFilter};
+use crate::common::components::{Loaded, Pager};
 use crate::common::i18n::t;
+use crate::common::Page;
 use crate::common::PageQuery;
 use leptos::prelude::*;
 
@@ -54,11 +55,7 @@ pub fn AuditPage() -> impl IntoView {
             <label class="inline">{t("audit.from")}<input type="date" on:change=move |ev| { from.set(event_target_value(&ev)); reset_page(); }/></label>
             <label class="inline">{t("audit.to")}<input type="date" on:change=move |ev| { to.set(event_target_value(&ev)); reset_page(); }/></label>
         </div>
-        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(data) => {
+        <Loaded res=data render={move |data: Page<AuditEntry>| {
                         let rows = data.results.clone();
                         view! {
                             <table class="table" id="audit-table">
@@ -80,10 +77,7 @@ pub fn AuditPage() -> impl IntoView {
                                 </tbody>
                             </table>
                             <Pager data page/>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+            }
+        }}/>
     }
 }

@@ -1,6 +1,8 @@
 //! The module permission matrix, the effective-permission explainer, and module home pages.
 use crate::auth::types::Me;
-use crate::common::components::{confirm, ActionError, ErrorBox, FieldError, Pager};
+use crate::common::components::{
+    confirm, refreshing, ActionError, ErrorBox, FieldError, Loaded, Pager,
+};
 use crate::common::i18n::{module_key, t};
 use crate::perms::api::*;
 use crate::perms::types::*;
@@ -17,27 +19,13 @@ pub fn PermMatrix(subject: SubjectType, id: i64) -> impl IntoView {
         move |_| get_module_perms(subject, id),
     );
     // The action lives here, outside the form that is rebuilt after each save, so its result stays visible.
-    let save = Action::new(move |grants: &Vec<ModuleGrant>| {
-        let grants = grants.clone();
-        async move {
-            let r = grant_module_perms(subject, id, grants).await;
-            if r.is_ok() {
-                version.update(|v| *v += 1);
-            }
-            r
-        }
+    let save = refreshing(version, move |grants: Vec<ModuleGrant>| {
+        grant_module_perms(subject, id, grants)
     });
     let value = save.value();
     view! {
         <div class="matrix-wrap" id=format!("perm-matrix-{}", subject.as_str())>
-            <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-                {move || Suspend::new(async move {
-                    match current.await {
-                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                        Ok(mods) => view! { <MatrixForm mods save/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded res=current render={move |mods| view! { <MatrixForm mods save/> }}/>
             <ActionError value/>
             {move || matches!(value.get(), Some(Ok(_))).then(|| view! { <div class="alert alert-ok">{t("common.saved")}</div> })}
         </div>
@@ -123,11 +111,7 @@ pub fn Explainer(user_id: i64) -> impl IntoView {
     );
     view! {
         <p class="muted">{t("perms.explain_hint")}</p>
-        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(e) => view! {
+        <Loaded res=data render={move |e| view! {
                         {e.superuser.then(|| view! { <div class="alert alert-ok">{t("perms.superuser")}</div> })}
                         <table class="table" id="effective-perms">
                             <thead><tr><th>{t("perms.object")}</th><th>{t("perms.perm")}</th><th>{t("perms.source")}</th></tr></thead>
@@ -141,10 +125,7 @@ pub fn Explainer(user_id: i64) -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+                    }}/>
     }
 }
 
@@ -200,22 +181,18 @@ pub fn ResourcePerms(subject: SubjectType, id: i64) -> impl IntoView {
             )
         },
     );
-    let save = Action::new(move |(rt, rid, flags): &(ResourceType, i64, PermFlags)| {
-        let req = ResourceGrantRequest {
-            authorizations: vec![ResourceGrantEntry {
-                id: *rid,
-                permission: flags.clone(),
-            }],
-        };
-        let rt = *rt;
-        async move {
-            let r = set_resource_perms(subject, id, rt, req).await;
-            if r.is_ok() {
-                version.update(|v| *v += 1);
-            }
-            r
-        }
-    });
+    let save = refreshing(
+        version,
+        move |(rt, rid, flags): (ResourceType, i64, PermFlags)| {
+            let req = ResourceGrantRequest {
+                authorizations: vec![ResourceGrantEntry {
+                    id: rid,
+                    permission: flags,
+                }],
+            };
+            set_resource_perms(subject, id, rt, req)
+        },
+    );
     let value = save.value();
     let new_id = RwSignal::new(String::new());
     let picked: RwSignal<Vec<String>> = RwSignal::new(vec![]);
@@ -258,11 +235,7 @@ pub fn ResourcePerms(subject: SubjectType, id: i64) -> impl IntoView {
                 <ActionError value/>
                 <button class="btn btn-primary" type="submit">{t("perms.grant")}</button>
             </form>
-            <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-                {move || Suspend::new(async move {
-                    match rows.await {
-                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                        Ok(data) => {
+            <Loaded res=rows render={move |data: crate::common::Page<ResourcePermRow>| {
                             let list = data.results.clone();
                             view! {
                                 <table class="table">
@@ -286,11 +259,8 @@ pub fn ResourcePerms(subject: SubjectType, id: i64) -> impl IntoView {
                                     </tbody>
                                 </table>
                                 <Pager data page/>
-                            }.into_any()
-                        }
-                    }
-                })}
-            </Transition>
+                            }
+            }}/>
         </div>
     }
 }

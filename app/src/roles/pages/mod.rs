@@ -1,6 +1,9 @@
 //! Roles list and role detail (members, module permissions).
-use crate::common::components::{confirm, ActionError, ErrorBox, FieldError, Pager};
+use crate::common::components::{
+    confirm, refreshing, ActionError, ErrorBox, FieldError, Loaded, Pager,
+};
 use crate::common::i18n::t;
+use crate::common::Page;
 use crate::common::PageQuery;
 use crate::perms::pages::{PermMatrix, ResourcePerms};
 use crate::perms::types::SubjectType;
@@ -32,24 +35,8 @@ pub fn RolesPage() -> impl IntoView {
     );
     let new_name = RwSignal::new(String::new());
     let new_desc = RwSignal::new(String::new());
-    let create = Action::new(move |i: &RoleInput| {
-        let i = i.clone();
-        async move {
-            let r = create_role(i).await;
-            if r.is_ok() {
-                version.update(|v| *v += 1);
-            }
-            r
-        }
-    });
-    let remove = Action::new(move |id: &i64| {
-        let id = *id;
-        async move {
-            let r = delete_role(id).await;
-            version.update(|v| *v += 1);
-            r
-        }
-    });
+    let create = refreshing(version, create_role);
+    let remove = refreshing(version, delete_role);
     let created = create.value();
     Effect::new(move |_| {
         if matches!(created.get(), Some(Ok(_))) {
@@ -73,11 +60,7 @@ pub fn RolesPage() -> impl IntoView {
         <div class="toolbar">
             <input type="search" placeholder=t("common.search") aria-label=t("common.search") on:input=move |ev| { name.set(event_target_value(&ev)); page.set(1); }/>
         </div>
-        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-            {move || Suspend::new(async move {
-                match roles.await {
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(data) => {
+        <Loaded res=roles render={move |data: Page<Role>| {
                         let rows = data.results.clone();
                         view! {
                             <table class="table" id="roles-table">
@@ -104,11 +87,8 @@ pub fn RolesPage() -> impl IntoView {
                                 </tbody>
                             </table>
                             <Pager data page/>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+            }
+        }}/>
     }
 }
 
@@ -127,13 +107,8 @@ pub fn RoleDetailPage() -> impl IntoView {
     let role = Resource::new(id, get_role);
     let members = Resource::new(move || (id(), version.get()), |(id, _)| role_members(id));
     let username = RwSignal::new(String::new());
-    let change = Action::new(move |(uids, add): &(Vec<i64>, bool)| {
-        let (uids, add, rid) = (uids.clone(), *add, id());
-        async move {
-            let r = change_members(rid, uids, add).await;
-            version.update(|v| *v += 1);
-            r
-        }
+    let change = refreshing(version, move |(uids, add): (Vec<i64>, bool)| {
+        change_members(id(), uids, add)
     });
     let add_by_name = Action::new(move |name: &String| {
         let (name, rid) = (name.clone(), id());
@@ -154,11 +129,7 @@ pub fn RoleDetailPage() -> impl IntoView {
         }
     });
     view! {
-        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-            {move || Suspend::new(async move {
-                match role.await {
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(r) => view! {
+        <Loaded res=role render={move |r| view! {
                         <h1>{r.name.clone()}</h1>
                         <p class="muted">{r.description.clone()}</p>
                         <h2>{t("roles.members")}</h2>
@@ -168,10 +139,7 @@ pub fn RoleDetailPage() -> impl IntoView {
                         </form>
                         <ActionError value=add_by_name.value()/>
                         <ActionError value=change.value()/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+                    }}/>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match members.await {

@@ -1,8 +1,9 @@
 //! "My API tokens": create (value shown once, with copy), list, revoke.
 use crate::common::components::{
-    confirm, copy_to_clipboard, ActionError, ErrorBox, FieldError, Pager,
+    confirm, copy_to_clipboard, refreshing, ActionError, FieldError, Loaded, Pager,
 };
 use crate::common::i18n::t;
+use crate::common::Page;
 use crate::common::PageQuery;
 use crate::tokens::api::*;
 use crate::tokens::types::*;
@@ -27,24 +28,8 @@ pub fn TokensPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let desc = RwSignal::new(String::new());
     let days = RwSignal::new(String::new());
-    let create = Action::new(move |i: &TokenInput| {
-        let i = i.clone();
-        async move {
-            let r = create_token(i).await;
-            if r.is_ok() {
-                version.update(|v| *v += 1);
-            }
-            r
-        }
-    });
-    let remove = Action::new(move |id: &i64| {
-        let id = *id;
-        async move {
-            let r = delete_token(id).await;
-            version.update(|v| *v += 1);
-            r
-        }
-    });
+    let create = refreshing(version, create_token);
+    let remove = refreshing(version, delete_token);
     let created = create.value();
     let copied = RwSignal::new(false);
     view! {
@@ -80,11 +65,7 @@ pub fn TokensPage() -> impl IntoView {
             _ => None,
         }}
         <ActionError value=remove.value()/>
-        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-            {move || Suspend::new(async move {
-                match tokens.await {
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(data) => {
+        <Loaded res=tokens render={move |data: Page<Token>| {
                         let rows = data.results.clone();
                         view! {
                             <table class="table" id="tokens-table">
@@ -111,10 +92,7 @@ pub fn TokensPage() -> impl IntoView {
                                 </tbody>
                             </table>
                             <Pager data page/>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+            }
+        }}/>
     }
 }

@@ -1,6 +1,7 @@
 //! Users list and user detail.
-use crate::common::components::{ActionError, ErrorBox, FieldError, Pager};
+use crate::common::components::{refreshing, ActionError, FieldError, Loaded, Pager};
 use crate::common::i18n::t;
+use crate::common::Page;
 use crate::common::{validate, PageQuery};
 use crate::error::AppError;
 use crate::perms::pages::{Explainer, PermMatrix, ResourcePerms};
@@ -34,13 +35,8 @@ pub fn UsersPage() -> impl IntoView {
             })
         },
     );
-    let toggle = Action::new(move |(id, enabled): &(i64, bool)| {
-        let (id, enabled) = (*id, *enabled);
-        async move {
-            let r = set_user_status(id, enabled).await;
-            version.update(|v| *v += 1);
-            r
-        }
+    let toggle = refreshing(version, |(id, enabled): (i64, bool)| {
+        set_user_status(id, enabled)
     });
     view! {
         <h1>{t("nav.users")}</h1>
@@ -55,11 +51,7 @@ pub fn UsersPage() -> impl IntoView {
             </select>
         </div>
         <ActionError value=toggle.value()/>
-        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-            {move || Suspend::new(async move {
-                match users.await {
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(data) => {
+        <Loaded res=users render={move |data: Page<User>| {
                         let rows = data.results.clone();
                         view! {
                             <table class="table" id="users-table">
@@ -92,11 +84,8 @@ pub fn UsersPage() -> impl IntoView {
                                 </tbody>
                             </table>
                             <Pager data page/>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+            }
+        }}/>
     }
 }
 
@@ -171,11 +160,7 @@ pub fn UserDetailPage() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let user = Resource::new(move || (id(), version.get()), |(id, _)| get_user(id));
     view! {
-        <Transition fallback=|| view! { <p class="muted">{t("common.loading")}</p> }>
-            {move || Suspend::new(async move {
-                match user.await {
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(u) => view! {
+        <Loaded res=user render={move |u| view! {
                         <h1>{u.username.clone()}</h1>
                         <ProfileForm user=u.clone()/>
                         <UserRoles user=u.clone() on_change=move || version.update(|v| *v += 1)/>
@@ -185,10 +170,7 @@ pub fn UserDetailPage() -> impl IntoView {
                         <ResourcePerms subject=SubjectType::User id=u.id/>
                         <h2>{t("perms.effective")}</h2>
                         <Explainer user_id=u.id/>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+                    }}/>
     }
 }
 
