@@ -8,6 +8,7 @@ pub mod auth;
 pub mod common;
 pub mod error;
 pub mod perms;
+pub mod productions;
 pub mod roles;
 pub mod shell;
 pub mod tokens;

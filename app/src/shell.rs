@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("") view=Layout>
                         <Route path=path!("") view=Dashboard/>
                         <Route path=path!("/m/:module") view=crate::perms::pages::ModuleHome/>
+                        <Route path=path!("/productions") view=crate::productions::pages::ProductionsPage/>
                         <Route path=path!("/admin/users") view=crate::users::pages::UsersPage/>
                         <Route path=path!("/admin/users/:id") view=crate::users::pages::UserDetailPage/>
                         <Route path=path!("/admin/roles") view=crate::roles::pages::RolesPage/>
@@ -144,7 +145,7 @@ fn Frame(me: Me) -> impl IntoView {
                     <li><A href="/" exact=true>{t("nav.dashboard")}</A></li>
                     {modules.into_iter().map(|d| {
                         let key = crate::common::i18n::module_key(d.name);
-                        view! { <li><A href=format!("/m/{}", d.name) attr:data-module=d.name>{t(key)}</A></li> }
+                        view! { <li><A href=module_href(d.name) attr:data-module=d.name>{t(key)}</A></li> }
                     }).collect_view()}
                 </ul>
                 {(sys_users || sys_audit).then(|| view! {
@@ -180,6 +181,15 @@ fn Frame(me: Me) -> impl IntoView {
     }
 }
 
+/// Where a module's navigation entry leads: its own page once it has one, else its home.
+fn module_href(name: &str) -> String {
+    match name {
+        "system" => "/admin/users".into(),
+        "business" => "/productions".into(),
+        other => format!("/m/{other}"),
+    }
+}
+
 #[component]
 fn Dashboard() -> impl IntoView {
     let me = expect_context::<Me>();
@@ -193,7 +203,7 @@ fn Dashboard() -> impl IntoView {
         <div class="cards">
             {mods.into_iter().map(|d| {
                 let key = crate::common::i18n::module_key(d.name);
-                let href = if d.name == "system" { "/admin/users".to_string() } else { format!("/m/{}", d.name) };
+                let href = module_href(d.name);
                 view! { <A href=href attr:class="card">{t(key)}</A> }
             }).collect_view()}
         </div>

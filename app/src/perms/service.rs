@@ -406,20 +406,17 @@ fn module_flags_covering(rtype: ResourceType, perm: &str) -> Vec<(String, String
     }
 }
 
-/// Removes every grant of a subject (used when a user or role is deleted), returning the Casbin lines.
-pub async fn drop_subject_grants<C: sea_orm::ConnectionTrait>(
+/// Removes the grants matching `cond`, answering the Casbin lines to drop.
+async fn drop_grants<C: sea_orm::ConnectionTrait>(
     db: &C,
-    st: SubjectType,
-    id: i64,
+    cond: sea_orm::Condition,
 ) -> AppResult<Vec<Rule>> {
     let rows = perm_grant::Entity::find()
-        .filter(perm_grant::Column::SubjectType.eq(st.as_str()))
-        .filter(perm_grant::Column::SubjectId.eq(id))
+        .filter(cond.clone())
         .all(db)
         .await?;
     perm_grant::Entity::delete_many()
-        .filter(perm_grant::Column::SubjectType.eq(st.as_str()))
-        .filter(perm_grant::Column::SubjectId.eq(id))
+        .filter(cond)
         .exec(db)
         .await?;
     Ok(rows
@@ -432,6 +429,15 @@ pub async fn drop_subject_grants<C: sea_orm::ConnectionTrait>(
             )
         })
         .collect())
+}
+
+/// Removes every grant of a subject (used when a user or role is deleted).
+pub async fn drop_subject_grants<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    st: SubjectType,
+    id: i64,
+) -> AppResult<Vec<Rule>> {
+    drop_grants(db, subject_cond(st, id)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -888,4 +894,102 @@ pub async fn reload(ctx: &Ctx) -> AppResult<()> {
     use casbin::CoreApi;
     ctx.enforcer.write().await.load_policy().await?;
     Ok(())
+}
+
+/// For list queries: `None` when the actor sees every resource of this kind (superuser or the
+/// module-wide flag), else a subquery of the ids they hold `perm` on directly or through a role.
+/// Lists filter with `id IN (subquery)` so counts and pages come from SQL, never from memory.
+pub async fn granted_ids(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    perm: &str,
+) -> AppResult<Option<sea_orm::sea_query::SelectStatement>> {
+    use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Query};
+    actor.require()?;
+    let covering = module_flags_covering(rtype, perm);
+    let wide = {
+        let e = ctx.enforcer.read().await;
+        let sub = actor.subject();
+        check(&e, &sub, "superuser:check", "superuser:check")
+            || covering.iter().any(|(obj, flag)| {
+                let module = obj.trim_start_matches("module:");
+                super::types::module(module).is_some_and(|d| check(&e, &sub, obj, d.enable))
+                    && check(&e, &sub, obj, flag)
+            })
+    };
+    if wide {
+        return Ok(None);
+    }
+    let roles = Query::select()
+        .column(Alias::new("role_id"))
+        .from(Alias::new("user_roles"))
+        .and_where(Expr::col(Alias::new("user_id")).eq(actor.id))
+        .to_owned();
+    let who = Cond::any()
+        .add(
+            Cond::all()
+                .add(Expr::col(Alias::new("subject_type")).eq("user"))
+                .add(Expr::col(Alias::new("subject_id")).eq(actor.id)),
+        )
+        .add(
+            Cond::all()
+                .add(Expr::col(Alias::new("subject_type")).eq("role"))
+                .add(Expr::col(Alias::new("subject_id")).in_subquery(roles)),
+        );
+    Ok(Some(
+        Query::select()
+            .column(Alias::new("resource_id"))
+            .from(Alias::new("perm_grants"))
+            .and_where(Expr::col(Alias::new("resource_type")).eq(rtype.as_str()))
+            .and_where(Expr::col(Alias::new("perm")).eq(perm))
+            .cond_where(who)
+            .to_owned(),
+    ))
+}
+
+/// Grants the creator of a resource full rights on it, in the creating transaction, so that a
+/// user who may create (but not see every) product line can manage what they created.
+pub async fn grant_creator<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    rtype: ResourceType,
+    rid: i64,
+    perms: &[&str],
+) -> AppResult<Vec<Rule>> {
+    let mut rules = vec![];
+    for p in perms {
+        if set_grant(
+            db,
+            actor,
+            SubjectType::User,
+            actor.id,
+            rtype.as_str(),
+            &rid.to_string(),
+            Some(rid),
+            p,
+            true,
+        )
+        .await?
+        {
+            rules.push(Rule::P(
+                actor.subject(),
+                format!("{}:{rid}", rtype.as_str()),
+                p.to_string(),
+            ));
+        }
+    }
+    Ok(rules)
+}
+
+/// Removes every grant on a deleted resource; answers the Casbin lines to drop.
+pub async fn drop_resource_grants<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    rtype: ResourceType,
+    rid: i64,
+) -> AppResult<Vec<Rule>> {
+    let cond = sea_orm::Condition::all()
+        .add(perm_grant::Column::ResourceType.eq(rtype.as_str()))
+        .add(perm_grant::Column::ResourceId.eq(rid));
+    drop_grants(db, cond).await
 }

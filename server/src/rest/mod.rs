@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod perms;
+pub mod productions;
 pub mod roles;
 pub mod tokens;
 pub mod users;
@@ -16,6 +17,7 @@ pub fn api() -> Api {
     let api = users::routes(api);
     let api = roles::routes(api);
     let api = perms::routes(api);
+    let api = productions::routes(api);
     let api = tokens::routes(api);
     audit::routes(api)
 }
