@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_foundation;
 mod m20261128_000001_resources;
+mod m20261128_000002_applications;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261128_000001_resources::Migration),
+            Box::new(m20261128_000002_applications::Migration),
         ]
     }
 }

@@ -15,6 +15,13 @@ pub struct Model {
     pub description: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub run_user: String,
+    pub directory: String,
+    pub startup_cmd: String,
+    pub stop_cmd: String,
+    pub stdout_path: String,
+    pub stderr_path: String,
+    pub pid_path: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -896,56 +896,143 @@ pub async fn reload(ctx: &Ctx) -> AppResult<()> {
     Ok(())
 }
 
+/// Whether the actor holds `perm` on every resource of a kind (superuser or a module-wide flag).
+async fn sees_all(ctx: &Ctx, actor: &Actor, rtype: ResourceType, perm: &str) -> bool {
+    let covering = module_flags_covering(rtype, perm);
+    let e = ctx.enforcer.read().await;
+    let sub = actor.subject();
+    check(&e, &sub, "superuser:check", "superuser:check")
+        || covering.iter().any(|(obj, flag)| {
+            let module = obj.trim_start_matches("module:");
+            super::types::module(module).is_some_and(|d| check(&e, &sub, obj, d.enable))
+                && check(&e, &sub, obj, flag)
+        })
+}
+
+/// `perm_grants` rows (aliased `g`) that belong to the actor: direct, or through a role.
+fn actor_grants_cond(actor_id: i64) -> sea_orm::sea_query::Condition {
+    use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Query};
+    let roles = Query::select()
+        .column(Alias::new("role_id"))
+        .from(Alias::new("user_roles"))
+        .and_where(Expr::col(Alias::new("user_id")).eq(actor_id))
+        .to_owned();
+    let g = |c: &str| Expr::col((Alias::new("g"), Alias::new(c)));
+    Cond::any()
+        .add(
+            Cond::all()
+                .add(g("subject_type").eq("user"))
+                .add(g("subject_id").eq(actor_id)),
+        )
+        .add(
+            Cond::all()
+                .add(g("subject_type").eq("role"))
+                .add(g("subject_id").in_subquery(roles)),
+        )
+}
+
+/// The actor's grants, joined to the resources they cover: for applications through the
+/// ancestor closure (grants on parents and product lines apply), otherwise directly.
+/// Selects `(resource id, perm)`.
+fn covered_query(rtype: ResourceType, actor_id: i64) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let g = |c: &str| Expr::col((Alias::new("g"), Alias::new(c)));
+    let mut q = Query::select();
+    if rtype == ResourceType::Application {
+        let p = |c: &str| Expr::col((Alias::new("p"), Alias::new(c)));
+        q.expr_as(p("app_id"), Alias::new("rid"))
+            .expr_as(g("perm"), Alias::new("perm"))
+            .from_as(Alias::new("application_paths"), Alias::new("p"))
+            .join_as(
+                sea_orm::sea_query::JoinType::InnerJoin,
+                Alias::new("perm_grants"),
+                Alias::new("g"),
+                sea_orm::sea_query::Cond::all()
+                    .add(g("resource_type").equals((Alias::new("p"), Alias::new("ancestor_type"))))
+                    .add(g("resource_id").equals((Alias::new("p"), Alias::new("ancestor_id")))),
+            );
+    } else {
+        q.expr_as(g("resource_id"), Alias::new("rid"))
+            .expr_as(g("perm"), Alias::new("perm"))
+            .from_as(Alias::new("perm_grants"), Alias::new("g"))
+            .and_where(g("resource_type").eq(rtype.as_str()));
+    }
+    q.cond_where(actor_grants_cond(actor_id));
+    q
+}
+
 /// For list queries: `None` when the actor sees every resource of this kind (superuser or the
-/// module-wide flag), else a subquery of the ids they hold `perm` on directly or through a role.
-/// Lists filter with `id IN (subquery)` so counts and pages come from SQL, never from memory.
+/// module-wide flag), else a subquery of the ids they hold `perm` on directly, through a role,
+/// or (applications) through a parent or product line. Lists filter with `id IN (subquery)` so
+/// counts and pages come from SQL, never from memory.
 pub async fn granted_ids(
     ctx: &Ctx,
     actor: &Actor,
     rtype: ResourceType,
     perm: &str,
 ) -> AppResult<Option<sea_orm::sea_query::SelectStatement>> {
-    use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Query};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     actor.require()?;
-    let covering = module_flags_covering(rtype, perm);
-    let wide = {
-        let e = ctx.enforcer.read().await;
-        let sub = actor.subject();
-        check(&e, &sub, "superuser:check", "superuser:check")
-            || covering.iter().any(|(obj, flag)| {
-                let module = obj.trim_start_matches("module:");
-                super::types::module(module).is_some_and(|d| check(&e, &sub, obj, d.enable))
-                    && check(&e, &sub, obj, flag)
-            })
-    };
-    if wide {
+    if sees_all(ctx, actor, rtype, perm).await {
         return Ok(None);
     }
-    let roles = Query::select()
-        .column(Alias::new("role_id"))
-        .from(Alias::new("user_roles"))
-        .and_where(Expr::col(Alias::new("user_id")).eq(actor.id))
-        .to_owned();
-    let who = Cond::any()
-        .add(
-            Cond::all()
-                .add(Expr::col(Alias::new("subject_type")).eq("user"))
-                .add(Expr::col(Alias::new("subject_id")).eq(actor.id)),
-        )
-        .add(
-            Cond::all()
-                .add(Expr::col(Alias::new("subject_type")).eq("role"))
-                .add(Expr::col(Alias::new("subject_id")).in_subquery(roles)),
-        );
+    let inner = covered_query(rtype, actor.id);
     Ok(Some(
         Query::select()
-            .column(Alias::new("resource_id"))
-            .from(Alias::new("perm_grants"))
-            .and_where(Expr::col(Alias::new("resource_type")).eq(rtype.as_str()))
+            .column(Alias::new("rid"))
+            .from_subquery(inner, Alias::new("c"))
             .and_where(Expr::col(Alias::new("perm")).eq(perm))
-            .cond_where(who)
             .to_owned(),
     ))
+}
+
+/// The permissions the actor holds on each of `ids`, in one query (for `available_actions` of a
+/// page of results): grants through the hierarchy, module-wide flags, superuser.
+pub async fn resource_perm_sets(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, PermFlags>> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use sea_orm::ConnectionTrait;
+    let mut wide: Vec<&str> = vec![];
+    for p in rtype.perms() {
+        if sees_all(ctx, actor, rtype, p).await {
+            wide.push(p);
+        }
+    }
+    let mut held: HashMap<i64, std::collections::BTreeSet<String>> = HashMap::new();
+    if actor.id > 0 && !ids.is_empty() && wide.len() < rtype.perms().len() {
+        let q = Query::select()
+            .columns([Alias::new("rid"), Alias::new("perm")])
+            .from_subquery(covered_query(rtype, actor.id), Alias::new("c"))
+            .and_where(Expr::col(Alias::new("rid")).is_in(ids.to_vec()))
+            .to_owned();
+        let stmt = ctx.db.get_database_backend().build(&q);
+        for row in ctx.db.query_all_raw(stmt).await? {
+            let rid: i64 = row.try_get("", "rid")?;
+            let perm: String = row.try_get("", "perm")?;
+            held.entry(rid).or_default().insert(perm);
+        }
+    }
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let mine = held.get(id);
+            let flags = rtype
+                .perms()
+                .iter()
+                .map(|p| {
+                    (
+                        p.to_string(),
+                        wide.contains(p) || mine.is_some_and(|m| m.contains(*p)),
+                    )
+                })
+                .collect();
+            (*id, flags)
+        })
+        .collect())
 }
 
 /// Grants the creator of a resource full rights on it, in the creating transaction, so that a

@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::perms::casbin::apply;
 use crate::perms::service::{
     authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_ids,
-    holds_resource,
+    resource_perm_sets,
 };
 use crate::perms::types::ResourceType;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -46,12 +46,26 @@ async fn to_wire(
         .into_iter()
         .filter_map(|(p, n)| p.map(|p| (p, n)))
         .collect();
+    let perms = resource_perm_sets(
+        ctx,
+        actor,
+        BUSINESS,
+        &rows.iter().map(|p| p.id).collect::<Vec<_>>(),
+    )
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for p in rows {
+        let flag = |name: &str| {
+            perms
+                .get(&p.id)
+                .and_then(|f| f.get(name))
+                .copied()
+                .unwrap_or(false)
+        };
         let available_actions = ProductionActions {
-            view: holds_resource(ctx, actor.id, BUSINESS, p.id, "view_business").await,
-            edit: holds_resource(ctx, actor.id, BUSINESS, p.id, "edit_business").await,
-            delete: holds_resource(ctx, actor.id, BUSINESS, p.id, "delete_business").await,
+            view: flag("view_business"),
+            edit: flag("edit_business"),
+            delete: flag("delete_business"),
         };
         out.push(Production {
             id: p.id,
