@@ -3,6 +3,7 @@
 //! `pages/` (UI). See docs/architecture.md.
 #![recursion_limit = "256"]
 
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod common;

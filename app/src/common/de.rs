@@ -22,3 +22,12 @@ where
         Some(NumOrStr::Str(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`), for fields that may be cleared.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

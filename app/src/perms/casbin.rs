@@ -44,6 +44,8 @@ pub enum Rule {
     P(String, String, String),
     /// user subject, role subject.
     G(String, String),
+    /// child object, parent object (`application:5` → `application:2` or `business:1`).
+    G2(String, String),
 }
 
 /// Builds the enforcer and loads every policy from the database.
@@ -57,17 +59,26 @@ pub async fn enforcer(db: &DatabaseConnection) -> casbin::Result<Enforcer> {
 /// Applies committed changes to the in-memory enforcer (the database is already written).
 pub async fn apply(e: &mut Enforcer, added: Vec<Rule>, removed: Vec<Rule>) -> casbin::Result<()> {
     let (mut ap, mut ag, mut rp, mut rg) = (vec![], vec![], vec![], vec![]);
+    let (mut ag2, mut rg2) = (vec![], vec![]);
     for r in added {
         match r {
             Rule::P(s, o, a) => ap.push(vec![s, o, a]),
             Rule::G(u, g) => ag.push(vec![u, g]),
+            Rule::G2(c, p) => ag2.push(vec![c, p]),
         }
     }
     for r in removed {
         match r {
             Rule::P(s, o, a) => rp.push(vec![s, o, a]),
             Rule::G(u, g) => rg.push(vec![u, g]),
+            Rule::G2(c, p) => rg2.push(vec![c, p]),
         }
+    }
+    for l in rg2 {
+        e.remove_named_grouping_policy("g2", l).await?;
+    }
+    for l in ag2 {
+        e.add_named_grouping_policy("g2", l).await?;
     }
     // Casbin refuses a whole batch if one line is already (or no longer) present: go line by line.
     for l in rp {

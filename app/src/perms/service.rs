@@ -934,7 +934,10 @@ fn actor_grants_cond(actor_id: i64) -> sea_orm::sea_query::Condition {
 /// The actor's grants, joined to the resources they cover: for applications through the
 /// ancestor closure (grants on parents and product lines apply), otherwise directly.
 /// Selects `(resource id, perm)`.
-fn covered_query(rtype: ResourceType, actor_id: i64) -> sea_orm::sea_query::SelectStatement {
+fn covered_query(
+    rtype: ResourceType,
+    whose: sea_orm::sea_query::Condition,
+) -> sea_orm::sea_query::SelectStatement {
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     let g = |c: &str| Expr::col((Alias::new("g"), Alias::new(c)));
     let mut q = Query::select();
@@ -957,7 +960,7 @@ fn covered_query(rtype: ResourceType, actor_id: i64) -> sea_orm::sea_query::Sele
             .from_as(Alias::new("perm_grants"), Alias::new("g"))
             .and_where(g("resource_type").eq(rtype.as_str()));
     }
-    q.cond_where(actor_grants_cond(actor_id));
+    q.cond_where(whose);
     q
 }
 
@@ -976,7 +979,7 @@ pub async fn granted_ids(
     if sees_all(ctx, actor, rtype, perm).await {
         return Ok(None);
     }
-    let inner = covered_query(rtype, actor.id);
+    let inner = covered_query(rtype, actor_grants_cond(actor.id));
     Ok(Some(
         Query::select()
             .column(Alias::new("rid"))
@@ -1006,7 +1009,10 @@ pub async fn resource_perm_sets(
     if actor.id > 0 && !ids.is_empty() && wide.len() < rtype.perms().len() {
         let q = Query::select()
             .columns([Alias::new("rid"), Alias::new("perm")])
-            .from_subquery(covered_query(rtype, actor.id), Alias::new("c"))
+            .from_subquery(
+                covered_query(rtype, actor_grants_cond(actor.id)),
+                Alias::new("c"),
+            )
             .and_where(Expr::col(Alias::new("rid")).is_in(ids.to_vec()))
             .to_owned();
         let stmt = ctx.db.get_database_backend().build(&q);
@@ -1079,4 +1085,23 @@ pub async fn drop_resource_grants<C: sea_orm::ConnectionTrait>(
         .add(perm_grant::Column::ResourceType.eq(rtype.as_str()))
         .add(perm_grant::Column::ResourceId.eq(rid));
     drop_grants(db, cond).await
+}
+
+/// Ids of resources a role holds `perm` on (through the hierarchy for applications), as a subquery.
+pub fn role_granted_ids(
+    rtype: ResourceType,
+    role_id: i64,
+    perm: &str,
+) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let g = |c: &str| Expr::col((Alias::new("g"), Alias::new(c)));
+    let whose = sea_orm::sea_query::Cond::all()
+        .add(g("subject_type").eq("role"))
+        .add(g("subject_id").eq(role_id));
+    let inner = covered_query(rtype, whose);
+    Query::select()
+        .column(Alias::new("rid"))
+        .from_subquery(inner, Alias::new("c"))
+        .and_where(Expr::col(Alias::new("perm")).eq(perm))
+        .to_owned()
 }

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/`: thin adapters over the services, with the seed's paths.
 //! Routes are mounted through `crate::api::Api`, which documents them as it mounts them.
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod perms;
@@ -18,6 +19,7 @@ pub fn api() -> Api {
     let api = roles::routes(api);
     let api = perms::routes(api);
     let api = productions::routes(api);
+    let api = applications::routes(api);
     let api = tokens::routes(api);
     audit::routes(api)
 }

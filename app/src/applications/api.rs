@@ -1,0 +1,1 @@
+//! Server functions of applications (the UI arrives with the application pages).
