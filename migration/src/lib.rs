@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_foundation;
 mod m20261128_000001_resources;
 mod m20261128_000002_applications;
+mod m20261128_000003_hosts;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261128_000001_resources::Migration),
             Box::new(m20261128_000002_applications::Migration),
+            Box::new(m20261128_000003_hosts::Migration),
         ]
     }
 }

@@ -11,6 +11,11 @@ pub struct Model {
     pub description: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub os_status: String,
+    pub os_type: String,
+    pub location: String,
+    pub cpu: i64,
+    pub memory: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,8 @@ pub mod application_owner;
 pub mod application_path;
 pub mod audit_log;
 pub mod host;
+pub mod instance;
+pub mod ip_address;
 pub mod job;
 pub mod login_failure;
 pub mod password_reset;

@@ -388,6 +388,15 @@ pub async fn resource_ancestors<C: sea_orm::ConnectionTrait>(
     Ok(out)
 }
 
+/// Whether `sub` holds a module-wide flag (with the module enabled) that covers `perm` on every
+/// resource of the kind.
+fn module_wide(e: &casbin::Enforcer, sub: &str, rtype: ResourceType, perm: &str) -> bool {
+    module_flags_covering(rtype, perm).iter().any(|(obj, flag)| {
+        let module = obj.trim_start_matches("module:");
+        super::types::module(module).is_some_and(|d| check(e, sub, obj, d.enable)) && check(e, sub, obj, flag)
+    })
+}
+
 /// Module-wide flags (object, flag) that grant `perm` on every resource of a kind.
 fn module_flags_covering(rtype: ResourceType, perm: &str) -> Vec<(String, String)> {
     let m = |module: &str, flag: &str| (format!("module:{module}"), flag.to_string());
@@ -460,24 +469,7 @@ pub async fn holds_resource(
     if check(&e, &sub, &format!("{}:{rid}", rtype.as_str()), perm) {
         return true;
     }
-    let module_wide = |module: &str, flag: &str| {
-        let def = super::types::module(module);
-        let obj = format!("module:{module}");
-        def.is_some_and(|d| check(&e, &sub, &obj, d.enable) && check(&e, &sub, &obj, flag))
-    };
-    match rtype {
-        ResourceType::Application => {
-            matches!(perm, "view_app" | "edit_app" | "delete_app")
-                && module_wide("application", perm)
-        }
-        ResourceType::Host => {
-            (matches!(perm, "edit_host" | "delete_host") && module_wide("host", perm))
-                || module_wide("host", "manage_host")
-        }
-        ResourceType::Business => {
-            matches!(perm, "view_business" | "delete_business") && module_wide("business", perm)
-        }
-    }
+    module_wide(&e, &sub, rtype, perm)
 }
 
 /// Authorizes an action on one resource (403 unless `holds_resource`).
@@ -898,15 +890,9 @@ pub async fn reload(ctx: &Ctx) -> AppResult<()> {
 
 /// Whether the actor holds `perm` on every resource of a kind (superuser or a module-wide flag).
 async fn sees_all(ctx: &Ctx, actor: &Actor, rtype: ResourceType, perm: &str) -> bool {
-    let covering = module_flags_covering(rtype, perm);
     let e = ctx.enforcer.read().await;
     let sub = actor.subject();
-    check(&e, &sub, "superuser:check", "superuser:check")
-        || covering.iter().any(|(obj, flag)| {
-            let module = obj.trim_start_matches("module:");
-            super::types::module(module).is_some_and(|d| check(&e, &sub, obj, d.enable))
-                && check(&e, &sub, obj, flag)
-        })
+    check(&e, &sub, "superuser:check", "superuser:check") || module_wide(&e, &sub, rtype, perm)
 }
 
 /// `perm_grants` rows (aliased `g`) that belong to the actor: direct, or through a role.
