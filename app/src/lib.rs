@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod error;
+pub mod hosts;
 pub mod perms;
 pub mod productions;
 pub mod roles;

@@ -171,6 +171,17 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppResult<Page<Appl
     page_of(ctx, actor, app::Entity::find(), f).await
 }
 
+/// Lists applications from a narrower query (other domains' "applications of X"), with the same
+/// visibility and filters as `list`.
+pub async fn list_in(
+    ctx: &Ctx,
+    actor: &Actor,
+    q: Select<app::Entity>,
+    f: AppFilter,
+) -> AppResult<Page<Application>> {
+    page_of(ctx, actor, q, f).await
+}
+
 async fn load<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<app::Model> {
     app::Entity::find_by_id(id)
         .one(db)
@@ -541,6 +552,33 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
             names(&dependants)
         )));
     }
+    let on_hosts: Vec<String> = {
+        use crate::entities::{host, instance};
+        let sub = Query::select()
+            .column(instance::Column::HostId)
+            .from(instance::Entity)
+            .and_where(Expr::col(instance::Column::AppId).eq(id))
+            .to_owned();
+        host::Entity::find()
+            .filter(host::Column::Id.in_subquery(sub))
+            .order_by_asc(host::Column::Hostname)
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|h| h.hostname)
+            .collect()
+    };
+    if !on_hosts.is_empty() && !force {
+        return Err(AppError::conflict(format!(
+            "{} has instances on {}; delete with force=true to remove them",
+            a.full_name,
+            on_hosts.join(", ")
+        )));
+    }
+    crate::entities::instance::Entity::delete_many()
+        .filter(crate::entities::instance::Column::AppId.eq(id))
+        .exec(&txn)
+        .await?;
     dep::Entity::delete_many()
         .filter(
             Condition::any()
@@ -560,7 +598,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
     let mut removed = drop_resource_grants(&txn, APP, id).await?;
     removed.extend(links(&a));
     app::Entity::delete_by_id(id).exec(&txn).await?;
-    let detail = json!({ "before": snapshot(&a), "after": null, "removed_dependants": dependants.iter().map(|d| &d.full_name).collect::<Vec<_>>() });
+    let detail = json!({ "before": snapshot(&a), "after": null, "removed_dependants": dependants.iter().map(|d| &d.full_name).collect::<Vec<_>>(), "removed_instances_on": on_hosts });
     record(
         &txn,
         actor,

@@ -235,3 +235,40 @@ fn entry(r: audit_log::Model) -> AuditEntry {
         op_time: crate::time::fmt(&r.op_time),
     }
 }
+
+/// `GET /audit/app-operations/` (`category` "app") and `/audit/host-operations/` ("host").
+pub async fn object_ops(
+    ctx: &Ctx,
+    actor: &Actor,
+    category: &'static str,
+    f: ObjectOpFilter,
+) -> AppResult<Page<ObjectOp>> {
+    use audit_log::Column as C;
+    authorize_module(ctx, actor, "system", "view_audit").await?;
+    let mut q = audit_log::Entity::find().filter(C::Category.eq(category));
+    q = eq_opt(q, C::Operator, &f.operator);
+    let op = f.op_type.as_deref().map(|o| o.replace("deatach", "detach"));
+    q = eq_opt(q, C::OpType, &op);
+    let name = if category == "app" {
+        &f.app_name
+    } else {
+        &f.hostname
+    };
+    if let Some(n) = name.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::TargetName.contains(n));
+    }
+    if let Some(d) = f.op_detail.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::Detail.contains(d));
+    }
+    q = time_range(q, &f.op_time_gt, &f.op_time_lt)?;
+    let page = page_of(&ctx.db, q, &f.page).await?;
+    Ok(page.map(|r| ObjectOp {
+        id: r.id,
+        app_name: (category == "app").then(|| r.target_name.clone()),
+        hostname: (category == "host").then(|| r.target_name.clone()),
+        op_type: r.op_type,
+        op_detail: r.detail,
+        op_time: crate::time::fmt(&r.op_time),
+        operator: r.operator,
+    }))
+}

@@ -100,3 +100,45 @@ pub struct AuditFilter {
     #[serde(flatten)]
     pub page: PageQuery,
 }
+
+/// Filters of `/audit/app-operations/` and `/audit/host-operations/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ObjectOpFilter {
+    #[serde(default)]
+    pub operator: Option<String>,
+    /// Application full name contains (app operations).
+    #[serde(default)]
+    pub app_name: Option<String>,
+    /// Host name contains (host operations).
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// The seed's `deatach_*` spellings are accepted for `detach_*`.
+    #[serde(default)]
+    pub op_type: Option<String>,
+    /// Detail contains.
+    #[serde(default)]
+    pub op_detail: Option<String>,
+    #[serde(default, rename = "op_time__lt")]
+    pub op_time_lt: Option<String>,
+    #[serde(default, rename = "op_time__gt")]
+    pub op_time_gt: Option<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+/// An application or host operation (seed 003 "app operation" / "host operation").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ObjectOp {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    pub op_type: String,
+    /// The change as JSON text (before/after, or what was attached).
+    pub op_detail: String,
+    pub op_time: String,
+    pub operator: String,
+}

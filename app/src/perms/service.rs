@@ -391,10 +391,13 @@ pub async fn resource_ancestors<C: sea_orm::ConnectionTrait>(
 /// Whether `sub` holds a module-wide flag (with the module enabled) that covers `perm` on every
 /// resource of the kind.
 fn module_wide(e: &casbin::Enforcer, sub: &str, rtype: ResourceType, perm: &str) -> bool {
-    module_flags_covering(rtype, perm).iter().any(|(obj, flag)| {
-        let module = obj.trim_start_matches("module:");
-        super::types::module(module).is_some_and(|d| check(e, sub, obj, d.enable)) && check(e, sub, obj, flag)
-    })
+    module_flags_covering(rtype, perm)
+        .iter()
+        .any(|(obj, flag)| {
+            let module = obj.trim_start_matches("module:");
+            super::types::module(module).is_some_and(|d| check(e, sub, obj, d.enable))
+                && check(e, sub, obj, flag)
+        })
 }
 
 /// Module-wide flags (object, flag) that grant `perm` on every resource of a kind.
@@ -406,6 +409,14 @@ fn module_flags_covering(rtype: ResourceType, perm: &str) -> Vec<(String, String
         }
         ResourceType::Host if matches!(perm, "edit_host" | "delete_host") => {
             vec![m("host", perm), m("host", "manage_host")]
+        }
+        // Whoever may edit or delete any host may see every host.
+        ResourceType::Host if perm == "view_host" => {
+            vec![
+                m("host", "edit_host"),
+                m("host", "delete_host"),
+                m("host", "manage_host"),
+            ]
         }
         ResourceType::Host => vec![m("host", "manage_host")],
         ResourceType::Business if matches!(perm, "view_business" | "delete_business") => {

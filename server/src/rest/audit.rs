@@ -33,6 +33,23 @@ async fn logs(
     Ok(paged(&uri, service::list(&ctx, &a, f).await?))
 }
 
+async fn app_ops(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    uri: Uri,
+    Q(f): Q<ObjectOpFilter>,
+) -> AppResult<Json<Page<ObjectOp>>> {
+    Ok(paged(&uri, service::object_ops(&ctx, &a, "app", f).await?))
+}
+async fn host_ops(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    uri: Uri,
+    Q(f): Q<ObjectOpFilter>,
+) -> AppResult<Json<Page<ObjectOp>>> {
+    Ok(paged(&uri, service::object_ops(&ctx, &a, "host", f).await?))
+}
+
 pub fn routes(api: Api) -> Api {
     let t = "audit";
     api.get(
@@ -49,6 +66,22 @@ pub fn routes(api: Api) -> Api {
         Op::new(t, "Resource grants and revokes")
             .query::<AuthOpFilter>()
             .ok_page::<ResourceAuthOp>()
+            .perm("system.view_audit"),
+    )
+    .get(
+        "/api/audit/app-operations/",
+        app_ops,
+        Op::new(t, "Application operations")
+            .query::<ObjectOpFilter>()
+            .ok_page::<ObjectOp>()
+            .perm("system.view_audit"),
+    )
+    .get(
+        "/api/audit/host-operations/",
+        host_ops,
+        Op::new(t, "Host operations")
+            .query::<ObjectOpFilter>()
+            .ok_page::<ObjectOp>()
             .perm("system.view_audit"),
     )
     .get(

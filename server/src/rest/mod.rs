@@ -3,6 +3,7 @@
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod hosts;
 pub mod perms;
 pub mod productions;
 pub mod roles;
@@ -20,6 +21,7 @@ pub fn api() -> Api {
     let api = perms::routes(api);
     let api = productions::routes(api);
     let api = applications::routes(api);
+    let api = hosts::routes(api);
     let api = tokens::routes(api);
     audit::routes(api)
 }

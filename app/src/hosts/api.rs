@@ -1,0 +1,1 @@
+//! Server functions of hosts (the UI arrives with the host pages).

@@ -1,0 +1,584 @@
+//! Host and instance services. Permissions: list/get need `view_host` (on the host, or the
+//! module-wide `edit_host`, `delete_host` or `manage_host`); create needs `host.add_host` (the
+//! creator then holds every host permission on it); edit needs `edit_host`; delete needs
+//! `delete_host`. Instances: `edit_app` on the application and `edit_host` on the host.
+use super::types::*;
+use crate::applications::types::{AppFilter, Application};
+use crate::audit::service::{record, Entry};
+use crate::common::{IdRef, Message, Page, PageQuery};
+use crate::ctx::{Actor, Ctx};
+use crate::entities::{application as app, host, instance, ip_address as ip};
+use crate::error::{AppError, AppResult};
+use crate::perms::casbin::apply;
+use crate::perms::service::{
+    authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_ids,
+    resource_perm_sets,
+};
+use crate::perms::types::{ResourceType, HOST_PERMS};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::json;
+use std::collections::HashMap;
+
+const HOST: ResourceType = ResourceType::Host;
+
+fn wire_ip(r: &ip::Model) -> IpAddress {
+    IpAddress {
+        owner: (!r.owner.is_empty()).then(|| r.owner.clone()),
+        is_virtual: r.is_virtual,
+        addr_type: Some(r.addr_type.clone()),
+        network: r.network.clone(),
+        netmask: r.netmask.clone(),
+        address: r.address.clone(),
+        zabbix_groups: serde_json::from_str(&r.zabbix_groups).unwrap_or_default(),
+        zabbix_templates: serde_json::from_str(&r.zabbix_templates).unwrap_or_default(),
+    }
+}
+
+fn snapshot(h: &host::Model, ips: &[IpAddress]) -> serde_json::Value {
+    json!({
+        "name": h.hostname, "host_type": h.host_type, "status": h.status, "os_status": h.os_status,
+        "os_type": h.os_type, "cpu": h.cpu, "memory": h.memory, "location": h.location,
+        "description": h.description, "ip_address": ips.iter().map(|i| &i.address).collect::<Vec<_>>(),
+    })
+}
+
+async fn ips_of<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<IpAddress>>> {
+    let mut out: HashMap<i64, Vec<IpAddress>> = HashMap::new();
+    for r in ip::Entity::find()
+        .filter(ip::Column::HostId.is_in(ids.to_vec()))
+        .order_by_asc(ip::Column::Id)
+        .all(db)
+        .await?
+    {
+        out.entry(r.host_id).or_default().push(wire_ip(&r));
+    }
+    Ok(out)
+}
+
+/// Maps rows to the wire type: addresses and actions in one query each.
+async fn to_wire(ctx: &Ctx, actor: &Actor, rows: Vec<host::Model>) -> AppResult<Vec<Host>> {
+    let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
+    let mut ips = ips_of(&ctx.db, &ids).await?;
+    let mut perms = resource_perm_sets(ctx, actor, HOST, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|h| Host {
+            id: h.id,
+            name: h.hostname.clone(),
+            ip_address: ips.remove(&h.id).unwrap_or_default(),
+            available_actions: perms.remove(&h.id).unwrap_or_default(),
+            hostname: h.hostname,
+            host_type: h.host_type,
+            status: h.status,
+            os_status: h.os_status,
+            os_type: h.os_type,
+            cpu: h.cpu,
+            memory: h.memory,
+            location: h.location,
+            description: h.description,
+            created_at: crate::time::fmt(&h.created_at),
+            updated_at: crate::time::fmt(&h.updated_at),
+        })
+        .collect())
+}
+
+fn ip_hosts(cond: Condition) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(ip::Column::HostId)
+        .from(ip::Entity)
+        .cond_where(cond)
+        .to_owned()
+}
+
+/// `GET /hosts/`: the hosts the actor may see, filtered, sorted and paged in SQL.
+pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Host>> {
+    use host::Column as C;
+    let mut q = host::Entity::find();
+    if let Some(sub) = granted_ids(ctx, actor, HOST, "view_host").await? {
+        q = q.filter(C::Id.in_subquery(sub));
+    }
+    let eq = |q: sea_orm::Select<host::Entity>, col: C, v: &Option<String>| match v
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        Some(v) => q.filter(col.eq(v)),
+        None => q,
+    };
+    q = eq(q, C::HostType, &f.host_type);
+    q = eq(q, C::Status, &f.status);
+    q = eq(q, C::OsStatus, &f.os_status);
+    q = eq(q, C::Location, &f.location);
+    if let Some(v) = f.name.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::Hostname.contains(v));
+    }
+    if let Some(v) = f.ip.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::Id.in_subquery(ip_hosts(
+            Condition::all().add(Expr::col(ip::Column::Address).like(format!("{v}%"))),
+        )));
+    }
+    if let Some(v) = f.q.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(
+            Condition::any()
+                .add(C::Hostname.contains(v))
+                .add(C::Description.contains(v))
+                .add(C::Id.in_subquery(ip_hosts(
+                    Condition::all().add(Expr::col(ip::Column::Address).like(format!("%{v}%"))),
+                ))),
+        );
+    }
+    let ordering = f.ordering.as_deref().unwrap_or("name");
+    let (desc, key) = ordering
+        .strip_prefix('-')
+        .map(|k| (true, k))
+        .unwrap_or((false, ordering));
+    let col = match key {
+        "name" | "hostname" => C::Hostname,
+        "status" => C::Status,
+        "host_type" => C::HostType,
+        "location" => C::Location,
+        "created_at" => C::CreatedAt,
+        other => {
+            return Err(AppError::invalid(
+                "ordering",
+                format!("cannot sort by {other}"),
+            ))
+        }
+    };
+    let count = q.clone().count(&ctx.db).await?;
+    q = if desc {
+        q.order_by_desc(col)
+    } else {
+        q.order_by_asc(col)
+    };
+    let rows = q
+        .order_by_asc(C::Id)
+        .offset(f.page.offset())
+        .limit(f.page.size())
+        .all(&ctx.db)
+        .await?;
+    Ok(Page::new(count, &f.page, to_wire(ctx, actor, rows).await?))
+}
+
+async fn load<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<host::Model> {
+    host::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("host"))
+}
+
+/// `GET /hosts/{id}/`.
+pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Host> {
+    authorize_resource(ctx, actor, HOST, id, "view_host").await?;
+    let h = load(&ctx.db, id).await?;
+    Ok(to_wire(ctx, actor, vec![h]).await?.remove(0))
+}
+
+/// Replaces a host's addresses; an address already used on the same network by another host is refused.
+async fn set_ips<C: ConnectionTrait>(db: &C, host_id: i64, ips: &[IpAddress]) -> AppResult<()> {
+    for i in ips {
+        let taken = ip::Entity::find()
+            .filter(ip::Column::Network.eq(i.network.clone()))
+            .filter(ip::Column::Address.eq(i.address.clone()))
+            .filter(ip::Column::HostId.ne(host_id))
+            .one(db)
+            .await?;
+        if let Some(t) = taken {
+            let other = host::Entity::find_by_id(t.host_id)
+                .one(db)
+                .await?
+                .map(|h| h.hostname)
+                .unwrap_or_default();
+            return Err(AppError::invalid(
+                "ip_address",
+                format!(
+                    "{} is already used on network {} by {other}",
+                    i.address, i.network
+                ),
+            ));
+        }
+    }
+    ip::Entity::delete_many()
+        .filter(ip::Column::HostId.eq(host_id))
+        .exec(db)
+        .await?;
+    for i in ips {
+        ip::ActiveModel {
+            host_id: Set(host_id),
+            owner: Set(i.owner.clone().unwrap_or_default()),
+            is_virtual: Set(i.is_virtual),
+            addr_type: Set(i.addr_type.clone().unwrap_or_else(|| "PRIVATE".into())),
+            network: Set(i.network.clone()),
+            netmask: Set(i.netmask.clone()),
+            address: Set(i.address.clone()),
+            zabbix_groups: Set(json!(i.zabbix_groups).to_string()),
+            zabbix_templates: Set(json!(i.zabbix_templates).to_string()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn ensure_name_free<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    except: Option<i64>,
+) -> AppResult<()> {
+    let mut q = host::Entity::find().filter(host::Column::Hostname.eq(name));
+    if let Some(id) = except {
+        q = q.filter(host::Column::Id.ne(id));
+    }
+    if q.one(db).await?.is_some() {
+        return Err(AppError::conflict(format!("host {name} already exists")).with_field("name"));
+    }
+    Ok(())
+}
+
+/// `POST /hosts/`.
+pub async fn create(ctx: &Ctx, actor: &Actor, input: HostInput) -> AppResult<Host> {
+    authorize_module(ctx, actor, "host", "add_host").await?;
+    let ips = validate_host(&input)?.unwrap_or_default();
+    let name = input.name.clone().unwrap_or_default().trim().to_string();
+    if name.is_empty() {
+        return Err(AppError::invalid("name", "a host needs a name"));
+    }
+    let txn = ctx.db.begin().await?;
+    ensure_name_free(&txn, &name, None).await?;
+    let now = crate::time::now();
+    let h = host::ActiveModel {
+        hostname: Set(name),
+        host_type: Set(input.host_type.unwrap_or_else(|| "PHY_HOST".into())),
+        status: Set(input.status.unwrap_or_else(|| "raw".into())),
+        os_status: Set(input.os_status.unwrap_or_else(|| "stopped".into())),
+        os_type: Set(input.os_type.unwrap_or_default()),
+        cpu: Set(input.cpu.unwrap_or(0)),
+        memory: Set(input.memory.unwrap_or(0)),
+        location: Set(input.location.unwrap_or_default()),
+        description: Set(input.description.unwrap_or_default()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    set_ips(&txn, h.id, &ips).await?;
+    let rules = grant_creator(&txn, actor, HOST, h.id, HOST_PERMS).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("host", "add")
+            .target("host", Some(h.id), &h.hostname)
+            .change(json!(null), snapshot(&h, &ips)),
+    )
+    .await?;
+    txn.commit().await?;
+    apply(&mut *ctx.enforcer.write().await, rules, vec![]).await?;
+    Ok(to_wire(ctx, actor, vec![h]).await?.remove(0))
+}
+
+/// `PATCH /hosts/{id}/`.
+pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppResult<Host> {
+    authorize_resource(ctx, actor, HOST, id, "edit_host").await?;
+    let ips = validate_host(&input)?;
+    let txn = ctx.db.begin().await?;
+    let before = load(&txn, id).await?;
+    let before_ips = ips_of(&txn, &[id]).await?.remove(&id).unwrap_or_default();
+    let mut am: host::ActiveModel = before.clone().into();
+    if let Some(n) = input.name.as_deref().map(str::trim) {
+        ensure_name_free(&txn, n, Some(id)).await?;
+        am.hostname = Set(n.to_string());
+    }
+    macro_rules! take {
+        ($($f:ident),*) => { $( if let Some(v) = input.$f.clone() { am.$f = Set(v); } )* };
+    }
+    take!(
+        host_type,
+        status,
+        os_status,
+        os_type,
+        cpu,
+        memory,
+        location,
+        description
+    );
+    am.updated_at = Set(crate::time::now());
+    let after = am.update(&txn).await?;
+    if let Some(ips) = &ips {
+        set_ips(&txn, id, ips).await?;
+    }
+    let after_ips = ips.unwrap_or(before_ips.clone());
+    record(
+        &txn,
+        actor,
+        Entry::new("host", "update")
+            .target("host", Some(id), &after.hostname)
+            .change(snapshot(&before, &before_ips), snapshot(&after, &after_ips)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(to_wire(ctx, actor, vec![after]).await?.remove(0))
+}
+
+/// Names of the applications with instances on a host (for refusal messages).
+async fn apps_on<C: ConnectionTrait>(db: &C, host_id: i64) -> AppResult<Vec<String>> {
+    let sub = Query::select()
+        .column(instance::Column::AppId)
+        .from(instance::Entity)
+        .and_where(Expr::col(instance::Column::HostId).eq(host_id))
+        .to_owned();
+    Ok(app::Entity::find()
+        .filter(app::Column::Id.in_subquery(sub))
+        .order_by_asc(app::Column::FullName)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| a.full_name)
+        .collect())
+}
+
+/// `DELETE /hosts/{id}/`: refused while application instances run on it, unless `force`
+/// (which removes those instances).
+pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult<Message> {
+    authorize_resource(ctx, actor, HOST, id, "delete_host").await?;
+    let txn = ctx.db.begin().await?;
+    let h = load(&txn, id).await?;
+    let apps = apps_on(&txn, id).await?;
+    if !apps.is_empty() && !force {
+        return Err(AppError::conflict(format!(
+            "{} has instances of {}; delete with force=true to remove them",
+            h.hostname,
+            apps.join(", ")
+        )));
+    }
+    let ips = ips_of(&txn, &[id]).await?.remove(&id).unwrap_or_default();
+    instance::Entity::delete_many()
+        .filter(instance::Column::HostId.eq(id))
+        .exec(&txn)
+        .await?;
+    ip::Entity::delete_many()
+        .filter(ip::Column::HostId.eq(id))
+        .exec(&txn)
+        .await?;
+    let removed = drop_resource_grants(&txn, HOST, id).await?;
+    host::Entity::delete_by_id(id).exec(&txn).await?;
+    let detail = json!({"before": snapshot(&h, &ips), "after": null, "removed_instances_of": apps});
+    record(
+        &txn,
+        actor,
+        Entry::new("host", "delete")
+            .target("host", Some(id), &h.hostname)
+            .detail(detail),
+    )
+    .await?;
+    txn.commit().await?;
+    apply(&mut *ctx.enforcer.write().await, vec![], removed).await?;
+    Ok(Message::success())
+}
+
+/// `GET /hosts/{id}/applications/`: applications with an instance on this host (that you may see).
+pub async fn applications(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    f: AppFilter,
+) -> AppResult<Page<Application>> {
+    authorize_resource(ctx, actor, HOST, id, "view_host").await?;
+    let sub = Query::select()
+        .column(instance::Column::AppId)
+        .from(instance::Entity)
+        .and_where(Expr::col(instance::Column::HostId).eq(id))
+        .to_owned();
+    crate::applications::service::list_in(
+        ctx,
+        actor,
+        app::Entity::find().filter(app::Column::Id.in_subquery(sub)),
+        f,
+    )
+    .await
+}
+
+fn wire_instance(
+    i: instance::Model,
+    hosts: &HashMap<i64, String>,
+    apps: &HashMap<i64, String>,
+) -> Instance {
+    Instance {
+        id: i.id,
+        hostid: i.host_id,
+        hostname: hosts.get(&i.host_id).cloned().unwrap_or_default(),
+        app_id: i.app_id,
+        app_name: apps.get(&i.app_id).cloned().unwrap_or_default(),
+        status: i.status,
+        version: i.version,
+    }
+}
+
+async fn names_for<C: ConnectionTrait>(
+    db: &C,
+    rows: &[instance::Model],
+) -> AppResult<(HashMap<i64, String>, HashMap<i64, String>)> {
+    let hosts = host::Entity::find()
+        .filter(host::Column::Id.is_in(rows.iter().map(|r| r.host_id).collect::<Vec<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h.hostname))
+        .collect();
+    let apps = app::Entity::find()
+        .filter(app::Column::Id.is_in(rows.iter().map(|r| r.app_id).collect::<Vec<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.full_name))
+        .collect();
+    Ok((hosts, apps))
+}
+
+/// `GET /applications/{id}/instances/`.
+pub async fn instances(
+    ctx: &Ctx,
+    actor: &Actor,
+    app_id: i64,
+    page: PageQuery,
+) -> AppResult<Page<Instance>> {
+    authorize_resource(ctx, actor, ResourceType::Application, app_id, "view_app").await?;
+    let q = instance::Entity::find().filter(instance::Column::AppId.eq(app_id));
+    let count = q.clone().count(&ctx.db).await?;
+    let rows = q
+        .order_by_asc(instance::Column::Id)
+        .offset(page.offset())
+        .limit(page.size())
+        .all(&ctx.db)
+        .await?;
+    let (hosts, apps) = names_for(&ctx.db, &rows).await?;
+    Ok(Page::new(
+        count,
+        &page,
+        rows.into_iter()
+            .map(|r| wire_instance(r, &hosts, &apps))
+            .collect(),
+    ))
+}
+
+/// `POST /applications/{id}/instances/`: attaches the application to hosts (audited on both).
+pub async fn add_instances(
+    ctx: &Ctx,
+    actor: &Actor,
+    app_id: i64,
+    on: Vec<InstanceOnHost>,
+) -> AppResult<Vec<Instance>> {
+    authorize_resource(ctx, actor, ResourceType::Application, app_id, "edit_app").await?;
+    for o in &on {
+        authorize_resource(ctx, actor, HOST, o.hostid, "edit_host").await?;
+    }
+    let txn = ctx.db.begin().await?;
+    let a = app::Entity::find_by_id(app_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("application"))?;
+    let mut created = vec![];
+    for o in on {
+        let h = load(&txn, o.hostid)
+            .await
+            .map_err(|_| AppError::invalid("hostid", format!("no host {}", o.hostid)))?;
+        if instance::Entity::find()
+            .filter(instance::Column::AppId.eq(app_id))
+            .filter(instance::Column::HostId.eq(h.id))
+            .one(&txn)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::conflict(format!(
+                "{} already has an instance on {}",
+                a.full_name, h.hostname
+            ))
+            .with_field("hostid"));
+        }
+        let i = instance::ActiveModel {
+            app_id: Set(app_id),
+            host_id: Set(h.id),
+            status: Set("stopped".into()),
+            version: Set(String::new()),
+            created_at: Set(crate::time::now()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        record(
+            &txn,
+            actor,
+            Entry::new("app", "attach_host")
+                .target("application", Some(app_id), &a.full_name)
+                .detail(json!({"host": h.hostname, "instance": i.id})),
+        )
+        .await?;
+        record(
+            &txn,
+            actor,
+            Entry::new("host", "attach_app")
+                .target("host", Some(h.id), &h.hostname)
+                .detail(json!({"application": a.full_name, "instance": i.id})),
+        )
+        .await?;
+        created.push(i);
+    }
+    txn.commit().await?;
+    let (hosts, apps) = names_for(&ctx.db, &created).await?;
+    Ok(created
+        .into_iter()
+        .map(|r| wire_instance(r, &hosts, &apps))
+        .collect())
+}
+
+/// `DELETE /applications/{id}/instances/`: `[{"id": instance}]`.
+pub async fn remove_instances(
+    ctx: &Ctx,
+    actor: &Actor,
+    app_id: i64,
+    ids: Vec<IdRef>,
+) -> AppResult<Message> {
+    authorize_resource(ctx, actor, ResourceType::Application, app_id, "edit_app").await?;
+    let rows = instance::Entity::find()
+        .filter(instance::Column::AppId.eq(app_id))
+        .filter(instance::Column::Id.is_in(ids.iter().map(|i| i.id).collect::<Vec<_>>()))
+        .all(&ctx.db)
+        .await?;
+    for r in &rows {
+        authorize_resource(ctx, actor, HOST, r.host_id, "edit_host").await?;
+    }
+    let txn = ctx.db.begin().await?;
+    let (hosts, apps) = names_for(&txn, &rows).await?;
+    for r in rows {
+        instance::Entity::delete_by_id(r.id).exec(&txn).await?;
+        let (hn, an) = (
+            hosts.get(&r.host_id).cloned().unwrap_or_default(),
+            apps.get(&r.app_id).cloned().unwrap_or_default(),
+        );
+        record(
+            &txn,
+            actor,
+            Entry::new("app", "detach_host")
+                .target("application", Some(app_id), &an)
+                .detail(json!({"host": hn, "instance": r.id})),
+        )
+        .await?;
+        record(
+            &txn,
+            actor,
+            Entry::new("host", "detach_app")
+                .target("host", Some(r.host_id), &hn)
+                .detail(json!({"application": an, "instance": r.id})),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(Message::success())
+}
