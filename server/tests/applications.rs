@@ -142,6 +142,14 @@ both! {
         assert_eq!(t.get("/api/applications/?has_parent=0", t.admin()).await.ok()["count"], 3);
         assert_eq!(t.get("/api/applications/?full_path=cart", t.admin()).await.ok()["count"], 2);
         t.get("/api/applications/?user=vera", Auth::Token(&token)).await.ok();
+        // get-by-users answers each user's view, with that user's actions.
+        let by = t.post("/api/applications/get-by-users/", t.admin(), json!([{"id": uid}, {"id": t.admin_id}])).await.ok();
+        assert_eq!(by[0]["user_id"], uid);
+        assert_eq!(by[0]["applications"].as_array().unwrap().len(), 2);
+        assert_eq!(by[0]["applications"][0]["available_actions"]["restart_app"], true);
+        assert_eq!(by[1]["applications"].as_array().unwrap().len(), 4);
+        t.post("/api/applications/get-by-users/", Auth::Token(&token), json!([{"id": uid}])).await.ok();
+        t.post("/api/applications/get-by-users/", Auth::Token(&token), json!([{"id": t.admin_id}])).await.err(403, 40300);
         t.get(&format!("/api/applications/?user=admin"), Auth::Token(&token)).await.err(403, 40300);
     }
 }

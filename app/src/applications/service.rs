@@ -1017,3 +1017,45 @@ pub async fn set_production(
     }
     Ok(Message::success())
 }
+
+/// Most applications answered per user by `get_by_users`.
+const PER_USER: u64 = 1000;
+
+/// `POST /applications/get-by-users/`: for each user, the applications they may view, with
+/// their own available_actions. Needs system.view_users unless asking only about yourself.
+pub async fn get_by_users(
+    ctx: &Ctx,
+    actor: &Actor,
+    users: Vec<IdRef>,
+) -> AppResult<Vec<UserApplications>> {
+    actor.require()?;
+    if users.iter().any(|u| u.id != actor.id) {
+        authorize_module(ctx, actor, "system", "view_users").await?;
+    }
+    let mut out = vec![];
+    for u in users {
+        let m = user::Entity::find_by_id(u.id)
+            .one(&ctx.db)
+            .await?
+            .ok_or_else(|| AppError::invalid("id", format!("no user {}", u.id)))?;
+        let them = Actor {
+            id: m.id,
+            username: m.username,
+            ..actor.clone()
+        };
+        let mut q = app::Entity::find();
+        if let Some(sub) = granted_ids(ctx, &them, APP, "view_app").await? {
+            q = q.filter(app::Column::Id.in_subquery(sub));
+        }
+        let rows = q
+            .order_by_asc(app::Column::FullName)
+            .limit(PER_USER)
+            .all(&ctx.db)
+            .await?;
+        out.push(UserApplications {
+            user_id: m.id,
+            applications: to_wire(ctx, &them, rows).await?,
+        });
+    }
+    Ok(out)
+}

@@ -129,3 +129,12 @@ pub struct Owner {
     #[serde(rename = "type")]
     pub owner_type: String,
 }
+
+/// One element of the `POST /applications/get-by-users/` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserApplications {
+    pub user_id: i64,
+    /// Applications the user may view (at most 1,000), with the user's own available_actions.
+    pub applications: Vec<Application>,
+}

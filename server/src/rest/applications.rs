@@ -166,6 +166,14 @@ async fn remove_from_production(
         .map(Json)
 }
 
+async fn by_users(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    J(users): J<Vec<IdRef>>,
+) -> AppResult<Json<Vec<UserApplications>>> {
+    service::get_by_users(&ctx, &a, users).await.map(Json)
+}
+
 pub fn routes(mut api: Api) -> Api {
     let t = "applications";
     let view = "view_app on it (directly, through a parent or its product line, or module-wide)";
@@ -174,6 +182,7 @@ pub fn routes(mut api: Api) -> Api {
         api = api
             .get(&format!("{base}/"), list, Op::new(t, "Applications you may see").query::<AppFilter>().ok_page::<Application>().perm("view_app"))
             .post(&format!("{base}/"), create, Op::new(t, "Create an application").body::<AppInput>().ok::<Application>().created().perm("application.create_app; edit_app on the parent; edit_business on the product line"))
+            .post(&format!("{base}/get-by-users/"), by_users, Op::new(t, "The applications each user may view, with their actions").body_list::<IdRef>().ok_list::<UserApplications>().perm("system.view_users (yourself: none)"))
             .get(&format!("{base}/{{id}}/"), get_one, Op::new(t, "Get an application").ok::<Application>().perm(view))
             .patch(&format!("{base}/{{id}}/"), patch, Op::new(t, "Edit, rename or move an application").body::<AppInput>().ok::<Application>().perm("edit_app on it (and on a new parent)"))
             .delete(&format!("{base}/{{id}}/"), delete, Op::new(t, "Delete an application (force=true also removes links from its dependants)").query::<DeleteQuery>().perm("delete_app on it"))
