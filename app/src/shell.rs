@@ -59,6 +59,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=Dashboard/>
                         <Route path=path!("/m/:module") view=crate::perms::pages::ModuleHome/>
                         <Route path=path!("/productions") view=crate::productions::pages::ProductionsPage/>
+                        <Route path=path!("/hosts") view=crate::hosts::pages::HostsPage/>
+                        <Route path=path!("/hosts/:id") view=crate::hosts::pages::HostDetailPage/>
                         <Route path=path!("/admin/users") view=crate::users::pages::UsersPage/>
                         <Route path=path!("/admin/users/:id") view=crate::users::pages::UserDetailPage/>
                         <Route path=path!("/admin/roles") view=crate::roles::pages::RolesPage/>
@@ -186,6 +188,7 @@ fn module_href(name: &str) -> String {
     match name {
         "system" => "/admin/users".into(),
         "business" => "/productions".into(),
+        "host" => "/hosts".into(),
         other => format!("/m/{other}"),
     }
 }

@@ -1,1 +1,55 @@
-//! Server functions of hosts (the UI arrives with the host pages).
+//! Server functions of hosts.
+use super::types::*;
+use crate::applications::types::Application;
+use crate::common::{Message, Page};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+/// Hosts the caller may see.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn list_hosts(filter: HostFilter) -> Result<Page<Host>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::list(&ctx, &actor, filter).await
+}
+
+/// One host.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn get_host(id: i64) -> Result<Host, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::get(&ctx, &actor, id).await
+}
+
+/// Adds a host.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn create_host(input: HostInput) -> Result<Host, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::create(&ctx, &actor, input).await
+}
+
+/// Edits a host.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn update_host(id: i64, input: HostInput) -> Result<Host, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::update(&ctx, &actor, id, input).await
+}
+
+/// Deletes a host.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn delete_host(id: i64, force: bool) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::delete(&ctx, &actor, id, force).await
+}
+
+/// Applications with an instance on a host.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn host_applications(id: i64) -> Result<Page<Application>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::applications(
+        &ctx,
+        &actor,
+        id,
+        crate::applications::types::AppFilter::default(),
+    )
+    .await
+}
