@@ -1,6 +1,6 @@
 //! The service context (database, enforcer, configuration) and the actor every service fn takes.
 use crate::error::{AppError, AppResult};
-use casbin::Enforcer;
+use crate::perms::casbin::Enforcer;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use tokio::sync::RwLock;

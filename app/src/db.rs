@@ -56,3 +56,19 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         jobs_notify: Arc::new(tokio::sync::Notify::new()),
     })
 }
+
+/// Refreshes the query planner's statistics. SQLite plans the permission joins well only with
+/// statistics, so this runs after bulk loads (benchmark data, imports); PostgreSQL's autovacuum
+/// also analyzes on its own.
+pub async fn analyze(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    db.execute_unprepared("ANALYZE").await.map(|_| ())
+}
+
+/// SQLite's own upkeep: `PRAGMA optimize` (re-analyzes tables whose statistics went stale).
+/// Nothing to do for PostgreSQL.
+pub async fn optimize(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA optimize=0x10002").await?;
+    }
+    Ok(())
+}

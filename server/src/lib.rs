@@ -1,5 +1,6 @@
 //! The Opsdeck server: HTTP wiring around the app crate's services.
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod http;
 pub mod rest;
@@ -108,6 +109,9 @@ pub fn spawn_background(ctx: Ctx) {
         use tower_sessions::ExpiredDeletion;
         let store = app::auth::session_store::SeaSessionStore::new(ctx.db.clone());
         loop {
+            if let Err(e) = app::db::optimize(&ctx.db).await {
+                tracing::warn!(error = %e, "database optimize");
+            }
             if let Err(e) = store.delete_expired().await {
                 tracing::warn!(error = %e, "session cleanup");
             }

@@ -31,7 +31,7 @@ async fn shutdown_signal() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: opsdeck [serve|migrate|create-admin] [--log-json]\n  create-admin reads OPSDECK_ADMIN_USER and OPSDECK_ADMIN_PASSWORD");
+    eprintln!("usage: opsdeck [serve|migrate|create-admin|bench-seed] [--log-json]\n  create-admin reads OPSDECK_ADMIN_USER and OPSDECK_ADMIN_PASSWORD\n  bench-seed fills an empty database for docs/benchmarks.md");
     std::process::exit(2)
 }
 
@@ -43,7 +43,7 @@ async fn main() {
     for a in &args {
         match a.as_str() {
             "--log-json" => json = true,
-            "serve" | "migrate" | "create-admin" => cmd = a,
+            "serve" | "migrate" | "create-admin" | "bench-seed" => cmd = a,
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -66,6 +66,34 @@ async fn main() {
     };
     match cmd {
         "migrate" => tracing::info!("migrations applied"),
+        "bench-seed" => {
+            let n = |k: &str, d: usize| {
+                std::env::var(k)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(d)
+            };
+            let sizes = server::bench::Sizes {
+                hosts: n("OPSDECK_BENCH_HOSTS", 100_000),
+                apps: n("OPSDECK_BENCH_APPS", 10_000),
+                instances: n("OPSDECK_BENCH_INSTANCES", 50_000),
+                grants: n("OPSDECK_BENCH_GRANTS", 1_000),
+            };
+            let started = std::time::Instant::now();
+            match server::bench::seed(&ctx, sizes).await {
+                Ok((admin, bench)) => {
+                    println!("ADMIN_TOKEN={admin}\nBENCH_TOKEN={bench}");
+                    tracing::info!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "benchmark estate generated"
+                    );
+                }
+                Err(e) => {
+                    tracing::error!("bench-seed: {e}");
+                    std::process::exit(1)
+                }
+            }
+        }
         "create-admin" | "serve" => {
             match app::users::service::ensure_admin(&ctx, &config.admin_user, config.admin_password.as_deref()).await {
                 Ok(Some(pw)) => println!("Created administrator '{}' with password: {pw}\n(shown once; change it after logging in)", config.admin_user),

@@ -6,7 +6,14 @@
 //! management API and tests.
 use crate::entities::{application, perm_grant, role, user_role};
 use async_trait::async_trait;
-use casbin::{Adapter, CoreApi, DefaultModel, Enforcer, Filter, MgmtApi, Model};
+use casbin::{Adapter, CachedApi, CachedEnforcer, CoreApi, DefaultModel, Filter, MgmtApi, Model};
+
+/// The enforcer type used everywhere: Casbin's enforcer with a result cache, which Casbin clears
+/// on every policy change made through its management API (as `apply` does).
+pub type Enforcer = CachedEnforcer;
+
+/// Cached (subject, object, action) results; module checks repeat on every request.
+const CACHE_ENTRIES: usize = 100_000;
 use sea_orm::QuerySelect;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
@@ -53,6 +60,7 @@ pub async fn enforcer(db: &DatabaseConnection) -> casbin::Result<Enforcer> {
     let model = DefaultModel::from_str(MODEL).await?;
     let mut e = Enforcer::new(model, SeaAdapter { db: db.clone() }).await?;
     e.enable_auto_save(false);
+    e.set_cache(Box::new(casbin::DefaultCache::new(CACHE_ENTRIES)));
     Ok(e)
 }
 

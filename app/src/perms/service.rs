@@ -390,7 +390,7 @@ pub async fn resource_ancestors<C: sea_orm::ConnectionTrait>(
 
 /// Whether `sub` holds a module-wide flag (with the module enabled) that covers `perm` on every
 /// resource of the kind.
-fn module_wide(e: &casbin::Enforcer, sub: &str, rtype: ResourceType, perm: &str) -> bool {
+fn module_wide(e: &super::casbin::Enforcer, sub: &str, rtype: ResourceType, perm: &str) -> bool {
     module_flags_covering(rtype, perm)
         .iter()
         .any(|(obj, flag)| {
@@ -894,8 +894,10 @@ pub async fn resource_authorizations(
 
 /// Reloads the whole policy from the database (after bulk changes to the resource hierarchy).
 pub async fn reload(ctx: &Ctx) -> AppResult<()> {
-    use casbin::CoreApi;
-    ctx.enforcer.write().await.load_policy().await?;
+    use casbin::{CachedApi, CoreApi};
+    let mut e = ctx.enforcer.write().await;
+    e.load_policy().await?;
+    e.get_mut_cache().clear();
     Ok(())
 }
 
