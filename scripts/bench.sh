@@ -12,7 +12,7 @@ PORT=${PORT:-3977}
 command -v wrk >/dev/null || { apt-get -o DPkg::Lock::Timeout=300 update -qq; DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq wrk; }
 [ -d target/site/pkg ] || cargo leptos build
 # The release binary serves the pages the debug site built (same markup; only the server is timed).
-LEPTOS_OUTPUT_NAME=opsdeck cargo build --release -p server --bin opsdeck
+LEPTOS_OUTPUT_NAME=opsdeck CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 cargo build --release -p server --bin opsdeck
 BIN=$PWD/target/release/opsdeck
 WORK=$(mktemp -d /tmp/opsdeck-bench.XXXXXX); chmod 755 "$WORK"
 SERVER=""

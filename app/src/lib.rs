@@ -1,7 +1,7 @@
 //! Opsdeck: the application crate. Domain folders (`users/`, `roles/`, …) each hold `types.rs`
 //! (wire types, wasm-safe), `service.rs` (all logic, server only), `api.rs` (server functions) and
 //! `pages/` (UI). See docs/architecture.md.
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod applications;
 pub mod audit;

@@ -1,4 +1,5 @@
 //! The Opsdeck server: HTTP wiring around the app crate's services.
+#![recursion_limit = "512"]
 pub mod api;
 pub mod bench;
 pub mod config;

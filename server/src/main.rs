@@ -1,4 +1,5 @@
 //! `opsdeck [serve|migrate|create-admin] [--log-json]`
+#![recursion_limit = "512"]
 use app::ctx::Actor;
 use leptos::prelude::get_configuration;
 use tracing_subscriber::EnvFilter;
