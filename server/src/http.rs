@@ -136,6 +136,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
     }
 }
 
+/// Path parameters, answering bad input (`/api/users/abc/`) in the error envelope.
+pub struct P<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for P<T> {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(P(v)),
+            Err(e) => Err(AppError::bad_request(format!(
+                "bad path: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
 /// The actor resolved by `actor_layer`.
 pub struct Who(pub Actor);
 

@@ -138,6 +138,9 @@ both! {
         assert_eq!(upd["detail"]["before"]["email"], "u1@corp.test");
         assert_eq!(upd["detail"]["after"]["email"], "new@corp.test");
         t.get("/api/users/999999/", t.admin()).await.err(404, 40400);
+        // A malformed id is a 400 in the envelope, not a framework error page.
+        let e = t.get("/api/users/abc/", t.admin()).await.err(400, 40000);
+        assert!(e["message"].as_str().unwrap().contains("bad path"));
     }
 }
 

@@ -1,10 +1,10 @@
 use crate::api::{Api, Op};
-use crate::http::{paged, Who, J, Q};
+use crate::http::{paged, Who, J, P, Q};
 use app::applications::{service, types::*};
 use app::common::{IdRef, Message, Page, PageQuery};
 use app::ctx::Ctx;
 use app::error::AppResult;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 
@@ -26,14 +26,14 @@ async fn create(
 async fn get_one(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
 ) -> AppResult<Json<Application>> {
     service::get(&ctx, &a, id).await.map(Json)
 }
 async fn patch(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(input): J<AppInput>,
 ) -> AppResult<Json<Application>> {
     service::update(&ctx, &a, id, input).await.map(Json)
@@ -41,7 +41,7 @@ async fn patch(
 async fn delete(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(q): Q<DeleteQuery>,
 ) -> AppResult<Json<Message>> {
     service::delete(&ctx, &a, id, q.force.unwrap_or(false))
@@ -52,7 +52,7 @@ async fn children(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(f): Q<AppFilter>,
 ) -> Apps {
     Ok(paged(&uri, service::child_apps(&ctx, &a, id, f).await?))
@@ -60,7 +60,7 @@ async fn children(
 async fn add_children(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Vec<Application>>> {
     service::add_children(&ctx, &a, id, ids).await.map(Json)
@@ -68,7 +68,7 @@ async fn add_children(
 async fn remove_children(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::remove_children(&ctx, &a, id, ids).await.map(Json)
@@ -77,7 +77,7 @@ async fn required(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(f): Q<AppFilter>,
 ) -> Apps {
     Ok(paged(&uri, service::required_apps(&ctx, &a, id, f).await?))
@@ -85,7 +85,7 @@ async fn required(
 async fn add_required(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::add_required(&ctx, &a, id, ids).await.map(Json)
@@ -93,7 +93,7 @@ async fn add_required(
 async fn remove_required(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::remove_required(&ctx, &a, id, ids).await.map(Json)
@@ -102,7 +102,7 @@ async fn required_by(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(f): Q<AppFilter>,
 ) -> Apps {
     Ok(paged(
@@ -114,7 +114,7 @@ async fn owners(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(p): Q<PageQuery>,
 ) -> AppResult<Json<Page<Owner>>> {
     Ok(paged(&uri, service::owners(&ctx, &a, id, p).await?))
@@ -123,7 +123,7 @@ async fn add_owners(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(items): J<Vec<OwnerRef>>,
 ) -> AppResult<Json<Page<Owner>>> {
     Ok(paged(&uri, service::add_owners(&ctx, &a, id, items).await?))
@@ -131,7 +131,7 @@ async fn add_owners(
 async fn remove_owners(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(items): J<Vec<OwnerRef>>,
 ) -> AppResult<Json<Message>> {
     service::remove_owners(&ctx, &a, id, items).await.map(Json)
@@ -140,7 +140,7 @@ async fn of_production(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(f): Q<AppFilter>,
 ) -> Apps {
     Ok(paged(&uri, service::of_production(&ctx, &a, id, f).await?))
@@ -148,7 +148,7 @@ async fn of_production(
 async fn add_to_production(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::set_production(&ctx, &a, id, ids, true)
@@ -158,7 +158,7 @@ async fn add_to_production(
 async fn remove_from_production(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::set_production(&ctx, &a, id, ids, false)

@@ -1,11 +1,11 @@
 use crate::api::{Api, Op};
-use crate::http::{paged, Who, J, Q};
+use crate::http::{paged, Who, J, P, Q};
 use app::applications::types::{AppFilter, Application, DeleteQuery};
 use app::common::{IdRef, Message, Page, PageQuery};
 use app::ctx::Ctx;
 use app::error::AppResult;
 use app::hosts::{service, types::*};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 
@@ -27,17 +27,13 @@ async fn create(
         Json(service::create(&ctx, &a, input).await?),
     ))
 }
-async fn get_one(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Host>> {
+async fn get_one(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<Host>> {
     service::get(&ctx, &a, id).await.map(Json)
 }
 async fn patch(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(input): J<HostInput>,
 ) -> AppResult<Json<Host>> {
     service::update(&ctx, &a, id, input).await.map(Json)
@@ -45,7 +41,7 @@ async fn patch(
 async fn delete(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(q): Q<DeleteQuery>,
 ) -> AppResult<Json<Message>> {
     service::delete(&ctx, &a, id, q.force.unwrap_or(false))
@@ -56,7 +52,7 @@ async fn apps(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(f): Q<AppFilter>,
 ) -> AppResult<Json<Page<Application>>> {
     Ok(paged(&uri, service::applications(&ctx, &a, id, f).await?))
@@ -65,7 +61,7 @@ async fn instances(
     State(ctx): State<Ctx>,
     Who(a): Who,
     uri: Uri,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(p): Q<PageQuery>,
 ) -> AppResult<Json<Page<Instance>>> {
     Ok(paged(&uri, service::instances(&ctx, &a, id, p).await?))
@@ -73,7 +69,7 @@ async fn instances(
 async fn add_instances(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(on): J<Vec<InstanceOnHost>>,
 ) -> AppResult<Json<Vec<Instance>>> {
     service::add_instances(&ctx, &a, id, on).await.map(Json)
@@ -81,7 +77,7 @@ async fn add_instances(
 async fn remove_instances(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::remove_instances(&ctx, &a, id, ids).await.map(Json)

@@ -1,16 +1,16 @@
 use crate::api::{Api, Op};
-use crate::http::{OneOrMany, Who, J, Q};
+use crate::http::{OneOrMany, Who, J, P, Q};
 use app::common::Message;
 use app::ctx::Ctx;
 use app::error::AppResult;
 use app::perms::{service, types::*};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 
 async fn user_modules(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
 ) -> AppResult<Json<Vec<ModulePerms>>> {
     service::module_perms_of(&ctx, &a, SubjectType::User, id)
         .await
@@ -19,7 +19,7 @@ async fn user_modules(
 async fn role_modules(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
 ) -> AppResult<Json<Vec<ModulePerms>>> {
     service::module_perms_of(&ctx, &a, SubjectType::Role, id)
         .await
@@ -28,7 +28,7 @@ async fn role_modules(
 async fn grant_user(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(g): J<OneOrMany<ModuleGrant>>,
 ) -> AppResult<Json<Message>> {
     service::grant_module_perms(&ctx, &a, SubjectType::User, id, g.into_vec())
@@ -38,7 +38,7 @@ async fn grant_user(
 async fn grant_role(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(g): J<OneOrMany<ModuleGrant>>,
 ) -> AppResult<Json<Message>> {
     service::grant_module_perms(&ctx, &a, SubjectType::Role, id, g.into_vec())
@@ -48,7 +48,7 @@ async fn grant_role(
 async fn explain(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     Q(q): Q<ExplainQuery>,
 ) -> AppResult<Json<EffectivePerms>> {
     service::explain(&ctx, &a, id, q).await.map(Json)
@@ -86,7 +86,7 @@ pub fn resource_routes(mut api: Api) -> Api {
             let list = move |State(ctx): State<Ctx>,
                              Who(a): Who,
                              uri: Uri,
-                             Path(id): Path<i64>,
+                             P(id): P<i64>,
                              Q(f): Q<ResourcePermFilter>| async move {
                 Ok::<Json<Page<ResourcePermRow>>, AppError>(paged(
                     &uri,
@@ -95,7 +95,7 @@ pub fn resource_routes(mut api: Api) -> Api {
             };
             let grant = move |State(ctx): State<Ctx>,
                               Who(a): Who,
-                              Path(id): Path<i64>,
+                              P(id): P<i64>,
                               J(req): J<ResourceGrantRequest>| async move {
                 service::grant_resource_perms(&ctx, &a, st, id, rtype, req)
                     .await
@@ -125,7 +125,7 @@ pub fn resource_routes(mut api: Api) -> Api {
                 let who = move |State(ctx): State<Ctx>,
                                 Who(a): Who,
                                 uri: Uri,
-                                Path(id): Path<i64>,
+                                P(id): P<i64>,
                                 Q(p): Q<PageQuery>| async move {
                     Ok::<Json<Page<ResourceAuthorization>>, AppError>(paged(
                         &uri,
@@ -135,7 +135,7 @@ pub fn resource_routes(mut api: Api) -> Api {
                 let patch =
                     move |State(ctx): State<Ctx>,
                           Who(a): Who,
-                          Path(id): Path<i64>,
+                          P(id): P<i64>,
                           J(items): J<Vec<AuthorizationChange>>| async move {
                         service::patch_resource_authorizations(&ctx, &a, rtype, id, st, items)
                             .await

@@ -1,10 +1,10 @@
 use crate::api::{Api, Op};
-use crate::http::{paged, Who, J, Q};
+use crate::http::{paged, Who, J, P, Q};
 use app::common::{Message, Page};
 use app::ctx::Ctx;
 use app::error::AppResult;
 use app::productions::{service, types::*};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 
@@ -29,23 +29,19 @@ async fn create(
 async fn get_one(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
 ) -> AppResult<Json<Production>> {
     service::get(&ctx, &a, id).await.map(Json)
 }
 async fn patch(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(input): J<ProductionInput>,
 ) -> AppResult<Json<Production>> {
     service::update(&ctx, &a, id, input).await.map(Json)
 }
-async fn delete(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Message>> {
+async fn delete(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<Message>> {
     service::delete(&ctx, &a, id).await.map(Json)
 }
 

@@ -1,11 +1,11 @@
 use crate::api::{Api, Op};
-use crate::http::{paged, Who, J, Q};
+use crate::http::{paged, Who, J, P, Q};
 use app::common::{IdRef, Message, Page};
 use app::ctx::Ctx;
 use app::error::AppResult;
 use app::roles::{service, types::*};
 use app::users::types::User;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 
@@ -27,39 +27,27 @@ async fn create(
         Json(service::create(&ctx, &a, input).await?),
     ))
 }
-async fn get_one(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Role>> {
+async fn get_one(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<Role>> {
     service::get(&ctx, &a, id).await.map(Json)
 }
 async fn patch(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(input): J<RoleInput>,
 ) -> AppResult<Json<Role>> {
     service::update(&ctx, &a, id, input).await.map(Json)
 }
-async fn delete(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Message>> {
+async fn delete(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<Message>> {
     service::delete(&ctx, &a, id).await.map(Json)
 }
-async fn members(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Vec<User>>> {
+async fn members(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<Vec<User>>> {
     service::members(&ctx, &a, id).await.map(Json)
 }
 async fn add_members(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::change_membership(
@@ -74,7 +62,7 @@ async fn add_members(
 async fn remove_members(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     service::change_membership(

@@ -1,11 +1,11 @@
 use crate::api::{Api, Op};
-use crate::http::{paged, Who, J, Q};
+use crate::http::{paged, Who, J, P, Q};
 use app::auth::types::ForgotPassword;
 use app::common::{IdRef, Message, Page};
 use app::ctx::Ctx;
 use app::error::AppResult;
 use app::users::{service, types::*};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::Uri;
 use axum::Json;
 
@@ -27,17 +27,13 @@ async fn create(
         Json(service::create(&ctx, &a, input).await?),
     ))
 }
-async fn get_one(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<User>> {
+async fn get_one(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<User>> {
     service::get(&ctx, &a, id).await.map(Json)
 }
 async fn patch(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(input): J<UpdateUser>,
 ) -> AppResult<Json<User>> {
     service::update(&ctx, &a, id, input).await.map(Json)
@@ -45,7 +41,7 @@ async fn patch(
 async fn add_roles(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     let pairs = ids.into_iter().map(|r| (id, r.id)).collect();
@@ -56,7 +52,7 @@ async fn add_roles(
 async fn remove_roles(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(ids): J<Vec<IdRef>>,
 ) -> AppResult<Json<Message>> {
     let pairs = ids.into_iter().map(|r| (id, r.id)).collect();
@@ -64,25 +60,17 @@ async fn remove_roles(
         .await
         .map(Json)
 }
-async fn enable(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Message>> {
+async fn enable(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<Message>> {
     service::set_status(&ctx, &a, id, true).await.map(Json)
 }
-async fn disable(
-    State(ctx): State<Ctx>,
-    Who(a): Who,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Message>> {
+async fn disable(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<Message>> {
     service::set_status(&ctx, &a, id, false).await.map(Json)
 }
 async fn change_password(
     State(ctx): State<Ctx>,
     Who(a): Who,
     s: tower_sessions::Session,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(input): J<ChangePassword>,
 ) -> AppResult<Json<Message>> {
     app::auth::session::change_password(&ctx, &a, &s, id, input)
@@ -92,7 +80,7 @@ async fn change_password(
 async fn forget_password(
     State(ctx): State<Ctx>,
     Who(a): Who,
-    Path(id): Path<i64>,
+    P(id): P<i64>,
     J(input): J<ForgotPassword>,
 ) -> AppResult<Json<Message>> {
     app::auth::service::forgot_password(&ctx, &a, Some(id), input)
