@@ -45,6 +45,16 @@ async fn api_docs() -> axum::response::Redirect {
     axum::response::Redirect::permanent("/api-docs.html")
 }
 
+/// A panic in a handler is a bug: log it once and answer the error envelope's 500.
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into());
+    app::error::AppError::internal(format!("handler panicked: {what}")).into_response()
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -96,6 +106,9 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
         ))
         .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
         .layer(sessions)

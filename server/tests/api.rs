@@ -71,6 +71,8 @@ both! {
         // Never shown again.
         let one = t.get(&format!("/api/auth-tokens/{id}/"), t.admin()).await.ok();
         assert!(one.get("value").is_none(), "{one}");
+        // Any value filter is safe, multi-byte characters included (it used to be sliced by bytes).
+        assert_eq!(t.get("/api/auth-tokens/?value=odk_a%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9", t.admin()).await.ok()["count"], 0);
         let list = t.get("/api/auth-tokens/?name=ci", t.admin()).await.ok();
         assert_eq!(list["count"], 1);
         assert!(list["results"][0].get("value").is_none());

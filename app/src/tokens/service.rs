@@ -57,7 +57,10 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: TokenFilter) -> AppResult<Page<To
         q = q.filter(
             sea_orm::Condition::any()
                 .add(api_token::Column::TokenHash.eq(crate::security::sha256_hex(v)))
-                .add(api_token::Column::Prefix.starts_with(&v[..v.len().min(SHOWN_PREFIX_LEN)])),
+                .add(
+                    api_token::Column::Prefix
+                        .starts_with(v.chars().take(SHOWN_PREFIX_LEN).collect::<String>()),
+                ),
         );
     }
     let count = q.clone().count(&ctx.db).await?;
