@@ -419,3 +419,19 @@ both! {
         assert_eq!(r.status, 308);
     }
 }
+
+both! {
+    async fn user_lookup_by_name_is_permission_checked(t: TestApp) {
+        let (uid, _) = t.user("quinn").await;
+        let quinn = app::ctx::Actor { id: uid, username: "quinn".into(), ..Default::default() };
+        let admin = app::ctx::Actor { id: t.admin_id, username: "admin".into(), ..Default::default() };
+        use app::users::service::by_username;
+        assert_eq!(by_username(&t.ctx, &quinn, "quinn").await.unwrap().id, uid);
+        // Others, and names that do not exist, are both refused: no probing for accounts.
+        assert_eq!(by_username(&t.ctx, &quinn, "admin").await.unwrap_err().error_code, 40300);
+        assert_eq!(by_username(&t.ctx, &quinn, "ghost").await.unwrap_err().error_code, 40300);
+        assert_eq!(by_username(&t.ctx, &admin, "quinn").await.unwrap().username, "quinn");
+        let e = by_username(&t.ctx, &admin, "ghost").await.unwrap_err();
+        assert_eq!((e.error_code, e.field.as_deref()), (40400, Some("username")));
+    }
+}

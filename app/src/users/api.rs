@@ -49,3 +49,10 @@ pub async fn change_my_password(input: ChangePassword) -> Result<Message, AppErr
         .map_err(AppError::internal)?;
     crate::auth::session::change_password(&ctx, &actor, &session, actor.id, input).await
 }
+
+/// One user by exact username.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn find_user(username: String) -> Result<User, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::by_username(&ctx, &actor, &username).await
+}

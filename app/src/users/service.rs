@@ -379,3 +379,18 @@ pub async fn ensure_admin(
     crate::roles::service::add_member_unchecked(ctx, u.id, su.id).await?;
     Ok(generated)
 }
+
+/// One user by exact username (forms that take a name rather than an id). Same rule as `get`.
+pub async fn by_username(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<User> {
+    actor.require()?;
+    let u = user::Entity::find()
+        .filter(user::Column::Username.eq(username.trim()))
+        .one(&ctx.db)
+        .await?;
+    // Checked before answering "no such user", so names cannot be probed without the permission.
+    if u.as_ref().map(|u| u.id) != Some(actor.id) {
+        authorize_module(ctx, actor, "system", "view_users").await?;
+    }
+    let u = u.ok_or_else(|| AppError::not_found("user").with_field("username"))?;
+    Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
+}

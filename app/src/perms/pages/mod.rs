@@ -280,16 +280,7 @@ pub fn ExplainPage() -> impl IntoView {
             },
         );
         async move {
-            let found = crate::users::api::list_users(crate::users::types::UserFilter {
-                username: Some(name.clone()),
-                ..Default::default()
-            })
-            .await?;
-            let user = found
-                .results
-                .into_iter()
-                .find(|u| u.username == name)
-                .ok_or_else(|| crate::error::AppError::not_found("user").with_field("username"))?;
+            let user = crate::users::api::find_user(name).await?;
             explain_perms(user.id, query).await
         }
     });

@@ -9,8 +9,7 @@ use crate::perms::pages::{PermMatrix, ResourcePerms};
 use crate::perms::types::SubjectType;
 use crate::roles::api::*;
 use crate::roles::types::*;
-use crate::users::api::list_users;
-use crate::users::types::UserFilter;
+use crate::users::api::find_user;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -113,16 +112,7 @@ pub fn RoleDetailPage() -> impl IntoView {
     let add_by_name = Action::new(move |name: &String| {
         let (name, rid) = (name.clone(), id());
         async move {
-            let found = list_users(UserFilter {
-                username: Some(name.clone()),
-                ..Default::default()
-            })
-            .await?;
-            let user = found
-                .results
-                .into_iter()
-                .find(|u| u.username == name)
-                .ok_or_else(|| crate::error::AppError::not_found("user"))?;
+            let user = find_user(name).await?;
             let r = change_members(rid, vec![user.id], true).await;
             version.update(|v| *v += 1);
             r
