@@ -145,3 +145,26 @@ where
         }
     })
 }
+
+/// What a create form shows: its own pre-check errors (set directly) or the action's answer.
+/// On success `on_ok` runs (clear the fields, close the form).
+pub fn form_result<I, T>(
+    action: Action<I, Result<T, AppError>>,
+    on_ok: impl Fn() + Send + Sync + 'static,
+) -> RwSignal<Option<Result<T, AppError>>>
+where
+    I: Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    let shown = RwSignal::new(None);
+    let value = action.value();
+    Effect::new(move |_| {
+        if let Some(v) = value.get() {
+            if v.is_ok() {
+                on_ok();
+            }
+            shown.set(Some(v));
+        }
+    });
+    shown
+}

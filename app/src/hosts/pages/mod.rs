@@ -1,8 +1,9 @@
 //! Host list (server-side table whose filter lives in the URL) and host detail.
-use crate::common::components::{confirm, refreshing, ActionError, FieldError, Loaded, Pager};
+use crate::common::components::{
+    confirm, form_result, refreshing, ActionError, FieldError, Loaded, Pager,
+};
 use crate::common::i18n::t;
 use crate::common::{Page, PageQuery};
-use crate::error::AppError;
 use crate::hosts::api::*;
 use crate::hosts::types::*;
 use leptos::prelude::*;
@@ -143,7 +144,7 @@ pub fn HostsPage() -> impl IntoView {
     let col = move |k: &'static str| shown.with(|s| s.contains(&k));
     view! {
         <h1>{t("module.host")}</h1>
-        <NewHostForm on_created=move || version.update(|v| *v += 1)/>
+        <NewHostForm version/>
         <div class="toolbar" id="host-filters">
             <input type="search" id="host-search" placeholder=t("hosts.search") aria-label=t("hosts.search")
                 prop:value=move || get("q") on:change=move |ev| set("q", event_target_value(&ev))/>
@@ -212,33 +213,18 @@ fn urlencode(s: &str) -> String {
 }
 
 #[component]
-fn NewHostForm(on_created: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn NewHostForm(version: RwSignal<u32>) -> impl IntoView {
     let open = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     let host_type = RwSignal::new("PHY_HOST".to_string());
     let location = RwSignal::new(String::new());
     let ips = RwSignal::new(String::new());
-    let create = Action::new(move |input: &HostInput| {
-        let input = input.clone();
-        async move {
-            let r = create_host(input).await;
-            if r.is_ok() {
-                on_created();
-            }
-            r
-        }
-    });
-    let value = create.value();
-    let shown: RwSignal<Option<Result<Host, AppError>>> = RwSignal::new(None);
-    Effect::new(move |_| {
-        if let Some(v) = value.get() {
-            if v.is_ok() {
-                name.set(String::new());
-                ips.set(String::new());
-                open.set(false);
-            }
-            shown.set(Some(v));
-        }
+    let create = refreshing(version, create_host);
+    // Shared validation runs in the browser first; the service checks again. `shown` shows either.
+    let shown = form_result(create, move || {
+        name.set(String::new());
+        ips.set(String::new());
+        open.set(false);
     });
     view! {
         <button class="btn btn-primary" id="new-host" on:click=move |_| open.update(|o| *o = !*o)>{t("hosts.new")}</button>

@@ -1,9 +1,8 @@
 //! Users list and user detail.
-use crate::common::components::{refreshing, ActionError, FieldError, Loaded, Pager};
+use crate::common::components::{form_result, refreshing, ActionError, FieldError, Loaded, Pager};
 use crate::common::i18n::t;
 use crate::common::Page;
 use crate::common::{validate, PageQuery};
-use crate::error::AppError;
 use crate::perms::pages::{Explainer, PermMatrix, ResourcePerms};
 use crate::perms::types::SubjectType;
 use crate::roles::api::{change_members, list_roles};
@@ -40,7 +39,7 @@ pub fn UsersPage() -> impl IntoView {
     });
     view! {
         <h1>{t("nav.users")}</h1>
-        <NewUserForm on_created=move || version.update(|v| *v += 1)/>
+        <NewUserForm version/>
         <div class="toolbar">
             <input type="search" id="user-search" placeholder=t("common.search") aria-label=t("common.search")
                 on:input=move |ev| { q.set(event_target_value(&ev)); page.set(1); }/>
@@ -90,34 +89,18 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn NewUserForm(on_created: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn NewUserForm(version: RwSignal<u32>) -> impl IntoView {
     let open = RwSignal::new(false);
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
-    let create = Action::new(move |input: &CreateUser| {
-        let input = input.clone();
-        async move {
-            let r = add_user(input).await;
-            if r.is_ok() {
-                on_created();
-            }
-            r
-        }
-    });
-    let value = create.value();
+    let create = refreshing(version, add_user);
     // Shared validation runs in the browser first; the service checks again. `merged` shows either.
-    let merged: RwSignal<Option<Result<User, AppError>>> = RwSignal::new(None);
-    Effect::new(move |_| {
-        if let Some(v) = value.get() {
-            if v.is_ok() {
-                username.set(String::new());
-                password.set(String::new());
-                email.set(String::new());
-                open.set(false);
-            }
-            merged.set(Some(v));
-        }
+    let merged = form_result(create, move || {
+        username.set(String::new());
+        password.set(String::new());
+        email.set(String::new());
+        open.set(false);
     });
     view! {
         <button class="btn btn-primary" id="new-user" on:click=move |_| open.update(|o| *o = !*o)>{t("users.new")}</button>
