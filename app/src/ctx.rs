@@ -58,6 +58,8 @@ pub struct Ctx {
     pub config: Arc<Config>,
     /// Wakes the job runner when a job is queued.
     pub jobs_notify: Arc<tokio::sync::Notify>,
+    /// Rows done so far of running imports (import id → rows), for progress in the UI.
+    pub progress: Arc<std::sync::Mutex<std::collections::HashMap<i64, u64>>>,
 }
 
 /// Who is acting, and on which request. `id == 0` is an anonymous caller.

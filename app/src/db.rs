@@ -17,21 +17,26 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     }
     let mut opts = ConnectOptions::new(url.to_string());
     let sqlite = url.starts_with("sqlite:");
-    opts.max_connections(if sqlite { 8 } else { 16 })
+    // SQLite: a few connections per core (each is a worker thread; more only add switching).
+    opts.max_connections(if sqlite { 4 } else { 16 })
         .min_connections(1)
         .sqlx_logging(false)
         .connect_timeout(std::time::Duration::from_secs(10));
-    let db = Database::connect(opts).await?;
     if sqlite {
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-            "PRAGMA synchronous=NORMAL",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
+        // Set on every pooled connection, not just the first: WAL, enforced foreign keys, a busy
+        // timeout, and memory-mapped reads (a page read is then a memory access, not a syscall).
+        opts.map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(std::time::Duration::from_secs(5))
+                .synchronous(SqliteSynchronous::Normal)
+                .pragma("mmap_size", "1073741824")
+                .pragma("cache_size", "-8000")
+                .row_buffer_size(1024)
+        });
     }
+    let db = Database::connect(opts).await?;
     Ok(db)
 }
 
@@ -54,6 +59,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         enforcer: Arc::new(tokio::sync::RwLock::new(enforcer)),
         config: Arc::new(config),
         jobs_notify: Arc::new(tokio::sync::Notify::new()),
+        progress: Default::default(),
     })
 }
 

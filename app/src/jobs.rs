@@ -86,6 +86,14 @@ async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
                 serde_json::from_str(&j.payload).map_err(|e| e.to_string())?;
             crate::mail::send(&ctx.config, &mail).await
         }
+        "import" => {
+            let p: serde_json::Value =
+                serde_json::from_str(&j.payload).map_err(|e| e.to_string())?;
+            let id = p["import_id"]
+                .as_i64()
+                .ok_or("import job without import_id")?;
+            crate::bulk::service::run(ctx, id).await
+        }
         other => Err(format!("unknown job kind {other}")),
     }
 }

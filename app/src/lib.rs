@@ -6,7 +6,9 @@
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod common;
+pub mod dashboard;
 pub mod error;
 pub mod hosts;
 pub mod perms;

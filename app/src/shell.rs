@@ -59,6 +59,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=Dashboard/>
                         <Route path=path!("/m/:module") view=crate::perms::pages::ModuleHome/>
                         <Route path=path!("/productions") view=crate::productions::pages::ProductionsPage/>
+                        <Route path=path!("/applications") view=crate::applications::pages::ApplicationsPage/>
+                        <Route path=path!("/applications/:id") view=crate::applications::pages::ApplicationDetailPage/>
                         <Route path=path!("/hosts") view=crate::hosts::pages::HostsPage/>
                         <Route path=path!("/hosts/:id") view=crate::hosts::pages::HostDetailPage/>
                         <Route path=path!("/admin/users") view=crate::users::pages::UsersPage/>
@@ -189,6 +191,7 @@ fn module_href(name: &str) -> String {
         "system" => "/admin/users".into(),
         "business" => "/productions".into(),
         "host" => "/hosts".into(),
+        "application" => "/applications".into(),
         other => format!("/m/{other}"),
     }
 }
@@ -201,6 +204,7 @@ fn Dashboard() -> impl IntoView {
     let empty = mods.is_empty();
     view! {
         <h1>{t("dash.welcome")} ", " {me.username.clone()}</h1>
+        <crate::dashboard::pages::EstateSummary/>
         <h2>{t("dash.modules")}</h2>
         {empty.then(|| view! { <p class="muted">{t("dash.no_modules")}</p> })}
         <div class="cards">

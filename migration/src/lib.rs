@@ -5,6 +5,8 @@ mod m20261127_000001_foundation;
 mod m20261128_000001_resources;
 mod m20261128_000002_applications;
 mod m20261128_000003_hosts;
+mod m20261128_000004_host_search;
+mod m20261128_000005_imports;
 
 pub struct Migrator;
 
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_resources::Migration),
             Box::new(m20261128_000002_applications::Migration),
             Box::new(m20261128_000003_hosts::Migration),
+            Box::new(m20261128_000004_host_search::Migration),
+            Box::new(m20261128_000005_imports::Migration),
         ]
     }
 }

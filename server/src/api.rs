@@ -18,6 +18,7 @@ pub struct Op {
     body: Option<Value>,
     ok: Option<Value>,
     status: u16,
+    csv: bool,
     schemas: Vec<(String, Value)>,
     method: String,
     path: String,
@@ -37,6 +38,7 @@ impl Op {
             body: None,
             ok: None,
             status: 200,
+            csv: false,
             schemas: vec![],
             method: String::new(),
             path: String::new(),
@@ -96,6 +98,16 @@ impl Op {
         }));
         self
     }
+    /// Answers a CSV file (`text/csv`).
+    pub fn ok_csv(mut self) -> Self {
+        self.csv = true;
+        self
+    }
+    /// Answers 202: the work was queued.
+    pub fn accepted(mut self) -> Self {
+        self.status = 202;
+        self
+    }
     pub fn created(mut self) -> Self {
         self.status = 201;
         self
@@ -117,6 +129,11 @@ impl Op {
             params
                 .push(json!({"name": q, "in": "query", "required": false, "schema": {"type": ty}}));
         }
+        let content = if self.csv {
+            json!({"text/csv": {"schema": {"type": "string"}}})
+        } else {
+            json!({"application/json": {"schema": self.ok.clone().unwrap_or(json!({"$ref": "#/components/schemas/Message"}))}})
+        };
         let mut op = json!({
             "tags": [self.tag],
             "summary": self.summary,
@@ -125,7 +142,7 @@ impl Op {
             "responses": {
                 self.status.to_string(): {
                     "description": "success",
-                    "content": {"application/json": {"schema": self.ok.clone().unwrap_or(json!({"$ref": "#/components/schemas/Message"}))}}
+                    "content": content
                 },
                 "4XX": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AppError"}}}}
             }

@@ -168,6 +168,22 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<(String, String), String> {
     // Hosts with two addresses each.
     let types = app::hosts::types::HOST_TYPES;
     let statuses = app::hosts::types::HOST_STATUSES;
+    // Host i: 10.a.b.c in 10.a.0.0/16 and 172.(16+a).b.c in a /24.
+    let addrs = |i: usize| {
+        let (a, b, c) = ((i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+        [
+            (
+                format!("10.{a}.{b}.{c}"),
+                format!("10.{a}.0.0"),
+                "255.255.0.0",
+            ),
+            (
+                format!("172.{}.{b}.{c}", 16 + a),
+                format!("172.{}.{b}.0", 16 + a),
+                "255.255.255.0",
+            ),
+        ]
+    };
     chunks(
         db,
         (0..s.hosts)
@@ -179,6 +195,11 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<(String, String), String> {
                 os_type: Set("debian-12".into()),
                 location: Set(["hangzhou", "beijing", "shanghai"][i % 3].into()),
                 description: Set(String::new()),
+                search_text: Set(app::hosts::service::search_text(
+                    &format!("host-{i:06}"),
+                    addrs(i).iter().map(|a| a.0.as_str()),
+                    "",
+                )),
                 cpu: Set(8),
                 memory: Set(16384),
                 created_at: Set(now),
@@ -196,19 +217,7 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<(String, String), String> {
         .id;
     let mut ips = Vec::with_capacity(s.hosts * 2);
     for i in 0..s.hosts {
-        let (a, b, c) = ((i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
-        for (addr, net, mask) in [
-            (
-                format!("10.{a}.{b}.{c}"),
-                format!("10.{a}.0.0"),
-                "255.255.0.0",
-            ),
-            (
-                format!("172.{}.{b}.{c}", 16 + a),
-                format!("172.{}.{b}.0", 16 + a),
-                "255.255.255.0",
-            ),
-        ] {
+        for (addr, net, mask) in addrs(i) {
             ips.push(ip::ActiveModel {
                 host_id: Set(first_host + i as i64),
                 owner: Set("HOST".into()),

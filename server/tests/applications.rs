@@ -214,3 +214,58 @@ both! {
         assert_eq!(t.get("/api/applications/", t.admin()).await.ok()["count"], 2);
     }
 }
+
+both! {
+    async fn dependency_picture_follows_both_ways_and_hides_what_you_may_not_see(t: TestApp) {
+        let db = mk(&t, json!({"name": "db"})).await;
+        let api = mk(&t, json!({"name": "api"})).await;
+        let web = mk(&t, json!({"name": "web"})).await;
+        let cron = mk(&t, json!({"name": "cron"})).await;
+        for (from, to) in [(api, db), (web, api), (cron, api)] {
+            t.post(&format!("/api/applications/{from}/required-apps/"), t.admin(), json!([{"id": to}])).await.ok();
+        }
+        let g = t.get(&format!("/api/applications/{api}/dependency-graph/"), t.admin()).await.ok();
+        let level = |name: &str| g["nodes"].as_array().unwrap().iter().find(|n| n["full_name"] == name).map(|n| n["level"].as_i64().unwrap());
+        assert_eq!(level("api"), Some(0));
+        assert_eq!(level("db"), Some(1));
+        assert_eq!(level("web"), Some(-1));
+        assert_eq!(level("cron"), Some(-1));
+        assert_eq!(g["edges"].as_array().unwrap().len(), 3);
+        let from_web = t.get(&format!("/api/applications/{web}/dependency-graph/"), t.admin()).await.ok();
+        assert_eq!(from_web["nodes"].as_array().unwrap().iter().find(|n| n["level"] == 2).unwrap()["full_name"], "db");
+        // A user who may view api only sees the others as unnamed nodes; without view_app: 403.
+        let (uid, token) = t.user("gail").await;
+        t.get(&format!("/api/applications/{api}/dependency-graph/"), Auth::Token(&token)).await.err(403, 40300);
+        t.post(&format!("/api/users/{uid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": api, "permission": {"view_app": true}}]})).await.ok();
+        let g = t.get(&format!("/api/applications/{api}/dependency-graph/"), Auth::Token(&token)).await.ok();
+        let names: Vec<&str> = g["nodes"].as_array().unwrap().iter().map(|n| n["full_name"].as_str().unwrap()).collect();
+        assert_eq!(names.iter().filter(|n| n.is_empty()).count(), 3, "{g}");
+        assert!(names.contains(&"api"));
+    }
+}
+
+both! {
+    async fn dashboard_counts_only_what_you_may_see(t: TestApp) {
+        let line = t.post("/api/productions/", t.admin(), json!({"name": "pay"})).await.ok()["id"].as_i64().unwrap();
+        let a = mk(&t, json!({"name": "ledger", "production": line})).await;
+        mk(&t, json!({"name": "loose"})).await;
+        for (i, st) in ["raw", "raw", "offline"].iter().enumerate() {
+            t.post("/api/hosts/", t.admin(), json!({"name": format!("h{i}"), "status": st, "host_type": "ALI_ECS"})).await.ok();
+        }
+        let s = t.get("/api/dashboard/", t.admin()).await.ok();
+        assert_eq!((s["hosts"].as_u64(), s["applications"].as_u64(), s["productions"].as_u64()), (Some(3), Some(2), Some(1)));
+        assert_eq!(s["hosts_by_status"][0], json!({"key": "raw", "count": 2}));
+        assert_eq!(s["hosts_by_type"][0], json!({"key": "ALI_ECS", "count": 3}));
+        assert!(s["apps_by_production"].as_array().unwrap().contains(&json!({"key": "pay", "count": 1})));
+        let (uid, token) = t.user("nell").await;
+        let s = t.get("/api/dashboard/", Auth::Token(&token)).await.ok();
+        assert_eq!((s["hosts"].as_u64(), s["applications"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(s["hosts_by_status"], json!([]));
+        t.post(&format!("/api/users/{uid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": a, "permission": {"view_app": true}}]})).await.ok();
+        let s = t.get("/api/dashboard/", Auth::Token(&token)).await.ok();
+        assert_eq!(s["applications"], 1);
+        // The line itself is not visible to nell: its bar is not named.
+        assert_eq!(s["apps_by_production"], json!([{"key": "…", "count": 1}]));
+        t.get("/api/dashboard/", Auth::None).await.err(401, 40100);
+    }
+}

@@ -1,1 +1,109 @@
-//! Server functions of applications (the UI arrives with the application pages).
+//! Server functions of applications.
+use super::types::*;
+use crate::common::{IdRef, Message, Page, PageQuery};
+use crate::error::AppError;
+use crate::hosts::types::{Instance, InstanceOnHost};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+/// Applications the caller may see.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn list_applications(filter: AppFilter) -> Result<Page<Application>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::list(&ctx, &actor, filter).await
+}
+
+/// One application.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn get_application(id: i64) -> Result<Application, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::get(&ctx, &actor, id).await
+}
+
+/// Creates an application.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn create_application(input: AppInput) -> Result<Application, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::create(&ctx, &actor, input).await
+}
+
+/// Edits, renames or moves an application.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn update_application(id: i64, input: AppInput) -> Result<Application, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::update(&ctx, &actor, id, input).await
+}
+
+/// Deletes an application.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn delete_application(id: i64, force: bool) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::delete(&ctx, &actor, id, force).await
+}
+
+/// Children of an application.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn application_children(id: i64) -> Result<Page<Application>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    let f = AppFilter {
+        page: PageQuery {
+            page: None,
+            page_size: Some(500),
+        },
+        ..Default::default()
+    };
+    super::service::child_apps(&ctx, &actor, id, f).await
+}
+
+/// Dependencies and dependants of an application, for the picture.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn application_graph(id: i64) -> Result<DepGraph, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::dependency_graph(&ctx, &actor, id).await
+}
+
+/// Adds dependencies.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn add_dependency(id: i64, required: Vec<IdRef>) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::add_required(&ctx, &actor, id, required).await
+}
+
+/// Removes dependencies.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn remove_dependency(id: i64, required: Vec<IdRef>) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::remove_required(&ctx, &actor, id, required).await
+}
+
+/// Response persons of an application.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn application_owners(id: i64) -> Result<Page<super::types::Owner>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::owners(&ctx, &actor, id, PageQuery::default()).await
+}
+
+/// Instances of an application.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn application_instances(id: i64) -> Result<Page<Instance>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    let page = PageQuery {
+        page: None,
+        page_size: Some(500),
+    };
+    crate::hosts::service::instances(&ctx, &actor, id, page).await
+}
+
+/// Adds instances of an application on hosts (given by id or name).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn attach_instances(id: i64, on: Vec<InstanceOnHost>) -> Result<Vec<Instance>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    crate::hosts::service::add_instances(&ctx, &actor, id, on).await
+}
+
+/// Removes instances.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn detach_instances(id: i64, ids: Vec<IdRef>) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    crate::hosts::service::remove_instances(&ctx, &actor, id, ids).await
+}

@@ -77,13 +77,13 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, rows: Vec<app::Model>) -> AppResult<V
         .collect())
 }
 
-/// Applies the visibility and the filters of `f` to `q`, then pages it.
-async fn page_of(
+/// Applies the visibility and the filters of `f` to `q` (lists and exports).
+pub(crate) async fn filtered(
     ctx: &Ctx,
     actor: &Actor,
     mut q: Select<app::Entity>,
-    f: AppFilter,
-) -> AppResult<Page<Application>> {
+    f: &AppFilter,
+) -> AppResult<Select<app::Entity>> {
     use app::Column as C;
     if let Some(sub) = granted_ids(ctx, actor, APP, "view_app").await? {
         q = q.filter(C::Id.in_subquery(sub));
@@ -156,9 +156,20 @@ async fn page_of(
             APP, r.id, "view_app",
         )));
     }
+    Ok(q)
+}
+
+/// Applies the visibility and the filters of `f` to `q`, then pages it.
+async fn page_of(
+    ctx: &Ctx,
+    actor: &Actor,
+    q: Select<app::Entity>,
+    f: AppFilter,
+) -> AppResult<Page<Application>> {
+    let q = filtered(ctx, actor, q, &f).await?;
     let count = q.clone().count(&ctx.db).await?;
     let rows = q
-        .order_by_asc(C::FullName)
+        .order_by_asc(app::Column::FullName)
         .offset(f.page.offset())
         .limit(f.page.size())
         .all(&ctx.db)
@@ -194,20 +205,6 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Application> {
     authorize_resource(ctx, actor, APP, id, "view_app").await?;
     let a = load(&ctx.db, id).await?;
     Ok(to_wire(ctx, actor, vec![a]).await?.remove(0))
-}
-
-/// An application name: 1–64 letters, digits, `-` or `_` (dots separate the path).
-pub fn validate_name(name: &str) -> AppResult<()> {
-    let ok = (1..=64).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
-    ok.then_some(()).ok_or_else(|| {
-        AppError::invalid(
-            "name",
-            "1-64 letters, digits, - or _ (dots separate the path)",
-        )
-    })
 }
 
 fn validate_input(i: &AppInput) -> AppResult<()> {
@@ -302,25 +299,33 @@ fn links(a: &app::Model) -> Vec<Rule> {
     out
 }
 
-async fn check_placement(
+/// Applications created earlier in the same transaction (an import): their creator may place
+/// children under them although the enforcer learns of the creator's grants only at commit.
+pub(crate) type CreatedHere = HashSet<i64>;
+
+async fn check_placement<C: ConnectionTrait>(
+    db: &C,
     ctx: &Ctx,
     actor: &Actor,
     parent: Option<i64>,
     production: Option<i64>,
+    created_here: &CreatedHere,
 ) -> AppResult<Option<app::Model>> {
     let parent = match parent {
         Some(p) => {
-            let m = load(&ctx.db, p)
+            let m = load(db, p)
                 .await
                 .map_err(|_| AppError::invalid("parent_app", "no such parent application"))?;
-            authorize_resource(ctx, actor, APP, p, "edit_app").await?;
+            if !created_here.contains(&p) {
+                authorize_resource(ctx, actor, APP, p, "edit_app").await?;
+            }
             Some(m)
         }
         None => None,
     };
     if let Some(b) = production {
         if crate::entities::production::Entity::find_by_id(b)
-            .one(&ctx.db)
+            .one(db)
             .await?
             .is_none()
         {
@@ -356,17 +361,40 @@ async fn ensure_free<C: ConnectionTrait>(
     Ok(())
 }
 
-/// `POST /applications/` (the seed leaves creation out; Opsdeck adds it).
-pub async fn create(ctx: &Ctx, actor: &Actor, input: AppInput) -> AppResult<Application> {
+/// An application written by `create_in`/`update_in`: the row, audit snapshots, and the
+/// enforcer lines to add and remove after commit.
+pub(crate) struct Written {
+    pub app: app::Model,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub added: Vec<Rule>,
+    pub removed: Vec<Rule>,
+}
+
+/// Creates an application inside `txn` (authorized and validated; no audit record).
+pub(crate) async fn create_in<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    input: AppInput,
+    created_here: &CreatedHere,
+) -> AppResult<Written> {
     authorize_module(ctx, actor, "application", "create_app").await?;
     validate_input(&input)?;
     let name = input.name.clone().unwrap_or_default().trim().to_string();
     validate_name(&name)?;
     let production = input.production.flatten();
-    let parent = check_placement(ctx, actor, input.parent_app.flatten(), production).await?;
+    let parent = check_placement(
+        txn,
+        ctx,
+        actor,
+        input.parent_app.flatten(),
+        production,
+        created_here,
+    )
+    .await?;
     let full_name = full_name_of(parent.as_ref(), &name);
-    let txn = ctx.db.begin().await?;
-    ensure_free(&txn, &full_name, None).await?;
+    ensure_free(txn, &full_name, None).await?;
     let now = crate::time::now();
     let a = app::ActiveModel {
         name: Set(name),
@@ -386,34 +414,72 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: AppInput) -> AppResult<Appl
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    rebuild_paths(&txn, std::slice::from_ref(&a)).await?;
-    let mut rules = grant_creator(&txn, actor, APP, a.id, APP_PERMS).await?;
+    rebuild_paths(txn, std::slice::from_ref(&a)).await?;
+    let mut rules = grant_creator(txn, actor, APP, a.id, APP_PERMS).await?;
     rules.extend(links(&a));
+    Ok(Written {
+        before: json!(null),
+        after: snapshot(&a),
+        app: a,
+        added: rules,
+        removed: vec![],
+    })
+}
+
+/// `POST /applications/` (the seed leaves creation out; Opsdeck adds it).
+pub async fn create(ctx: &Ctx, actor: &Actor, input: AppInput) -> AppResult<Application> {
+    let txn = ctx.db.begin().await?;
+    let w = create_in(&txn, ctx, actor, input, &CreatedHere::new()).await?;
     record(
         &txn,
         actor,
         Entry::new("app", "add")
-            .target("application", Some(a.id), &a.full_name)
-            .change(json!(null), snapshot(&a)),
+            .target("application", Some(w.app.id), &w.app.full_name)
+            .change(w.before, w.after),
     )
     .await?;
     txn.commit().await?;
-    apply(&mut *ctx.enforcer.write().await, rules, vec![]).await?;
-    Ok(to_wire(ctx, actor, vec![a]).await?.remove(0))
+    apply(&mut *ctx.enforcer.write().await, w.added, w.removed).await?;
+    Ok(to_wire(ctx, actor, vec![w.app]).await?.remove(0))
 }
 
 /// `PATCH /applications/{id}/`: fields, rename, move (parent, product line). The full path of the
 /// application and of everything under it follows; a move under its own subtree is refused.
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: AppInput) -> AppResult<Application> {
+    let txn = ctx.db.begin().await?;
+    let w = update_in(&txn, ctx, actor, id, input, &CreatedHere::new()).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("app", "update")
+            .target("application", Some(id), &w.app.full_name)
+            .change(w.before, w.after),
+    )
+    .await?;
+    txn.commit().await?;
+    apply(&mut *ctx.enforcer.write().await, w.added, w.removed).await?;
+    Ok(to_wire(ctx, actor, vec![w.app]).await?.remove(0))
+}
+
+/// Updates an application inside `txn` (authorized, validated, cycle-checked; no audit record).
+pub(crate) async fn update_in<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    input: AppInput,
+    created_here: &CreatedHere,
+) -> AppResult<Written> {
     authorize_resource(ctx, actor, APP, id, "edit_app").await?;
     validate_input(&input)?;
-    let before = load(&ctx.db, id).await?;
+    let before = load(txn, id).await?;
     let new_parent_id = input.parent_app.unwrap_or(before.parent_id);
     let new_production = input.production.unwrap_or(before.production_id);
     let moved = new_parent_id != before.parent_id;
     let parent = check_placement(
+        txn,
         ctx,
         actor,
         if moved { new_parent_id } else { None },
@@ -422,15 +488,15 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: AppInput) -> AppRe
         } else {
             None
         },
+        created_here,
     )
     .await?;
     let parent = match (moved, parent, new_parent_id) {
         (true, p, _) => p,
-        (false, _, Some(p)) => Some(load(&ctx.db, p).await?),
+        (false, _, Some(p)) => Some(load(txn, p).await?),
         (false, _, None) => None,
     };
-    let txn = ctx.db.begin().await?;
-    let tree = subtree(&txn, id).await?;
+    let tree = subtree(txn, id).await?;
     if let Some(p) = &parent {
         if tree.iter().any(|a| a.id == p.id) {
             return Err(AppError::invalid(
@@ -450,7 +516,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: AppInput) -> AppRe
         .to_string();
     let full_name = full_name_of(parent.as_ref(), &name);
     if full_name != before.full_name {
-        ensure_free(&txn, &full_name, Some(id)).await?;
+        ensure_free(txn, &full_name, Some(id)).await?;
     }
     let mut am: app::ActiveModel = before.clone().into();
     am.name = Set(name);
@@ -472,7 +538,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: AppInput) -> AppRe
         pid_path
     );
     am.updated_at = Set(crate::time::now());
-    let after = am.update(&txn).await?;
+    let after = am.update(txn).await?;
     // Descendants' full paths follow a rename or move.
     if full_name != before.full_name {
         let old_prefix = format!("{}.", before.full_name);
@@ -480,30 +546,21 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: AppInput) -> AppRe
             if let Some(rest) = d.full_name.strip_prefix(&old_prefix) {
                 let mut dm: app::ActiveModel = d.clone().into();
                 dm.full_name = Set(format!("{full_name}.{rest}"));
-                dm.update(&txn).await?;
+                dm.update(txn).await?;
             }
         }
     }
     if moved || new_production != before.production_id {
-        let fresh = subtree(&txn, id).await?;
-        rebuild_paths(&txn, &fresh).await?;
+        let fresh = subtree(txn, id).await?;
+        rebuild_paths(txn, &fresh).await?;
     }
-    record(
-        &txn,
-        actor,
-        Entry::new("app", "update")
-            .target("application", Some(id), &after.full_name)
-            .change(snapshot(&before), snapshot(&after)),
-    )
-    .await?;
-    txn.commit().await?;
-    apply(
-        &mut *ctx.enforcer.write().await,
-        links(&after),
-        links(&before),
-    )
-    .await?;
-    Ok(to_wire(ctx, actor, vec![after]).await?.remove(0))
+    Ok(Written {
+        before: snapshot(&before),
+        after: snapshot(&after),
+        added: links(&after),
+        removed: links(&before),
+        app: after,
+    })
 }
 
 fn names(apps: &[app::Model]) -> String {
@@ -693,6 +750,34 @@ fn required_of(id: i64) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// The full names each of `ids` depends on (for exports).
+pub(crate) async fn required_names<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<String>>> {
+    let deps = dep::Entity::find()
+        .filter(dep::Column::AppId.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    let targets: HashMap<i64, String> = app::Entity::find()
+        .filter(app::Column::Id.is_in(deps.iter().map(|d| d.required_id).collect::<Vec<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.full_name))
+        .collect();
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for d in deps {
+        if let Some(n) = targets.get(&d.required_id) {
+            out.entry(d.app_id).or_default().push(n.clone());
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    Ok(out)
+}
+
 /// `GET /applications/{id}/required-apps/`: what this application depends on.
 pub async fn required_apps(
     ctx: &Ctx,
@@ -752,6 +837,154 @@ async fn requires<C: ConnectionTrait>(db: &C, from: i64, to: i64) -> AppResult<b
     Ok(false)
 }
 
+/// `GET /applications/{id}/dependency-graph/`: dependencies and dependants, transitively, one
+/// query per step; applications the caller may not view appear without their name.
+pub async fn dependency_graph(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<DepGraph> {
+    authorize_resource(ctx, actor, APP, id, "view_app").await?;
+    let center = load(&ctx.db, id).await?;
+    let mut levels: HashMap<i64, i32> = HashMap::from([(id, 0)]);
+    let mut edges: HashSet<(i64, i64)> = HashSet::new();
+    let mut truncated = false;
+    for dir in [1i32, -1] {
+        let mut frontier = vec![id];
+        let mut added = 0usize;
+        for step in 1..=GRAPH_DEPTH {
+            if frontier.is_empty() {
+                break;
+            }
+            let from_col = if dir > 0 {
+                dep::Column::AppId
+            } else {
+                dep::Column::RequiredId
+            };
+            let rows = dep::Entity::find()
+                .filter(from_col.is_in(frontier.clone()))
+                .all(&ctx.db)
+                .await?;
+            let mut next = vec![];
+            for r in rows {
+                edges.insert((r.app_id, r.required_id));
+                let other = if dir > 0 { r.required_id } else { r.app_id };
+                if !levels.contains_key(&other) {
+                    if added >= GRAPH_NODES {
+                        truncated = true;
+                        continue;
+                    }
+                    added += 1;
+                    levels.insert(other, dir * step);
+                    next.push(other);
+                }
+            }
+            frontier = next;
+        }
+        truncated |= !frontier.is_empty();
+    }
+    let ids: Vec<i64> = levels.keys().copied().collect();
+    let visible: HashSet<i64> = match granted_ids(ctx, actor, APP, "view_app").await? {
+        None => ids.iter().copied().collect(),
+        Some(sub) => app::Entity::find()
+            .select_only()
+            .column(app::Column::Id)
+            .filter(app::Column::Id.is_in(ids.clone()))
+            .filter(app::Column::Id.in_subquery(sub))
+            .into_tuple::<i64>()
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .collect(),
+    };
+    let names: HashMap<i64, String> = app::Entity::find()
+        .filter(app::Column::Id.is_in(ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.full_name))
+        .collect();
+    let mut nodes: Vec<GraphNode> = levels
+        .iter()
+        .map(|(id, level)| GraphNode {
+            id: *id,
+            full_name: if visible.contains(id) {
+                names.get(id).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            level: *level,
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.level.cmp(&b.level).then(a.full_name.cmp(&b.full_name)));
+    let mut edges: Vec<[i64; 2]> = edges
+        .into_iter()
+        .filter(|(a, b)| levels.contains_key(a) && levels.contains_key(b))
+        .map(|(a, b)| [a, b])
+        .collect();
+    edges.sort();
+    Ok(DepGraph {
+        center: center.id,
+        nodes,
+        edges,
+        truncated,
+    })
+}
+
+/// Makes `a` depend on `req` (false when it already does); a cycle is refused on `field`.
+async fn add_dep_in<C: ConnectionTrait>(
+    txn: &C,
+    a: &app::Model,
+    req: &app::Model,
+    field: &str,
+) -> AppResult<bool> {
+    if req.id == a.id || requires(txn, req.id, a.id).await? {
+        return Err(AppError::invalid(
+            field,
+            format!(
+                "{} already depends on {}: that would be a cycle",
+                req.full_name, a.full_name
+            ),
+        ));
+    }
+    if dep::Entity::find_by_id((a.id, req.id))
+        .one(txn)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    dep::ActiveModel {
+        app_id: Set(a.id),
+        required_id: Set(req.id),
+    }
+    .insert(txn)
+    .await?;
+    Ok(true)
+}
+
+/// Makes `a`'s dependencies exactly `required` inside `txn` (the caller authorized `edit_app`
+/// on `a`); answers the full names before and after, for the audit record.
+pub(crate) async fn set_required_in<C: ConnectionTrait>(
+    txn: &C,
+    a: &app::Model,
+    required: &[app::Model],
+) -> AppResult<(Vec<String>, Vec<String>)> {
+    let current = app::Entity::find()
+        .filter(app::Column::Id.in_subquery(required_of(a.id)))
+        .order_by_asc(app::Column::FullName)
+        .all(txn)
+        .await?;
+    let before: Vec<String> = current.iter().map(|r| r.full_name.clone()).collect();
+    for c in &current {
+        if !required.iter().any(|r| r.id == c.id) {
+            dep::Entity::delete_by_id((a.id, c.id)).exec(txn).await?;
+        }
+    }
+    for r in required {
+        add_dep_in(txn, a, r, "required_apps").await?;
+    }
+    let mut after: Vec<String> = required.iter().map(|r| r.full_name.clone()).collect();
+    after.sort();
+    Ok((before, after))
+}
+
 /// `POST /applications/{id}/required-apps/`: adds dependencies; a cycle is refused.
 pub async fn add_required(
     ctx: &Ctx,
@@ -766,28 +999,9 @@ pub async fn add_required(
         let req = load(&txn, r.id)
             .await
             .map_err(|_| AppError::invalid("id", format!("no application {}", r.id)))?;
-        if req.id == id || requires(&txn, req.id, id).await? {
-            return Err(AppError::invalid(
-                "id",
-                format!(
-                    "{} already depends on {}: that would be a cycle",
-                    req.full_name, a.full_name
-                ),
-            ));
-        }
-        if dep::Entity::find_by_id((id, req.id))
-            .one(&txn)
-            .await?
-            .is_some()
-        {
+        if !add_dep_in(&txn, &a, &req, "id").await? {
             continue;
         }
-        dep::ActiveModel {
-            app_id: Set(id),
-            required_id: Set(req.id),
-        }
-        .insert(&txn)
-        .await?;
         record(
             &txn,
             actor,

@@ -138,3 +138,46 @@ pub struct UserApplications {
     /// Applications the user may view (at most 1,000), with the user's own available_actions.
     pub applications: Vec<Application>,
 }
+
+/// A node of a dependency picture: an application, and how far it is from the centre
+/// (negative: depends on the centre; positive: the centre depends on it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct GraphNode {
+    pub id: i64,
+    /// Its full name, or empty when the caller may not view it.
+    pub full_name: String,
+    pub level: i32,
+}
+
+/// `GET /applications/{id}/dependency-graph/`: what the application depends on and what depends
+/// on it, transitively (at most `GRAPH_DEPTH` steps and `GRAPH_NODES` nodes each way).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DepGraph {
+    pub center: i64,
+    pub nodes: Vec<GraphNode>,
+    /// `[from, to]`: `from` depends on `to`.
+    pub edges: Vec<[i64; 2]>,
+    /// True when the limits cut the picture short.
+    pub truncated: bool,
+}
+
+/// How many steps a dependency picture follows each way.
+pub const GRAPH_DEPTH: i32 = 6;
+/// How many applications a dependency picture shows each way.
+pub const GRAPH_NODES: usize = 150;
+
+/// An application name: 1–64 letters, digits, `-` or `_` (dots separate the path).
+pub fn validate_name(name: &str) -> crate::error::AppResult<()> {
+    let ok = (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+    ok.then_some(()).ok_or_else(|| {
+        crate::error::AppError::invalid(
+            "name",
+            "1-64 letters, digits, - or _ (dots separate the path)",
+        )
+    })
+}

@@ -16,6 +16,8 @@ pub struct Model {
     pub location: String,
     pub cpu: i64,
     pub memory: i64,
+    /// Lower-cased name, addresses and description, for `q` (see `hosts::service::search_text`).
+    pub search_text: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

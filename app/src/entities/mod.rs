@@ -6,6 +6,7 @@ pub mod application_owner;
 pub mod application_path;
 pub mod audit_log;
 pub mod host;
+pub mod import;
 pub mod instance;
 pub mod ip_address;
 pub mod job;

@@ -46,7 +46,8 @@ fn snapshot(h: &host::Model, ips: &[IpAddress]) -> serde_json::Value {
     })
 }
 
-async fn ips_of<C: ConnectionTrait>(
+/// The addresses of `ids`, by host.
+pub(crate) async fn ips_of<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
 ) -> AppResult<HashMap<i64, Vec<IpAddress>>> {
@@ -89,6 +90,49 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, rows: Vec<host::Model>) -> AppResult<
         .collect())
 }
 
+/// What `q` searches: name, addresses and description, lower-cased (stored per host and
+/// indexed by trigrams; see the `host_search` migration).
+pub fn search_text<'a>(
+    name: &str,
+    addresses: impl IntoIterator<Item = &'a str>,
+    description: &str,
+) -> String {
+    let mut s = name.to_lowercase();
+    for a in addresses {
+        s.push(' ');
+        s.push_str(&a.to_lowercase());
+    }
+    s.push(' ');
+    s.push_str(&description.to_lowercase());
+    s
+}
+
+/// Hosts whose search text contains `v` (case-insensitive), through the trigram index where the
+/// fragment is long enough for one (3+ characters).
+fn search_filter(backend: sea_orm::DbBackend, v: &str) -> Condition {
+    let v = v.to_lowercase();
+    let cond = if backend == sea_orm::DbBackend::Sqlite && v.chars().count() >= 3 {
+        // FTS5 trigram: a quoted phrase matches as a substring.
+        let phrase = format!("\"{}\"", v.replace('"', "\"\""));
+        Expr::cust_with_values(
+            "hosts.id IN (SELECT rowid FROM hosts_fts WHERE hosts_fts MATCH ?)",
+            [phrase],
+        )
+    } else if backend == sea_orm::DbBackend::Sqlite {
+        Expr::cust_with_values("instr(hosts.search_text, ?) > 0", [v])
+    } else {
+        let pattern = format!(
+            "%{}%",
+            v.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        Expr::col((host::Entity, host::Column::SearchText))
+            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
+    };
+    Condition::all().add(cond)
+}
+
 fn ip_hosts(cond: Condition) -> sea_orm::sea_query::SelectStatement {
     Query::select()
         .column(ip::Column::HostId)
@@ -97,8 +141,12 @@ fn ip_hosts(cond: Condition) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-/// `GET /hosts/`: the hosts the actor may see, filtered, sorted and paged in SQL.
-pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Host>> {
+/// The hosts the actor may see that match `f`, sorted (not yet paged): lists and exports.
+pub(crate) async fn filtered(
+    ctx: &Ctx,
+    actor: &Actor,
+    f: &HostFilter,
+) -> AppResult<(sea_orm::Select<host::Entity>, sea_orm::Select<host::Entity>)> {
     use host::Column as C;
     let mut q = host::Entity::find();
     if let Some(sub) = granted_ids(ctx, actor, HOST, "view_host").await? {
@@ -123,15 +171,8 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Hos
             Condition::all().add(Expr::col(ip::Column::Address).like(format!("{v}%"))),
         )));
     }
-    if let Some(v) = f.q.as_deref().filter(|s| !s.is_empty()) {
-        q = q.filter(
-            Condition::any()
-                .add(C::Hostname.contains(v))
-                .add(C::Description.contains(v))
-                .add(C::Id.in_subquery(ip_hosts(
-                    Condition::all().add(Expr::col(ip::Column::Address).like(format!("%{v}%"))),
-                ))),
-        );
+    if let Some(v) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        q = q.filter(search_filter(ctx.db.get_database_backend(), v));
     }
     let ordering = f.ordering.as_deref().unwrap_or("name");
     let (desc, key) = ordering
@@ -151,14 +192,20 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Hos
             ))
         }
     };
-    let count = q.clone().count(&ctx.db).await?;
+    let unsorted = q.clone();
     q = if desc {
         q.order_by_desc(col)
     } else {
         q.order_by_asc(col)
     };
+    Ok((unsorted, q.order_by_asc(C::Id)))
+}
+
+/// `GET /hosts/`: the hosts the actor may see, filtered, sorted and paged in SQL.
+pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Host>> {
+    let (unsorted, q) = filtered(ctx, actor, &f).await?;
+    let count = unsorted.count(&ctx.db).await?;
     let rows = q
-        .order_by_asc(C::Id)
         .offset(f.page.offset())
         .limit(f.page.size())
         .all(&ctx.db)
@@ -242,19 +289,32 @@ async fn ensure_name_free<C: ConnectionTrait>(
     Ok(())
 }
 
-/// `POST /hosts/`.
-pub async fn create(ctx: &Ctx, actor: &Actor, input: HostInput) -> AppResult<Host> {
+/// A host written by `create_in`/`update_in`: the row, its addresses, the audit snapshots, and
+/// (for a new host) the creator's grants to load into the enforcer after commit.
+pub(crate) struct Written {
+    pub host: host::Model,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub rules: Vec<crate::perms::casbin::Rule>,
+}
+
+/// Creates a host inside `txn` (authorized and validated; no audit record).
+pub(crate) async fn create_in<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    input: HostInput,
+) -> AppResult<Written> {
     authorize_module(ctx, actor, "host", "add_host").await?;
     let ips = validate_host(&input)?.unwrap_or_default();
     let name = input.name.clone().unwrap_or_default().trim().to_string();
     if name.is_empty() {
         return Err(AppError::invalid("name", "a host needs a name"));
     }
-    let txn = ctx.db.begin().await?;
-    ensure_name_free(&txn, &name, None).await?;
+    ensure_name_free(txn, &name, None).await?;
     let now = crate::time::now();
     let h = host::ActiveModel {
-        hostname: Set(name),
+        hostname: Set(name.clone()),
         host_type: Set(input.host_type.unwrap_or_else(|| "PHY_HOST".into())),
         status: Set(input.status.unwrap_or_else(|| "raw".into())),
         os_status: Set(input.os_status.unwrap_or_else(|| "stopped".into())),
@@ -262,38 +322,60 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: HostInput) -> AppResult<Hos
         cpu: Set(input.cpu.unwrap_or(0)),
         memory: Set(input.memory.unwrap_or(0)),
         location: Set(input.location.unwrap_or_default()),
+        search_text: Set(search_text(
+            &name,
+            ips.iter().map(|i| i.address.as_str()),
+            input.description.as_deref().unwrap_or_default(),
+        )),
         description: Set(input.description.unwrap_or_default()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    set_ips(&txn, h.id, &ips).await?;
-    let rules = grant_creator(&txn, actor, HOST, h.id, HOST_PERMS).await?;
+    set_ips(txn, h.id, &ips).await?;
+    let rules = grant_creator(txn, actor, HOST, h.id, HOST_PERMS).await?;
+    Ok(Written {
+        before: json!(null),
+        after: snapshot(&h, &ips),
+        host: h,
+        rules,
+    })
+}
+
+/// `POST /hosts/`.
+pub async fn create(ctx: &Ctx, actor: &Actor, input: HostInput) -> AppResult<Host> {
+    let txn = ctx.db.begin().await?;
+    let w = create_in(&txn, ctx, actor, input).await?;
     record(
         &txn,
         actor,
         Entry::new("host", "add")
-            .target("host", Some(h.id), &h.hostname)
-            .change(json!(null), snapshot(&h, &ips)),
+            .target("host", Some(w.host.id), &w.host.hostname)
+            .change(w.before, w.after),
     )
     .await?;
     txn.commit().await?;
-    apply(&mut *ctx.enforcer.write().await, rules, vec![]).await?;
-    Ok(to_wire(ctx, actor, vec![h]).await?.remove(0))
+    apply(&mut *ctx.enforcer.write().await, w.rules, vec![]).await?;
+    Ok(to_wire(ctx, actor, vec![w.host]).await?.remove(0))
 }
 
-/// `PATCH /hosts/{id}/`.
-pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppResult<Host> {
+/// Updates a host inside `txn` (authorized and validated; no audit record).
+pub(crate) async fn update_in<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    input: HostInput,
+) -> AppResult<Written> {
     authorize_resource(ctx, actor, HOST, id, "edit_host").await?;
     let ips = validate_host(&input)?;
-    let txn = ctx.db.begin().await?;
-    let before = load(&txn, id).await?;
-    let before_ips = ips_of(&txn, &[id]).await?.remove(&id).unwrap_or_default();
+    let before = load(txn, id).await?;
+    let before_ips = ips_of(txn, &[id]).await?.remove(&id).unwrap_or_default();
     let mut am: host::ActiveModel = before.clone().into();
     if let Some(n) = input.name.as_deref().map(str::trim) {
-        ensure_name_free(&txn, n, Some(id)).await?;
+        ensure_name_free(txn, n, Some(id)).await?;
         am.hostname = Set(n.to_string());
     }
     macro_rules! take {
@@ -310,21 +392,41 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppR
         description
     );
     am.updated_at = Set(crate::time::now());
-    let after = am.update(&txn).await?;
+    am.search_text = Set(search_text(
+        am.hostname.as_ref(),
+        ips.as_ref()
+            .unwrap_or(&before_ips)
+            .iter()
+            .map(|i| i.address.as_str()),
+        am.description.as_ref(),
+    ));
+    let after = am.update(txn).await?;
     if let Some(ips) = &ips {
-        set_ips(&txn, id, ips).await?;
+        set_ips(txn, id, ips).await?;
     }
     let after_ips = ips.unwrap_or(before_ips.clone());
+    Ok(Written {
+        before: snapshot(&before, &before_ips),
+        after: snapshot(&after, &after_ips),
+        host: after,
+        rules: vec![],
+    })
+}
+
+/// `PATCH /hosts/{id}/`.
+pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppResult<Host> {
+    let txn = ctx.db.begin().await?;
+    let w = update_in(&txn, ctx, actor, id, input).await?;
     record(
         &txn,
         actor,
         Entry::new("host", "update")
-            .target("host", Some(id), &after.hostname)
-            .change(snapshot(&before, &before_ips), snapshot(&after, &after_ips)),
+            .target("host", Some(id), &w.host.hostname)
+            .change(w.before, w.after),
     )
     .await?;
     txn.commit().await?;
-    Ok(to_wire(ctx, actor, vec![after]).await?.remove(0))
+    Ok(to_wire(ctx, actor, vec![w.host]).await?.remove(0))
 }
 
 /// Names of the applications with instances on a host (for refusal messages).

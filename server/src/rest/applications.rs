@@ -174,6 +174,10 @@ async fn by_users(
     service::get_by_users(&ctx, &a, users).await.map(Json)
 }
 
+async fn graph(State(ctx): State<Ctx>, Who(a): Who, P(id): P<i64>) -> AppResult<Json<DepGraph>> {
+    service::dependency_graph(&ctx, &a, id).await.map(Json)
+}
+
 pub fn routes(mut api: Api) -> Api {
     let t = "applications";
     let view = "view_app on it (directly, through a parent or its product line, or module-wide)";
@@ -193,6 +197,7 @@ pub fn routes(mut api: Api) -> Api {
             .post(&format!("{base}/{{id}}/required-apps/"), add_required, Op::new(t, "Add dependencies (cycles are refused)").body_list::<IdRef>().perm("edit_app on it"))
             .delete(&format!("{base}/{{id}}/required-apps/"), remove_required, Op::new(t, "Remove dependencies").body_list::<IdRef>().perm("edit_app on it"))
             .get(&format!("{base}/{{id}}/required-by-apps/"), required_by, Op::new(t, "Applications that depend on this one").query::<AppFilter>().ok_page::<Application>().perm(view))
+            .get(&format!("{base}/{{id}}/dependency-graph/"), graph, Op::new(t, "Dependencies and dependants, transitively (the picture on the application page)").ok::<DepGraph>().perm(view))
             .get(&format!("{base}/{{id}}/response-person/"), owners, Op::new(t, "Response persons").query::<PageQuery>().ok_page::<Owner>().perm(view))
             .post(&format!("{base}/{{id}}/response-person/"), add_owners, Op::new(t, "Add response persons (type dev, ops, qa or pm)").body_list::<OwnerRef>().ok_page::<Owner>().perm("edit_app on it"))
             .delete(&format!("{base}/{{id}}/response-person/"), remove_owners, Op::new(t, "Remove response persons").body_list::<OwnerRef>().perm("edit_app on it"));

@@ -3,6 +3,8 @@
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
+pub mod dashboard;
 pub mod hosts;
 pub mod perms;
 pub mod productions;
@@ -21,6 +23,8 @@ pub fn api() -> Api {
     let api = perms::routes(api);
     let api = productions::routes(api);
     let api = applications::routes(api);
+    let api = bulk::routes(api);
+    let api = dashboard::routes(api);
     let api = hosts::routes(api);
     let api = tokens::routes(api);
     audit::routes(api)

@@ -72,7 +72,7 @@ impl Resp {
 }
 
 /// How a request authenticates.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub enum Auth<'a> {
     None,
     Token(&'a str),

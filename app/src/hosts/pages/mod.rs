@@ -142,6 +142,24 @@ pub fn HostsPage() -> impl IntoView {
         }
     };
     let col = move |k: &'static str| shown.with(|s| s.contains(&k));
+    // The filter as a query string, for the export link.
+    let filter = Signal::derive(move || {
+        [
+            "q",
+            "status",
+            "host_type",
+            "os_status",
+            "location",
+            "ordering",
+        ]
+        .iter()
+        .filter_map(|k| {
+            let v = get(k);
+            (!v.is_empty()).then(|| format!("{k}={}", urlencode(&v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+    });
     view! {
         <h1>{t("module.host")}</h1>
         <NewHostForm version/>
@@ -153,6 +171,7 @@ pub fn HostsPage() -> impl IntoView {
             {select("os_status", "hosts.os_status", OS_STATUSES)}
             <input placeholder=t("hosts.location") aria-label=t("hosts.location") prop:value=move || get("location") on:change=move |ev| set("location", event_target_value(&ev))/>
         </div>
+        <crate::bulk::pages::BulkPanel kind="hosts" filter version/>
         <details class="columns">
             <summary>{t("hosts.columns")}</summary>
             {COLUMNS.iter().map(|(k, label)| {

@@ -1,0 +1,865 @@
+//! CSV export (what the actor may see, for the current filter) and CSV import of hosts and
+//! applications. An import is a row in `imports` plus a durable job: the job validates and writes
+//! every row through the hosts/applications services inside one transaction (a savepoint per row),
+//! so refused rows are reported with their line and the valid ones land together, or nothing
+//! lands when the user asked for all-or-nothing. The whole import is one audit record.
+use super::types::*;
+use crate::applications::service::{self as apps, CreatedHere};
+use crate::applications::types::{AppFilter, AppInput};
+use crate::audit::service::{record, Entry};
+use crate::common::{Page, PageQuery};
+use crate::ctx::{Actor, Ctx};
+use crate::entities::{application as app, import, production, user};
+use crate::error::{AppError, AppResult};
+use crate::hosts::service as hosts;
+use crate::hosts::types::{HostFilter, HostInput, IpAddress};
+use crate::perms::casbin::{apply, Rule};
+use crate::perms::service::{authorize_module, granted_ids};
+use crate::perms::types::ResourceType;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Rows fetched per query while exporting.
+const EXPORT_CHUNK: u64 = 1000;
+
+fn csv_err(e: impl std::fmt::Display) -> AppError {
+    AppError::internal(format!("csv: {e}"))
+}
+
+/// One IP address as a CSV cell entry: `address/netmask ADDR_TYPE [OWNER] [virtual]`.
+fn ip_entry(i: &IpAddress) -> String {
+    let mut s = format!("{}/{}", i.address, i.netmask);
+    if let Some(t) = &i.addr_type {
+        s.push(' ');
+        s.push_str(t);
+    }
+    if let Some(o) = &i.owner {
+        s.push(' ');
+        s.push_str(o);
+    }
+    if i.is_virtual {
+        s.push_str(" virtual");
+    }
+    s
+}
+
+/// Parses an `ip_addresses` cell (entries separated by `;`).
+fn parse_ips(cell: &str) -> AppResult<Vec<IpAddress>> {
+    let bad = |m: String| AppError::invalid("ip_addresses", m);
+    let mut out = vec![];
+    for entry in cell.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut words = entry.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        let (address, netmask) = first
+            .split_once('/')
+            .ok_or_else(|| bad(format!("{first}: write address/netmask (10.0.0.5/24)")))?;
+        let mut ip = IpAddress {
+            address: address.to_string(),
+            netmask: netmask.to_string(),
+            ..Default::default()
+        };
+        for w in words {
+            match w {
+                "virtual" => ip.is_virtual = true,
+                "PUBLIC" | "PRIVATE" => ip.addr_type = Some(w.to_string()),
+                "HOST" | "LB" => ip.owner = Some(w.to_string()),
+                other => {
+                    return Err(bad(format!(
+                        "{other}: after address/netmask only PUBLIC, PRIVATE, HOST, LB or virtual"
+                    )))
+                }
+            }
+        }
+        out.push(ip);
+    }
+    Ok(out)
+}
+
+fn writer(columns: &[&str]) -> AppResult<csv::Writer<Vec<u8>>> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(columns).map_err(csv_err)?;
+    Ok(w)
+}
+
+fn finish(w: csv::Writer<Vec<u8>>) -> AppResult<String> {
+    String::from_utf8(w.into_inner().map_err(csv_err)?).map_err(csv_err)
+}
+
+/// `GET /api/hosts/export.csv`: the hosts the actor may see that match the filter, with IPs.
+pub async fn export_hosts(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<String> {
+    actor.require()?;
+    let (_, q) = hosts::filtered(ctx, actor, &f).await?;
+    let mut w = writer(HOST_COLUMNS)?;
+    let mut offset = 0;
+    loop {
+        let rows = q
+            .clone()
+            .offset(offset)
+            .limit(EXPORT_CHUNK)
+            .all(&ctx.db)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        offset += rows.len() as u64;
+        let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
+        let mut ips = hosts::ips_of(&ctx.db, &ids).await?;
+        for h in rows {
+            let cell: Vec<String> = ips
+                .remove(&h.id)
+                .unwrap_or_default()
+                .iter()
+                .map(ip_entry)
+                .collect();
+            w.write_record([
+                h.hostname,
+                h.host_type,
+                h.status,
+                h.os_status,
+                h.os_type,
+                h.cpu.to_string(),
+                h.memory.to_string(),
+                h.location,
+                h.description,
+                cell.join("; "),
+            ])
+            .map_err(csv_err)?;
+        }
+    }
+    finish(w)
+}
+
+/// `GET /api/applications/export.csv`: the applications the actor may see that match the filter.
+pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppResult<String> {
+    actor.require()?;
+    let q = apps::filtered(ctx, actor, app::Entity::find(), &f)
+        .await?
+        .order_by_asc(app::Column::FullName)
+        .order_by_asc(app::Column::Id);
+    let lines: HashMap<i64, String> = production::Entity::find()
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect();
+    let mut w = writer(APP_COLUMNS)?;
+    let mut offset = 0;
+    loop {
+        let rows = q
+            .clone()
+            .offset(offset)
+            .limit(EXPORT_CHUNK)
+            .all(&ctx.db)
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        offset += rows.len() as u64;
+        let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
+        let mut required = apps::required_names(&ctx.db, &ids).await?;
+        for a in rows {
+            w.write_record([
+                a.full_name,
+                a.production_id
+                    .and_then(|p| lines.get(&p).cloned())
+                    .unwrap_or_default(),
+                a.application_type,
+                a.description,
+                a.run_user,
+                a.directory,
+                a.startup_cmd,
+                a.stop_cmd,
+                a.stdout_path,
+                a.stderr_path,
+                a.pid_path,
+                required.remove(&a.id).unwrap_or_default().join("; "),
+            ])
+            .map_err(csv_err)?;
+        }
+    }
+    finish(w)
+}
+
+/// A parsed data row: its line in the file and its cells by column name.
+struct Row {
+    line: u64,
+    cells: HashMap<String, String>,
+}
+
+impl Row {
+    /// The cell of `col`, when the file has that column.
+    fn get(&self, col: &str) -> Option<&str> {
+        self.cells.get(col).map(String::as_str)
+    }
+    fn text(&self, col: &str) -> Option<String> {
+        self.get(col).map(str::to_string)
+    }
+    /// An enum or number cell: empty means "leave as is / default".
+    fn opt(&self, col: &str) -> Option<String> {
+        self.get(col).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+    fn num(&self, col: &str) -> AppResult<Option<i64>> {
+        self.opt(col)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| AppError::invalid(col, format!("{v} is not a whole number")))
+            })
+            .transpose()
+    }
+}
+
+/// Parses the file: a header naming known columns (`key` required), then data rows.
+fn parse(kind: &str, text: &str) -> AppResult<Vec<Row>> {
+    let (columns, key) = match kind {
+        "hosts" => (HOST_COLUMNS, "name"),
+        _ => (APP_COLUMNS, "full_name"),
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| AppError::invalid("csv", format!("unreadable header: {e}")))?
+        .iter()
+        .map(str::to_lowercase)
+        .collect();
+    if let Some(unknown) = header.iter().find(|h| !columns.contains(&h.as_str())) {
+        return Err(AppError::invalid(
+            "csv",
+            format!(
+                "unknown column {unknown}; columns are {}",
+                columns.join(", ")
+            ),
+        ));
+    }
+    if !header.iter().any(|h| h == key) {
+        return Err(AppError::invalid(
+            "csv",
+            format!("the header needs a {key} column"),
+        ));
+    }
+    let mut rows = vec![];
+    for rec in r.records() {
+        let rec = rec.map_err(|e| AppError::invalid("csv", format!("unreadable CSV: {e}")))?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.iter().all(str::is_empty) {
+            continue;
+        }
+        if rec.len() != header.len() {
+            return Err(AppError::invalid(
+                "csv",
+                format!(
+                    "line {line} has {} cells; the header has {}",
+                    rec.len(),
+                    header.len()
+                ),
+            ));
+        }
+        rows.push(Row {
+            line,
+            cells: header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Refuses an actor who could not change a single row: they need the module's create flag or
+/// the edit permission on at least one resource.
+async fn authorize_import(ctx: &Ctx, actor: &Actor, kind: &str) -> AppResult<()> {
+    let (module, add, rtype, edit) = match kind {
+        "hosts" => ("host", "add_host", ResourceType::Host, "edit_host"),
+        _ => (
+            "application",
+            "create_app",
+            ResourceType::Application,
+            "edit_app",
+        ),
+    };
+    let refused = match authorize_module(ctx, actor, module, add).await {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    let Some(sub) = granted_ids(ctx, actor, rtype, edit).await? else {
+        return Ok(());
+    };
+    let any = match rtype {
+        ResourceType::Host => {
+            crate::entities::host::Entity::find()
+                .filter(crate::entities::host::Column::Id.in_subquery(sub))
+                .count(&ctx.db)
+                .await?
+        }
+        _ => {
+            app::Entity::find()
+                .filter(app::Column::Id.in_subquery(sub))
+                .count(&ctx.db)
+                .await?
+        }
+    };
+    if any > 0 {
+        Ok(())
+    } else {
+        Err(refused)
+    }
+}
+
+fn wire(m: import::Model, by: String, processed: Option<u64>) -> ImportRun {
+    let finished = m.status == "done" || m.status == "failed";
+    ImportRun {
+        id: m.id,
+        kind: m.kind,
+        filename: m.filename,
+        status: m.status,
+        all_or_nothing: m.all_or_nothing,
+        total: m.total as u64,
+        processed: if finished {
+            m.total as u64
+        } else {
+            processed.unwrap_or(0)
+        },
+        created: m.created as u64,
+        updated: m.updated as u64,
+        unchanged: m.unchanged as u64,
+        errors: serde_json::from_str(&m.errors).unwrap_or_default(),
+        message: m.message,
+        created_by: by,
+        created_at: crate::time::fmt(&m.created_at),
+        finished_at: crate::time::fmt_opt(&m.finished_at),
+    }
+}
+
+async fn to_wire(ctx: &Ctx, rows: Vec<import::Model>) -> AppResult<Vec<ImportRun>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.created_by).collect();
+    let names: HashMap<i64, String> = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect();
+    let progress = ctx.progress.lock().map(|p| p.clone()).unwrap_or_default();
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let by = names.get(&r.created_by).cloned().unwrap_or_default();
+            let done = progress.get(&r.id).copied();
+            wire(r, by, done)
+        })
+        .collect())
+}
+
+/// `POST /api/imports/`: checks the file's header and queues the import; rows are checked by
+/// the job (see `GET /api/imports/{id}/`).
+pub async fn start(ctx: &Ctx, actor: &Actor, input: ImportInput) -> AppResult<ImportRun> {
+    actor.require()?;
+    validate_import(&input)?;
+    authorize_import(ctx, actor, &input.kind).await?;
+    let rows = parse(&input.kind, &input.csv)?;
+    if rows.is_empty() {
+        return Err(AppError::invalid(
+            "csv",
+            "the file has a header but no rows",
+        ));
+    }
+    let filename = input
+        .filename
+        .map(|f| f.chars().take(200).collect::<String>())
+        .filter(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| format!("{}.csv", input.kind));
+    let txn = ctx.db.begin().await?;
+    let m = import::ActiveModel {
+        kind: Set(input.kind.clone()),
+        filename: Set(filename),
+        status: Set("queued".into()),
+        all_or_nothing: Set(input.all_or_nothing),
+        content: Set(input.csv),
+        total: Set(rows.len() as i64),
+        errors: Set("[]".into()),
+        message: Set(None),
+        created_by: Set(actor.id),
+        created_at: Set(crate::time::now()),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    crate::jobs::enqueue(&txn, "import", &json!({ "import_id": m.id })).await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(wire(m, actor.username.clone(), None))
+}
+
+async fn load_visible(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<import::Model> {
+    actor.require()?;
+    let m = import::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("import"))?;
+    if m.created_by != actor.id {
+        // Other people's imports (and their files) are for administrators of the audit log.
+        authorize_module(ctx, actor, "system", "view_audit")
+            .await
+            .map_err(|_| AppError::not_found("import"))?;
+    }
+    Ok(m)
+}
+
+/// `GET /api/imports/{id}/`: an import's progress and result (yours, or any with `system.view_audit`).
+pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<ImportRun> {
+    let m = load_visible(ctx, actor, id).await?;
+    Ok(to_wire(ctx, vec![m]).await?.remove(0))
+}
+
+/// `GET /api/imports/`: your imports, newest first.
+pub async fn list(ctx: &Ctx, actor: &Actor, page: PageQuery) -> AppResult<Page<ImportRun>> {
+    actor.require()?;
+    let q = import::Entity::find().filter(import::Column::CreatedBy.eq(actor.id));
+    let count = q.clone().count(&ctx.db).await?;
+    let rows = q
+        .order_by_desc(import::Column::Id)
+        .offset(page.offset())
+        .limit(page.size())
+        .all(&ctx.db)
+        .await?;
+    Ok(Page::new(count, &page, to_wire(ctx, rows).await?))
+}
+
+/// What one import did, for the import row and its audit record.
+#[derive(Default)]
+struct Outcome {
+    created: Vec<Value>,
+    updated: Vec<Value>,
+    unchanged: u64,
+    errors: Vec<RowError>,
+    added: Vec<Rule>,
+    removed: Vec<Rule>,
+}
+
+impl Outcome {
+    /// Records a refused row (internal causes were logged where they arose; the row says
+    /// "internal error").
+    fn refuse(&mut self, line: u64, e: AppError) {
+        self.errors.push(RowError {
+            line,
+            field: e.field,
+            message: e.message,
+        });
+    }
+    /// Keeps a row's savepoint when it changed something, drops it when it did not.
+    async fn settle(
+        &mut self,
+        sp: DatabaseTransaction,
+        name: &str,
+        before: Value,
+        after: Value,
+    ) -> AppResult<()> {
+        if before.is_null() {
+            sp.commit().await?;
+            self.created.push(json!({ "name": name, "after": after }));
+        } else if before == after {
+            sp.rollback().await?;
+            self.unchanged += 1;
+        } else {
+            sp.commit().await?;
+            self.updated
+                .push(json!({ "name": name, "before": before, "after": after }));
+        }
+        Ok(())
+    }
+}
+
+fn tick(ctx: &Ctx, id: i64, n: u64) {
+    if let Ok(mut p) = ctx.progress.lock() {
+        p.insert(id, n);
+    }
+}
+
+/// Keeps zabbix settings of addresses a host keeps (the CSV does not carry them).
+fn keep_zabbix(new: &mut [IpAddress], old: &[IpAddress]) {
+    for n in new.iter_mut() {
+        if let Some(o) = old.iter().find(|o| o.address == n.address.trim()) {
+            n.zabbix_groups = o.zabbix_groups.clone();
+            n.zabbix_templates = o.zabbix_templates.clone();
+        }
+    }
+}
+
+async fn import_hosts(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    rows: Vec<Row>,
+) -> AppResult<Outcome> {
+    let mut out = Outcome::default();
+    let mut seen = HashSet::new();
+    for (n, row) in rows.into_iter().enumerate() {
+        tick(ctx, id, n as u64);
+        let name = row.get("name").unwrap_or_default().to_string();
+        if !seen.insert(name.clone()) {
+            out.refuse(
+                row.line,
+                AppError::invalid("name", format!("{name} is listed twice in this file")),
+            );
+            continue;
+        }
+        let input = (|| -> AppResult<HostInput> {
+            Ok(HostInput {
+                name: Some(name.clone()),
+                host_type: row.opt("host_type"),
+                status: row.opt("status"),
+                os_status: row.opt("os_status"),
+                os_type: row.text("os_type"),
+                cpu: row.num("cpu")?,
+                memory: row.num("memory")?,
+                location: row.text("location"),
+                description: row.text("description"),
+                ip_address: row.get("ip_addresses").map(parse_ips).transpose()?,
+            })
+        })();
+        let mut input = match input {
+            Ok(i) => i,
+            Err(e) => {
+                out.refuse(row.line, e);
+                continue;
+            }
+        };
+        let sp = txn.begin().await?;
+        let existing = crate::entities::host::Entity::find()
+            .filter(crate::entities::host::Column::Hostname.eq(name.as_str()))
+            .one(&sp)
+            .await?;
+        let written = match existing {
+            Some(h) => {
+                if let Some(ips) = input.ip_address.as_mut() {
+                    let old = hosts::ips_of(&sp, &[h.id]).await?.remove(&h.id);
+                    keep_zabbix(ips, &old.unwrap_or_default());
+                }
+                hosts::update_in(&sp, ctx, actor, h.id, input).await
+            }
+            None => hosts::create_in(&sp, ctx, actor, input).await,
+        };
+        match written {
+            Ok(w) => {
+                out.added.extend(w.rules);
+                out.settle(sp, &name, w.before, w.after).await?;
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                out.refuse(row.line, e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Splits `A.B.C` into (`Some("A.B")`, `C`).
+fn split_path(full: &str) -> (Option<&str>, &str) {
+    match full.rsplit_once('.') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, full),
+    }
+}
+
+async fn app_by_name<C: ConnectionTrait>(db: &C, full: &str) -> AppResult<Option<app::Model>> {
+    Ok(app::Entity::find()
+        .filter(app::Column::FullName.eq(full))
+        .one(db)
+        .await?)
+}
+
+async fn import_applications(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    mut rows: Vec<Row>,
+) -> AppResult<Outcome> {
+    let mut out = Outcome::default();
+    // Parents before children, whatever the file's order.
+    rows.sort_by_key(|r| {
+        (
+            r.get("full_name").unwrap_or_default().matches('.').count(),
+            r.line,
+        )
+    });
+    let lines: HashMap<String, i64> = production::Entity::find()
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|p| (p.name, p.id))
+        .collect();
+    let mut created_here = CreatedHere::new();
+    let mut seen = HashSet::new();
+    let mut placed: Vec<(Row, app::Model)> = vec![];
+    for (n, row) in rows.into_iter().enumerate() {
+        tick(ctx, id, n as u64);
+        let full = row.get("full_name").unwrap_or_default().to_string();
+        if !seen.insert(full.clone()) {
+            out.refuse(
+                row.line,
+                AppError::invalid("full_name", format!("{full} is listed twice in this file")),
+            );
+            continue;
+        }
+        let (parent_path, name) = split_path(&full);
+        let production = match row.get("production") {
+            None => None,
+            Some("") => Some(None),
+            Some(p) => match lines.get(p) {
+                Some(pid) => Some(Some(*pid)),
+                None => {
+                    out.refuse(
+                        row.line,
+                        AppError::invalid("production", format!("no product line {p}")),
+                    );
+                    continue;
+                }
+            },
+        };
+        let mut input = AppInput {
+            production,
+            application_type: row.opt("application_type"),
+            description: row.text("description"),
+            run_user: row.text("run_user"),
+            directory: row.text("directory"),
+            startup_cmd: row.text("startup_cmd"),
+            stop_cmd: row.text("stop_cmd"),
+            stdout_path: row.text("stdout_path"),
+            stderr_path: row.text("stderr_path"),
+            pid_path: row.text("pid_path"),
+            ..Default::default()
+        };
+        let sp = txn.begin().await?;
+        let written = match app_by_name(&sp, &full).await? {
+            Some(a) => apps::update_in(&sp, ctx, actor, a.id, input, &created_here).await,
+            None => {
+                let parent = match parent_path {
+                    Some(p) => match app_by_name(&sp, p).await? {
+                        Some(pm) => Some(pm.id),
+                        None => {
+                            sp.rollback().await?;
+                            out.refuse(
+                                row.line,
+                                AppError::invalid(
+                                    "full_name",
+                                    format!("no parent application {p} (in Opsdeck or this file)"),
+                                ),
+                            );
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                input.name = Some(name.to_string());
+                input.parent_app = Some(parent);
+                apps::create_in(&sp, ctx, actor, input, &created_here).await
+            }
+        };
+        match written {
+            Ok(w) => {
+                if w.before.is_null() {
+                    created_here.insert(w.app.id);
+                }
+                out.added.extend(w.added);
+                out.removed.extend(w.removed);
+                placed.push((row, w.app.clone()));
+                out.settle(sp, &full, w.before, w.after).await?;
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                out.refuse(row.line, e);
+            }
+        }
+    }
+    // Dependencies once every application of the file exists.
+    for (row, a) in placed {
+        let Some(cell) = row.get("required_apps") else {
+            continue;
+        };
+        let sp = txn.begin().await?;
+        let mut required = vec![];
+        let mut missing = None;
+        for name in cell.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            match app_by_name(&sp, name).await? {
+                Some(r) => required.push(r),
+                None => missing = Some(name.to_string()),
+            }
+        }
+        if let Some(m) = missing {
+            sp.rollback().await?;
+            out.refuse(
+                row.line,
+                AppError::invalid("required_apps", format!("no application {m}")),
+            );
+            continue;
+        }
+        match apps::set_required_in(&sp, &a, &required).await {
+            Ok((before, after)) if before == after => sp.rollback().await?,
+            Ok((before, after)) => {
+                sp.commit().await?;
+                out.updated.push(json!({
+                    "name": a.full_name,
+                    "before": {"required_apps": before},
+                    "after": {"required_apps": after},
+                }));
+            }
+            Err(e) => {
+                sp.rollback().await?;
+                out.refuse(row.line, e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The job's body: imports the file of `import_id` as its uploader. Safe to re-run: an import
+/// that finished is left alone, one that was cut off starts over (its transaction never committed).
+pub async fn run(ctx: &Ctx, import_id: i64) -> Result<(), String> {
+    let result = process(ctx, import_id).await;
+    if let Ok(mut p) = ctx.progress.lock() {
+        p.remove(&import_id);
+    }
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::error!(import = import_id, error = %e.message, "import failed");
+            // Mark it failed; if even that fails (database down), the job retries the import.
+            finish_row(
+                ctx,
+                import_id,
+                "failed",
+                Some("the import failed; nothing was imported"),
+            )
+            .await
+            .map_err(|e2| e2.message)
+        }
+    }
+}
+
+async fn finish_row(ctx: &Ctx, id: i64, status: &str, message: Option<&str>) -> AppResult<()> {
+    let Some(m) = import::Entity::find_by_id(id).one(&ctx.db).await? else {
+        return Ok(());
+    };
+    let mut am: import::ActiveModel = m.into();
+    am.status = Set(status.into());
+    am.message = Set(message.map(str::to_string));
+    am.finished_at = Set(Some(crate::time::now()));
+    am.update(&ctx.db).await?;
+    Ok(())
+}
+
+async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
+    let Some(m) = import::Entity::find_by_id(import_id).one(&ctx.db).await? else {
+        return Ok(());
+    };
+    if m.status == "done" || m.status == "failed" {
+        return Ok(());
+    }
+    let u = user::Entity::find_by_id(m.created_by)
+        .one(&ctx.db)
+        .await?
+        .filter(|u| u.status == "enabled");
+    let Some(u) = u else {
+        return finish_row(ctx, m.id, "failed", Some("the uploader is disabled")).await;
+    };
+    let actor = Actor {
+        id: u.id,
+        username: u.username,
+        request_id: format!("import-{}", m.id),
+        ip: String::new(),
+    };
+    let mut am: import::ActiveModel = m.clone().into();
+    am.status = Set("running".into());
+    am.update(&ctx.db).await?;
+    tick(ctx, m.id, 0);
+
+    let rows = parse(&m.kind, &m.content)?;
+    let txn = ctx.db.begin().await?;
+    let out = match m.kind.as_str() {
+        "hosts" => import_hosts(&txn, ctx, &actor, m.id, rows).await?,
+        _ => import_applications(&txn, ctx, &actor, m.id, rows).await?,
+    };
+    let nothing = m.all_or_nothing && !out.errors.is_empty();
+    let mut am: import::ActiveModel = m.clone().into();
+    am.status = Set("done".into());
+    am.errors = Set(json!(out.errors).to_string());
+    am.unchanged = Set(out.unchanged as i64);
+    am.finished_at = Set(Some(crate::time::now()));
+    if nothing {
+        txn.rollback().await?;
+        am.message = Set(Some(format!(
+            "nothing imported: {} rows were refused",
+            out.errors.len()
+        )));
+        am.update(&ctx.db).await?;
+        return Ok(());
+    }
+    am.created = Set(out.created.len() as i64);
+    am.updated = Set(out.updated.len() as i64);
+    am.update(&txn).await?;
+    if !out.created.is_empty() || !out.updated.is_empty() {
+        let category = if m.kind == "hosts" { "host" } else { "app" };
+        record(
+            &txn,
+            &actor,
+            Entry::new(category, "import")
+                .target("import", Some(m.id), &m.filename)
+                .detail(json!({
+                    "created": out.created,
+                    "updated": out.updated,
+                    "unchanged": out.unchanged,
+                    "refused": out.errors.len(),
+                })),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    apply(&mut *ctx.enforcer.write().await, out.added, out.removed).await?;
+    if out.created.len() + out.updated.len() >= 1000 {
+        crate::db::optimize(&ctx.db).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_cells_round_trip() {
+        let ips =
+            parse_ips("10.0.0.5/24 PRIVATE HOST; 8.8.8.8/255.255.255.0 PUBLIC LB virtual").unwrap();
+        assert_eq!(ips.len(), 2);
+        assert!(ips[1].is_virtual);
+        assert_eq!(ips[1].owner.as_deref(), Some("LB"));
+        let cell: Vec<String> = ips.iter().map(ip_entry).collect();
+        assert_eq!(
+            cell.join("; "),
+            "10.0.0.5/24 PRIVATE HOST; 8.8.8.8/255.255.255.0 PUBLIC LB virtual"
+        );
+        assert!(parse_ips("10.0.0.5").is_err());
+        assert!(parse_ips("10.0.0.5/24 fast").is_err());
+    }
+
+    #[test]
+    fn header_is_checked() {
+        assert!(parse("hosts", "name,colour\na,b\n").is_err());
+        assert!(parse("hosts", "status\nraw\n").is_err());
+        let rows = parse("hosts", "\u{feff}Name,status\nweb-1,raw\n\n").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(rows[0].get("status"), Some("raw"));
+        assert!(parse("hosts", "name,status\nweb-1\n").is_err());
+    }
+}
