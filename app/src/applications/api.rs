@@ -1,6 +1,6 @@
 //! Server functions of applications.
 use super::types::*;
-use crate::common::{IdRef, Message, Page, PageQuery};
+use crate::common::{IdRef, Message, Page};
 use crate::error::AppError;
 use crate::hosts::types::{Instance, InstanceOnHost};
 use leptos::prelude::*;
@@ -46,7 +46,7 @@ pub async fn delete_application(id: i64, force: bool) -> Result<Message, AppErro
 pub async fn application_children(id: i64) -> Result<Page<Application>, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     let f = AppFilter {
-        page: PageQuery {
+        page: crate::common::PageQuery {
             page: None,
             page_size: Some(500),
         },
@@ -80,14 +80,14 @@ pub async fn remove_dependency(id: i64, required: Vec<IdRef>) -> Result<Message,
 #[server(prefix = "/rpc", input = Json)]
 pub async fn application_owners(id: i64) -> Result<Page<super::types::Owner>, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
-    super::service::owners(&ctx, &actor, id, PageQuery::default()).await
+    super::service::owners(&ctx, &actor, id, crate::common::PageQuery::default()).await
 }
 
 /// Instances of an application.
 #[server(prefix = "/rpc", input = Json)]
 pub async fn application_instances(id: i64) -> Result<Page<Instance>, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
-    let page = PageQuery {
+    let page = crate::common::PageQuery {
         page: None,
         page_size: Some(500),
     };

@@ -176,7 +176,7 @@ fn AppNode(app: Application) -> impl IntoView {
     let link = view! { <A href=format!("/applications/{id}") attr:data-app=app.full_name.clone()>{app.name.clone()}</A> };
     if app.has_child {
         view! {
-            <li><details on:toggle=move |_| open.update(|o| *o = !*o)>
+            <li data-node=app.full_name.clone()><details on:toggle=move |_| open.update(|o| *o = !*o)>
                 <summary>{link}</summary>
                 <AppList apps=kids/>
             </details></li>
@@ -247,7 +247,8 @@ fn NewAppForm(
     }
 }
 
-/// `/applications/:id`.
+/// `/applications/:id`. Every resource is created here, at the top of the page, so the server
+/// and the hydrating browser create them in the same order.
 #[component]
 pub fn ApplicationDetailPage() -> impl IntoView {
     let params = use_params_map();
@@ -259,21 +260,58 @@ pub fn ApplicationDetailPage() -> impl IntoView {
             .unwrap_or(0)
     };
     let version = RwSignal::new(0u32);
-    let app = Resource::new(move || (id(), version.get()), |(id, _)| get_application(id));
+    let key = move || (id(), version.get());
+    let app = Resource::new(key, |(id, _)| get_application(id));
+    let kids = Resource::new(key, |(id, _)| application_children(id));
+    let instances = Resource::new(key, |(id, _)| application_instances(id));
+    let owners = Resource::new(key, |(id, _)| application_owners(id));
+    let graph = Resource::new(key, |(id, _)| application_graph(id));
+    let editable = |a: &Application| {
+        a.available_actions
+            .get("edit_app")
+            .copied()
+            .unwrap_or(false)
+    };
+    let aid = id();
     view! {
-        <Loaded res=app render={move |a: Application| view! { <AppDetail a version/> }}/>
+        <p class="muted"><A href="/applications">{t("module.application")}</A></p>
+        <Loaded res=app render={move |a: Application| view! { <AppHeader a version/> }}/>
+
+        <h2>{t("apps.dependencies")}</h2>
+        <Loaded res=graph render={move |g: DepGraph| view! { <DepPicture g/> }}/>
+        <Loaded res=app render={move |a: Application| editable(&a).then(|| view! { <AddDependency id=aid version/> })}/>
+
+        <h2>{t("apps.children")}</h2>
+        <Loaded res=kids render={|p: Page<Application>| view! {
+            <ul class="chips" id="app-children">{p.results.into_iter().map(|c| view! {
+                <li class="chip"><A href=format!("/applications/{}", c.id)>{c.name}</A></li>
+            }).collect_view()}</ul>
+        }}/>
+
+        <h2>{t("apps.instances")}</h2>
+        <Loaded res=app render={move |a: Application| {
+            let can_edit = editable(&a);
+            view! {
+                <Loaded res=instances render={move |p: Page<Instance>| view! { <InstanceTable p id=aid version can_edit/> }}/>
+                {can_edit.then(|| view! { <AttachInstance id=aid version/> })}
+            }
+        }}/>
+
+        <h2>{t("apps.owners")}</h2>
+        <Loaded res=owners render={|p: Page<crate::applications::types::Owner>| view! {
+            <ul class="chips" id="app-owners">{p.results.into_iter().map(|o| view! {
+                <li class="chip">{o.owner_type} ": " {o.username}</li>
+            }).collect_view()}</ul>
+        }}/>
     }
 }
 
+/// Title, fields, edit form and delete of an application.
 #[component]
-fn AppDetail(a: Application, version: RwSignal<u32>) -> impl IntoView {
+fn AppHeader(a: Application, version: RwSignal<u32>) -> impl IntoView {
     let id = a.id;
     let can = |p: &str| a.available_actions.get(p).copied().unwrap_or(false);
     let (can_edit, can_delete) = (can("edit_app"), can("delete_app"));
-    let kids = Resource::new(move || version.get(), move |_| application_children(id));
-    let instances = Resource::new(move || version.get(), move |_| application_instances(id));
-    let owners = Resource::new(move || version.get(), move |_| application_owners(id));
-    let graph = Resource::new(move || version.get(), move |_| application_graph(id));
     let remove = Action::new(move |force: &bool| delete_application(id, *force));
     let removed = remove.value();
     Effect::new(move |_| {
@@ -281,6 +319,7 @@ fn AppDetail(a: Application, version: RwSignal<u32>) -> impl IntoView {
             hard_redirect("/applications");
         }
     });
+    let refused = move || matches!(removed.get(), Some(Err(ref e)) if e.code == crate::error::ErrorCode::Conflict);
     let facts = [
         ("apps.full_name", a.full_name.clone()),
         ("apps.type", a.application_type.clone()),
@@ -291,45 +330,24 @@ fn AppDetail(a: Application, version: RwSignal<u32>) -> impl IntoView {
         ("apps.stop_cmd", a.stop_cmd.clone()),
     ];
     view! {
-        <p class="muted"><A href="/applications">{t("module.application")}</A></p>
         <h1 id="app-title">{a.full_name.clone()}</h1>
         <dl class="facts">
             {facts.into_iter().map(|(k, v)| view! { <dt>{t(k)}</dt><dd class="mono">{v}</dd> }).collect_view()}
         </dl>
-        {can_edit.then(|| view! { <EditAppForm a=a.clone() version/> })}
-        {can_delete.then(|| view! {
-            <button class="btn btn-danger" id="delete-app" on:click=move |_| {
-                if confirm(&t("common.confirm_delete")()) { remove.dispatch(false); }
-            }>{t("common.delete")}</button>
-            {move || matches!(removed.get(), Some(Err(ref e)) if e.code == crate::error::ErrorCode::Conflict).then(|| view! {
+        <div class="toolbar">
+            {can_edit.then(|| view! { <EditAppForm a=a.clone() version/> })}
+            {can_delete.then(|| view! {
+                <button class="btn btn-danger" id="delete-app" on:click=move |_| {
+                    if confirm(&t("common.confirm_delete")()) { remove.dispatch(false); }
+                }>{t("common.delete")}</button>
+            })}
+            <Show when=refused>
                 <button class="btn btn-danger" id="force-delete-app" on:click=move |_| {
                     if confirm(&t("apps.confirm_force")()) { remove.dispatch(true); }
                 }>{t("apps.force_delete")}</button>
-            })}
-        })}
+            </Show>
+        </div>
         <ActionError value=removed/>
-
-        <h2>{t("apps.dependencies")}</h2>
-        <Loaded res=graph render={move |g: DepGraph| view! { <DepPicture g/> }}/>
-        {can_edit.then(|| view! { <AddDependency id version/> })}
-
-        <h2>{t("apps.children")}</h2>
-        <Loaded res=kids render={|p: Page<Application>| view! {
-            <ul class="chips" id="app-children">{p.results.into_iter().map(|c| view! {
-                <li class="chip"><A href=format!("/applications/{}", c.id)>{c.name}</A></li>
-            }).collect_view()}</ul>
-        }}/>
-
-        <h2>{t("apps.instances")}</h2>
-        <Loaded res=instances render={move |p: Page<Instance>| view! { <InstanceTable p id version can_edit/> }}/>
-        {can_edit.then(|| view! { <AttachInstance id version/> })}
-
-        <h2>{t("apps.owners")}</h2>
-        <Loaded res=owners render={|p: Page<crate::applications::types::Owner>| view! {
-            <ul class="chips" id="app-owners">{p.results.into_iter().map(|o| view! {
-                <li class="chip">{o.owner_type} ": " {o.username}</li>
-            }).collect_view()}</ul>
-        }}/>
     }
 }
 

@@ -46,7 +46,8 @@ pub fn BulkPanel(
     let input_id = format!("import-file-{kind}");
     let all_or_nothing = RwSignal::new(false);
     let run = RwSignal::new(None::<ImportRun>);
-    let start = Action::new(move |_: &()| {
+    // Reading a file is browser-only work (its future is not Send): a local action.
+    let start = Action::new_local(move |_: &()| {
         let input_id = format!("import-file-{kind}");
         let aon = all_or_nothing.get_untracked();
         async move {
