@@ -40,6 +40,7 @@ run() { # backend url
     local who=${spec%%|*} path=${spec#*|} tok=$ADMIN_TOKEN
     [ "$who" = bench ] && tok=$BENCH_TOKEN
     local out
+    wrk -t2 -c32 -d1s -H "Authorization: token $tok" "http://127.0.0.1:$PORT$path" >/dev/null 2>&1 # warm-up
     out=$(wrk -t2 -c32 -d"${DURATION}s" --latency -H "Authorization: token $tok" "http://127.0.0.1:$PORT$path" 2>&1)
     printf '%-44s %10s %9s %9s\n' "$who $path" \
       "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
@@ -47,7 +48,7 @@ run() { # backend url
       "$(echo "$out" | awk '$1=="99%" {print $2}')"
     echo "$out" | grep -q 'Non-2xx' && echo "   (non-2xx answers: $(echo "$out" | awk '/Non-2xx/ {print $NF}'))"
   done
-  echo "peak RSS ($name): $(awk '/VmHWM/ {print $2, $3}' /proc/$SERVER/status)"
+  echo "peak RSS ($name): $(awk '/VmHWM/ {print $2, $3}' /proc/$SERVER/status) (now: $(awk '/RssAnon|RssFile/ {printf "%s %s %s  ", $1, $2, $3}' /proc/$SERVER/status))"
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 }
 

@@ -20,6 +20,12 @@ pub struct SmtpConfig {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
+    /// Database connections in the pool (default: 4 for SQLite, 16 for PostgreSQL).
+    pub db_pool: Option<u32>,
+    /// SQLite: bytes of the file each connection reads through mmap (default 0: page cache).
+    pub sqlite_mmap_mb: u64,
+    /// SQLite: page cache per connection, in MB (default 8).
+    pub sqlite_cache_mb: u64,
     pub bind: String,
     pub admin_user: String,
     pub admin_password: Option<String>,
@@ -36,6 +42,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             database_url: "sqlite://data/opsdeck.db?mode=rwc".into(),
+            db_pool: None,
+            sqlite_mmap_mb: 0,
+            sqlite_cache_mb: 8,
             bind: "127.0.0.1:3000".into(),
             admin_user: "admin".into(),
             admin_password: None,

@@ -4,8 +4,20 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use std::sync::Arc;
 
-/// Connects to `url` (SQLite or PostgreSQL). SQLite gets WAL, foreign keys and a busy timeout.
+/// Connects to `url` (SQLite or PostgreSQL) with the default settings.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let d = Config::default();
+    connect_with(url, d.db_pool, d.sqlite_mmap_mb, d.sqlite_cache_mb).await
+}
+
+/// Connects to `url` with `pool` connections. Every SQLite connection gets WAL, foreign keys, a
+/// busy timeout, `cache_mb` of page cache and `mmap_mb` of memory-mapped reads.
+pub async fn connect_with(
+    url: &str,
+    pool: Option<u32>,
+    mmap_mb: u64,
+    cache_mb: u64,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or("");
         if let Some(dir) = std::path::Path::new(file)
@@ -18,21 +30,21 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
     let sqlite = url.starts_with("sqlite:");
     // SQLite: a few connections per core (each is a worker thread; more only add switching).
-    opts.max_connections(if sqlite { 4 } else { 16 })
+    opts.max_connections(pool.unwrap_or(if sqlite { 4 } else { 16 }))
         .min_connections(1)
         .sqlx_logging(false)
         .connect_timeout(std::time::Duration::from_secs(10));
     if sqlite {
-        // Set on every pooled connection, not just the first: WAL, enforced foreign keys, a busy
-        // timeout, and memory-mapped reads (a page read is then a memory access, not a syscall).
-        opts.map_sqlx_sqlite_opts(|o| {
+        // Set on every pooled connection, not just the first. mmap makes a page read a memory
+        // access instead of a syscall, but its pages count in the process's RSS.
+        opts.map_sqlx_sqlite_opts(move |o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             o.journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(std::time::Duration::from_secs(5))
                 .synchronous(SqliteSynchronous::Normal)
-                .pragma("mmap_size", "1073741824")
-                .pragma("cache_size", "-8000")
+                .pragma("mmap_size", (mmap_mb << 20).to_string())
+                .pragma("cache_size", format!("-{}", cache_mb * 1024))
                 .row_buffer_size(1024)
         });
     }
@@ -47,9 +59,14 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 
 /// Connects, migrates and loads the permission policy: everything a running Opsdeck needs.
 pub async fn context(config: Config) -> Result<Ctx, String> {
-    let db = connect(&config.database_url)
-        .await
-        .map_err(|e| format!("database: {e}"))?;
+    let db = connect_with(
+        &config.database_url,
+        config.db_pool,
+        config.sqlite_mmap_mb,
+        config.sqlite_cache_mb,
+    )
+    .await
+    .map_err(|e| format!("database: {e}"))?;
     migrate(&db).await.map_err(|e| format!("migrations: {e}"))?;
     let enforcer = crate::perms::casbin::enforcer(&db)
         .await

@@ -6,6 +6,14 @@ fn opt(name: &str) -> Option<String> {
     var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A whole number from the environment, or `default`.
+fn num(name: &str, default: u64) -> Result<u64, String> {
+    opt(name).map_or(Ok(default), |v| {
+        v.parse()
+            .map_err(|_| format!("{name}: {v} is not a whole number"))
+    })
+}
+
 /// Reads the configuration; a missing secret key is generated once into `data/secret.key`.
 pub fn from_env() -> Result<Config, String> {
     let d = Config::default();
@@ -40,6 +48,14 @@ pub fn from_env() -> Result<Config, String> {
     };
     Ok(Config {
         database_url: opt("OPSDECK_DATABASE_URL").unwrap_or(d.database_url),
+        db_pool: opt("OPSDECK_DB_POOL")
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| format!("OPSDECK_DB_POOL: {v} is not a number"))
+            })
+            .transpose()?,
+        sqlite_mmap_mb: num("OPSDECK_SQLITE_MMAP_MB", d.sqlite_mmap_mb)?,
+        sqlite_cache_mb: num("OPSDECK_SQLITE_CACHE_MB", d.sqlite_cache_mb)?,
         public_url: opt("OPSDECK_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
         bind,
         admin_user: opt("OPSDECK_ADMIN_USER").unwrap_or(d.admin_user),

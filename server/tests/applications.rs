@@ -252,6 +252,9 @@ both! {
         for (i, st) in ["raw", "raw", "offline"].iter().enumerate() {
             t.post("/api/hosts/", t.admin(), json!({"name": format!("h{i}"), "status": st, "host_type": "ALI_ECS"})).await.ok();
         }
+        let none = t.get("/api/applications/?production=0", t.admin()).await.ok();
+        assert_eq!(none["count"], 1);
+        assert_eq!(none["results"][0]["name"], "loose");
         let s = t.get("/api/dashboard/", t.admin()).await.ok();
         assert_eq!((s["hosts"].as_u64(), s["applications"].as_u64(), s["productions"].as_u64()), (Some(3), Some(2), Some(1)));
         assert_eq!(s["hosts_by_status"][0], json!({"key": "raw", "count": 2}));

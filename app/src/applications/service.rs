@@ -99,8 +99,11 @@ pub(crate) async fn filtered(
         Some(_) => q = q.filter(C::ParentId.is_not_null()),
         None => {}
     }
-    if let Some(p) = f.production {
-        q = q.filter(C::ProductionId.eq(p));
+    match f.production {
+        // 0: applications in no product line (the tree's last group).
+        Some(0) => q = q.filter(C::ProductionId.is_null()),
+        Some(p) => q = q.filter(C::ProductionId.eq(p)),
+        None => {}
     }
     if let Some(t) = f.application_type.as_deref().filter(|s| !s.is_empty()) {
         q = q.filter(C::ApplicationType.eq(t));

@@ -58,6 +58,7 @@ pub struct AppFilter {
     /// Applications this role may view.
     #[serde(default)]
     pub role: Option<String>,
+    /// A product line id; `0`: applications in no product line.
     #[serde(default, deserialize_with = "crate::common::de::opt_num")]
     pub production: Option<i64>,
     #[serde(default)]

@@ -172,8 +172,10 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
 
 /// Resolves a presented token to its enabled, unexpired owner.
 pub async fn authenticate(ctx: &Ctx, value: &str) -> AppResult<user::Model> {
-    let t = api_token::Entity::find()
+    // One query for the token and its owner: this runs on every API request.
+    let (t, u) = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(crate::security::sha256_hex(value)))
+        .find_also_related(user::Entity)
         .one(&ctx.db)
         .await?
         .ok_or_else(|| AppError::new(crate::error::ErrorCode::Unauthenticated, "invalid token"))?;
@@ -184,10 +186,7 @@ pub async fn authenticate(ctx: &Ctx, value: &str) -> AppResult<user::Model> {
             "token expired",
         ));
     }
-    let u = user::Entity::find_by_id(t.user_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(AppError::unauthenticated)?;
+    let u = u.ok_or_else(AppError::unauthenticated)?;
     if u.status != "enabled" {
         return Err(AppError::new(
             crate::error::ErrorCode::Unauthenticated,
