@@ -79,6 +79,22 @@ fn parse_ips(cell: &str) -> AppResult<Vec<IpAddress>> {
     Ok(out)
 }
 
+/// The next `EXPORT_CHUNK` rows of `q` from `offset` (advanced past them).
+async fn chunk<E: EntityTrait>(
+    ctx: &Ctx,
+    q: &sea_orm::Select<E>,
+    offset: &mut u64,
+) -> AppResult<Vec<E::Model>> {
+    let rows = q
+        .clone()
+        .offset(*offset)
+        .limit(EXPORT_CHUNK)
+        .all(&ctx.db)
+        .await?;
+    *offset += rows.len() as u64;
+    Ok(rows)
+}
+
 fn writer(columns: &[&str]) -> AppResult<csv::Writer<Vec<u8>>> {
     let mut w = csv::Writer::from_writer(vec![]);
     w.write_record(columns).map_err(csv_err)?;
@@ -96,16 +112,10 @@ pub async fn export_hosts(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<
     let mut w = writer(HOST_COLUMNS)?;
     let mut offset = 0;
     loop {
-        let rows = q
-            .clone()
-            .offset(offset)
-            .limit(EXPORT_CHUNK)
-            .all(&ctx.db)
-            .await?;
+        let rows = chunk(ctx, &q, &mut offset).await?;
         if rows.is_empty() {
             break;
         }
-        offset += rows.len() as u64;
         let ids: Vec<i64> = rows.iter().map(|h| h.id).collect();
         let mut ips = hosts::ips_of(&ctx.db, &ids).await?;
         for h in rows {
@@ -149,16 +159,10 @@ pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppR
     let mut w = writer(APP_COLUMNS)?;
     let mut offset = 0;
     loop {
-        let rows = q
-            .clone()
-            .offset(offset)
-            .limit(EXPORT_CHUNK)
-            .all(&ctx.db)
-            .await?;
+        let rows = chunk(ctx, &q, &mut offset).await?;
         if rows.is_empty() {
             break;
         }
-        offset += rows.len() as u64;
         let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
         let mut required = apps::required_names(&ctx.db, &ids).await?;
         for a in rows {

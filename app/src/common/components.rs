@@ -64,6 +64,19 @@ pub fn Pager<T: Clone + Send + Sync + 'static>(
     }
 }
 
+/// The `:id` of the current route as a number (0 when it is not one): detail pages key their
+/// resources on it.
+pub fn route_id() -> impl Fn() -> i64 + Copy + Send + Sync + 'static {
+    let params = leptos_router::hooks::use_params_map();
+    move || {
+        params
+            .get()
+            .get("id")
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0)
+    }
+}
+
 /// Asks the browser to confirm; always true on the server.
 pub fn confirm(message: &str) -> bool {
     #[cfg(feature = "hydrate")]

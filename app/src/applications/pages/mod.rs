@@ -13,7 +13,7 @@ use crate::productions::api::list_productions;
 use crate::productions::types::{Production, ProductionFilter};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 fn many() -> PageQuery {
     PageQuery {
@@ -251,14 +251,7 @@ fn NewAppForm(
 /// and the hydrating browser create them in the same order.
 #[component]
 pub fn ApplicationDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .get()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = crate::common::components::route_id();
     let version = RwSignal::new(0u32);
     let key = move || (id(), version.get());
     let app = Resource::new(key, |(id, _)| get_application(id));

@@ -8,7 +8,7 @@ use crate::hosts::api::*;
 use crate::hosts::types::*;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 /// The columns one can show or hide.
@@ -283,14 +283,7 @@ fn NewHostForm(version: RwSignal<u32>) -> impl IntoView {
 /// One host: fields, addresses, applications, delete.
 #[component]
 pub fn HostDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .get()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = crate::common::components::route_id();
     let version = RwSignal::new(0u32);
     let host = Resource::new(move || (id(), version.get()), |(id, _)| get_host(id));
     let apps = Resource::new(id, host_applications);

@@ -12,7 +12,6 @@ use crate::roles::types::*;
 use crate::users::api::find_user;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 
 /// All roles, with create and delete.
 #[component]
@@ -94,14 +93,7 @@ pub fn RolesPage() -> impl IntoView {
 /// One role: members and module permissions.
 #[component]
 pub fn RoleDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .get()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = crate::common::components::route_id();
     let version = RwSignal::new(0u32);
     let role = Resource::new(id, get_role);
     let members = Resource::new(move || (id(), version.get()), |(id, _)| role_members(id));

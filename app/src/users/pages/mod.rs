@@ -11,7 +11,6 @@ use crate::users::api::*;
 use crate::users::types::*;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
 
 /// The users table: search, status filter, pagination, create, enable/disable.
 #[component]
@@ -132,14 +131,7 @@ fn NewUserForm(version: RwSignal<u32>) -> impl IntoView {
 /// One user: profile, roles, module permissions, effective permissions.
 #[component]
 pub fn UserDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .get()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let id = crate::common::components::route_id();
     let version = RwSignal::new(0u32);
     let user = Resource::new(move || (id(), version.get()), |(id, _)| get_user(id));
     view! {
