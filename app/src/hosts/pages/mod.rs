@@ -21,6 +21,16 @@ const COLUMNS: &[(&str, &str)] = &[
     ("description", "common.description"),
 ];
 
+/// The list's URL parameters besides the page.
+const FILTERS: &[&str] = &[
+    "q",
+    "status",
+    "host_type",
+    "os_status",
+    "location",
+    "ordering",
+];
+
 /// Parses `10.0.0.5/24` lines into addresses.
 fn parse_ips(text: &str) -> Vec<IpAddress> {
     text.lines()
@@ -47,18 +57,11 @@ pub fn HostsPage() -> impl IntoView {
     // Writes one parameter into the URL (and resets the page unless it is the page).
     let set = move |k: &'static str, v: String| {
         let mut params: Vec<(String, String)> = query.with_untracked(|q| {
-            [
-                "q",
-                "status",
-                "host_type",
-                "os_status",
-                "location",
-                "ordering",
-                "page",
-            ]
-            .iter()
-            .filter_map(|n| q.get(n).map(|v| (n.to_string(), v)))
-            .collect()
+            FILTERS
+                .iter()
+                .chain(&["page"])
+                .filter_map(|n| q.get(n).map(|v| (n.to_string(), v)))
+                .collect()
         });
         params.retain(|(n, _)| n != k && (k == "page" || n != "page"));
         if !v.is_empty() {
@@ -144,21 +147,14 @@ pub fn HostsPage() -> impl IntoView {
     let col = move |k: &'static str| shown.with(|s| s.contains(&k));
     // The filter as a query string, for the export link.
     let filter = Signal::derive(move || {
-        [
-            "q",
-            "status",
-            "host_type",
-            "os_status",
-            "location",
-            "ordering",
-        ]
-        .iter()
-        .filter_map(|k| {
-            let v = get(k);
-            (!v.is_empty()).then(|| format!("{k}={}", urlencode(&v)))
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+        FILTERS
+            .iter()
+            .filter_map(|k| {
+                let v = get(k);
+                (!v.is_empty()).then(|| format!("{k}={}", urlencode(&v)))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
     });
     view! {
         <h1>{t("module.host")}</h1>
