@@ -17,7 +17,7 @@ both! {
             "name": "web-01", "host_type": "ALI_ECS", "status": "inited", "os_status": "running", "location": "hangzhou",
             "ip_adress": [
                 {"address": "10.1.2.3", "netmask": "255.255.0.0", "zabbix_groups": ["web"], "zabbix_temlates": ["linux"]},
-                {"address": "47.96.1.2", "netmask": "24", "network": "47.96.1.0", "owner": "LB"}
+                {"address": "47.96.1.2", "netmask": "24", "network": "47.96.1.0", "owner": "LB", "is_virtual": true}
             ]
         })).await.ok();
         assert_eq!(h["name"], "web-01");
@@ -27,6 +27,12 @@ both! {
         assert_eq!(h["ip_address"][1]["netmask"], "255.255.255.0");
         assert_eq!(h["ip_address"][1]["addr_type"], "PUBLIC");
         let id = h["id"].as_i64().unwrap();
+        // The list builds addresses in its page query: the same as the single host's.
+        let listed = t.get("/api/hosts/?name=web-01", t.admin()).await.ok();
+        assert_eq!(listed["results"][0]["ip_address"], h["ip_address"]);
+        assert_eq!(listed["results"][0]["ip_address"][1]["owner"], "LB");
+        assert_eq!(listed["results"][0]["ip_address"][1]["is_virtual"], true);
+        assert_eq!(listed["results"][0]["ip_address"][0]["is_virtual"], false);
         // Bad addresses are refused with the field and change nothing.
         for bad in [
             json!({"address": "10.1.2.300", "netmask": "24"}),
