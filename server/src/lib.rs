@@ -111,6 +111,11 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
             panic_response,
         ))
         .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
+        // CSV imports (JSON and server-function bodies) may carry files up to
+        // MAX_IMPORT_BYTES; axum's default body limit is 2 MB.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            app::bulk::types::MAX_IMPORT_BYTES + (1 << 20),
+        ))
         .layer(sessions)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

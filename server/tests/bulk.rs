@@ -122,6 +122,16 @@ both! {
             assert!(e["field"] == "csv" || e["field"] == "kind", "{e}");
         }
         t.post("/api/imports/", t.admin(), json!({"kind": "hosts"})).await.err(400, 40000);
+        // Files past axum's default 2 MB body limit are taken (up to 20 MB); larger ones are 4xx.
+        let mut big = String::from("name,description\n");
+        while big.len() < 3 << 20 {
+            big.push_str(&format!("big-{},{}\n", big.len(), "x".repeat(200)));
+        }
+        let r = t.post("/api/imports/", t.admin(), json!({"kind": "hosts", "csv": big, "all_or_nothing": true})).await;
+        assert_eq!(r.status, 202, "{}", r.json);
+        let huge = "x".repeat(22 << 20);
+        let r = t.post("/api/imports/", t.admin(), json!({"kind": "hosts", "csv": huge})).await;
+        assert!(r.status.is_client_error(), "{}", r.status);
         // Finished imports are not re-run (a re-delivered job is harmless).
         assert_eq!(app::bulk::service::run(&t.ctx, 1).await, Ok(()));
         assert_eq!(t.get("/api/hosts/", t.admin()).await.ok()["count"], 1);
@@ -137,6 +147,8 @@ both! {
         // No host rights at all: refused up front.
         t.post("/api/imports/", Auth::Token(&token), json!({"kind": "hosts", "csv": csv})).await.err(403, 40300);
         t.post("/api/imports/", Auth::None, json!({"kind": "hosts", "csv": csv})).await.err(401, 40100);
+        t.get("/api/imports/", Auth::None).await.err(401, 40100);
+        t.get("/api/imports/1/", Auth::None).await.err(401, 40100);
         // Edit rights on one host: that row lands, the others are refused row by row.
         t.post(&format!("/api/users/{uid}/host/perms/"), t.admin(),
             json!({"authorizations": [{"id": mine, "permission": {"view_host": true, "edit_host": true}}]})).await.ok();
@@ -189,8 +201,10 @@ both! {
         let r = import(&t, t.admin(), "applications", cyc, false).await;
         assert_eq!(r["errors"][0]["field"], "required_apps", "{r}");
         assert!(r["errors"][0]["message"].as_str().unwrap().contains("cycle"), "{r}");
-        // A user with no application rights cannot import.
+        // A user with no application rights cannot import, and exports only the header.
         let (_, token) = t.user("zed").await;
+        let none = csv_text(t.get("/api/applications/export.csv", Auth::Token(&token)).await);
+        assert_eq!(none.lines().count(), 1, "{none}");
         t.post("/api/imports/", Auth::Token(&token), json!({"kind": "applications", "csv": csv})).await.err(403, 40300);
         let _ = Method::GET;
     }

@@ -398,6 +398,15 @@ pub async fn start(ctx: &Ctx, actor: &Actor, input: ImportInput) -> AppResult<Im
     .insert(&txn)
     .await?;
     crate::jobs::enqueue(&txn, "import", &json!({ "import_id": m.id })).await?;
+    let category = if m.kind == "hosts" { "host" } else { "app" };
+    record(
+        &txn,
+        actor,
+        Entry::new(category, "import_queued")
+            .target("import", Some(m.id), &m.filename)
+            .detail(json!({ "rows": m.total, "all_or_nothing": m.all_or_nothing })),
+    )
+    .await?;
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(wire(m, actor.username.clone(), None))
