@@ -1,7 +1,6 @@
 //! Bulk CSV export and import of hosts and applications: round trips, per-row errors,
 //! all-or-nothing, permissions, one audit record per import, re-runs. Both databases.
 mod common;
-use axum::http::Method;
 use common::*;
 use serde_json::{json, Value};
 
@@ -206,6 +205,5 @@ both! {
         let none = csv_text(t.get("/api/applications/export.csv", Auth::Token(&token)).await);
         assert_eq!(none.lines().count(), 1, "{none}");
         t.post("/api/imports/", Auth::Token(&token), json!({"kind": "applications", "csv": csv})).await.err(403, 40300);
-        let _ = Method::GET;
     }
 }

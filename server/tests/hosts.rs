@@ -81,6 +81,12 @@ both! {
         assert_eq!(desc["results"][0]["name"], "node-3");
         assert_eq!(desc["next"], "/api/hosts/?page=2&page_size=2&ordering=-name");
         t.get("/api/hosts/?ordering=secret", t.admin()).await.err(400, 40000);
+        // Free text is data, never query syntax: FTS operators, quotes and LIKE wildcards.
+        for q in ["%22", "%22%22%22", "a%22b", "NEAR(x", "%25_%25", "%5C", "*", "x%20OR%20y", "%E4%B8%BB%E6%9C%BA%E4%B8%BB", "~", "%27"] {
+            let r = t.get(&format!("/api/hosts/?q={q}"), t.admin()).await.ok();
+            assert_eq!(r["count"], 0, "{q}");
+        }
+        assert_eq!(t.get("/api/hosts/?q=GPU%20B", t.admin()).await.ok()["count"], 1);
         // A user sees the hosts granted to them (and their counts), with matching actions.
         let (uid, token) = t.user("hugo").await;
         assert_eq!(t.get("/api/hosts/", Auth::Token(&token)).await.ok()["count"], 0);
