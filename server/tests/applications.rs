@@ -241,6 +241,18 @@ both! {
         let names: Vec<&str> = g["nodes"].as_array().unwrap().iter().map(|n| n["full_name"].as_str().unwrap()).collect();
         assert_eq!(names.iter().filter(|n| n.is_empty()).count(), 3, "{g}");
         assert!(names.contains(&"api"));
+        // Forms look applications and hosts up by name through the service, which answers one
+        // the user may not view exactly like one that does not exist.
+        let gail = app::ctx::Actor { id: uid, username: "gail".into(), ..Default::default() };
+        assert_eq!(app::applications::service::by_full_name(&t.ctx, &gail, "api").await.unwrap().id, api);
+        let hidden = app::applications::service::by_full_name(&t.ctx, &gail, "db").await.unwrap_err();
+        let absent = app::applications::service::by_full_name(&t.ctx, &gail, "nope").await.unwrap_err();
+        assert_eq!((hidden.error_code, hidden.field.as_deref()), (40000, Some("full_name")));
+        assert_eq!(hidden.message.replace("db", "X"), absent.message.replace("nope", "X"));
+        t.post("/api/hosts/", t.admin(), json!({"name": "box-1"})).await.ok();
+        let e = app::hosts::service::by_name(&t.ctx, &gail, "box-1").await.unwrap_err();
+        assert_eq!(e.message, "no host box-1");
+        assert_eq!(app::hosts::service::by_name(&t.ctx, &app::ctx::Actor { id: t.admin_id, username: "admin".into(), ..Default::default() }, "box-1").await.unwrap().name, "box-1");
     }
 }
 

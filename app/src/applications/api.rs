@@ -20,6 +20,13 @@ pub async fn get_application(id: i64) -> Result<Application, AppError> {
     super::service::get(&ctx, &actor, id).await
 }
 
+/// An application by its full name.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn application_by_name(full_name: String) -> Result<Application, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::by_full_name(&ctx, &actor, &full_name).await
+}
+
 /// Creates an application.
 #[server(prefix = "/rpc", input = Json)]
 pub async fn create_application(input: AppInput) -> Result<Application, AppError> {

@@ -203,6 +203,22 @@ async fn load<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<app::Model> {
         .ok_or_else(|| AppError::not_found("application"))
 }
 
+/// An application by its full name, for forms that take a name. One the actor may not view is
+/// answered like one that does not exist.
+pub async fn by_full_name(ctx: &Ctx, actor: &Actor, full: &str) -> AppResult<Application> {
+    actor.require()?;
+    let missing = || AppError::invalid("full_name", format!("no application {full}"));
+    let a = app::Entity::find()
+        .filter(app::Column::FullName.eq(full.trim()))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(missing)?;
+    authorize_resource(ctx, actor, APP, a.id, "view_app")
+        .await
+        .map_err(|_| missing())?;
+    Ok(to_wire(ctx, actor, vec![a]).await?.remove(0))
+}
+
 /// `GET /applications/{id}/`.
 pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Application> {
     authorize_resource(ctx, actor, APP, id, "view_app").await?;

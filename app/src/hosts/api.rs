@@ -20,6 +20,13 @@ pub async fn get_host(id: i64) -> Result<Host, AppError> {
     super::service::get(&ctx, &actor, id).await
 }
 
+/// A host by its name.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn host_by_name(name: String) -> Result<Host, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::by_name(&ctx, &actor, &name).await
+}
+
 /// Adds a host.
 #[server(prefix = "/rpc", input = Json)]
 pub async fn create_host(input: HostInput) -> Result<Host, AppError> {

@@ -329,6 +329,22 @@ async fn load<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<host::Model> {
         .ok_or_else(|| AppError::not_found("host"))
 }
 
+/// A host by its name, for forms that take a name. One the actor may not view is answered like
+/// one that does not exist.
+pub async fn by_name(ctx: &Ctx, actor: &Actor, name: &str) -> AppResult<Host> {
+    actor.require()?;
+    let missing = || AppError::invalid("name", format!("no host {name}"));
+    let h = host::Entity::find()
+        .filter(host::Column::Hostname.eq(name.trim()))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(missing)?;
+    authorize_resource(ctx, actor, HOST, h.id, "view_host")
+        .await
+        .map_err(|_| missing())?;
+    Ok(to_wire(ctx, actor, vec![h]).await?.remove(0))
+}
+
 /// `GET /hosts/{id}/`.
 pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Host> {
     authorize_resource(ctx, actor, HOST, id, "view_host").await?;

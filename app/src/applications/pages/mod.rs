@@ -8,7 +8,7 @@ use crate::common::components::{
 use crate::common::i18n::t;
 use crate::common::{IdRef, Page, PageQuery};
 use crate::error::AppError;
-use crate::hosts::types::{HostFilter, Instance, InstanceOnHost};
+use crate::hosts::types::{Instance, InstanceOnHost};
 use crate::productions::api::list_productions;
 use crate::productions::types::{Production, ProductionFilter};
 use leptos::prelude::*;
@@ -22,18 +22,12 @@ fn many() -> PageQuery {
     }
 }
 
-/// Finds an application by its exact full name (for forms that take a name).
-async fn app_named(full: String) -> Result<Application, AppError> {
-    let page = list_applications(AppFilter {
-        full_path: Some(full.clone()),
-        page: many(),
-        ..Default::default()
+/// The application named `full` (by the service), with its error shown under `field`.
+async fn app_named(full: String, field: &str) -> Result<Application, AppError> {
+    application_by_name(full).await.map_err(|e| AppError {
+        field: e.field.map(|_| field.to_string()),
+        ..e
     })
-    .await?;
-    page.results
-        .into_iter()
-        .find(|a| a.full_name == full)
-        .ok_or_else(|| AppError::invalid("parent_app", format!("no application {full}")))
 }
 
 /// `/applications`: search, the tree, import/export and the create form.
@@ -200,7 +194,9 @@ fn NewAppForm(
     let create = refreshing(version, |(input, parent): (AppInput, String)| async move {
         let mut input = input;
         if !parent.trim().is_empty() {
-            input.parent_app = Some(Some(app_named(parent.trim().to_string()).await?.id));
+            input.parent_app = Some(Some(
+                app_named(parent.trim().to_string(), "parent_app").await?.id,
+            ));
         }
         create_application(input).await
     });
@@ -378,16 +374,12 @@ fn InstanceTable(
 fn AttachInstance(id: i64, version: RwSignal<u32>) -> impl IntoView {
     let host = RwSignal::new(String::new());
     let attach = refreshing(version, move |name: String| async move {
-        let found = crate::hosts::api::list_hosts(HostFilter {
-            name: Some(name.clone()),
-            ..Default::default()
-        })
-        .await?;
-        let h = found
-            .results
-            .into_iter()
-            .find(|h| h.name == name)
-            .ok_or_else(|| AppError::invalid("hostid", format!("no host {name}")))?;
+        let h = crate::hosts::api::host_by_name(name)
+            .await
+            .map_err(|e| AppError {
+                field: e.field.map(|_| "hostid".to_string()),
+                ..e
+            })?;
         attach_instances(
             id,
             vec![InstanceOnHost {
@@ -412,10 +404,7 @@ fn AttachInstance(id: i64, version: RwSignal<u32>) -> impl IntoView {
 fn AddDependency(id: i64, version: RwSignal<u32>) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let add = refreshing(version, move |full: String| async move {
-        let target = app_named(full).await.map_err(|e| AppError {
-            field: Some("id".into()),
-            ..e
-        })?;
+        let target = app_named(full, "id").await?;
         add_dependency(id, vec![IdRef { id: target.id }]).await
     });
     let shown = form_result(add, move || name.set(String::new()));
