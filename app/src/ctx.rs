@@ -69,6 +69,8 @@ pub struct Ctx {
     pub jobs_notify: Arc<tokio::sync::Notify>,
     /// Rows done so far of running imports (import id → rows), for progress in the UI.
     pub progress: Arc<std::sync::Mutex<std::collections::HashMap<i64, u64>>>,
+    /// Ids users hold permissions on, per policy epoch (see `perms::service::VisibleCache`).
+    pub visible: Arc<crate::perms::service::VisibleCache>,
 }
 
 /// Who is acting, and on which request. `id == 0` is an anonymous caller.

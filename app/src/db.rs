@@ -77,6 +77,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         config: Arc::new(config),
         jobs_notify: Arc::new(tokio::sync::Notify::new()),
         progress: Default::default(),
+        visible: Default::default(),
     })
 }
 
@@ -94,4 +95,48 @@ pub async fn optimize(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
         db.execute_unprepared("PRAGMA optimize=0x10002").await?;
     }
     Ok(())
+}
+
+/// How many rows a filtered list has: the maintained `row_counts` entry when it is every row of
+/// the table (an exact count would scan the table on every page), else `COUNT(*)`.
+pub async fn count_of<E: sea_orm::EntityTrait>(
+    db: &DatabaseConnection,
+    q: sea_orm::Select<E>,
+    everything: bool,
+    table: &str,
+) -> crate::error::AppResult<u64>
+where
+    E::Model: Sync,
+{
+    use sea_orm::PaginatorTrait;
+    if everything {
+        let stmt = sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+                "SELECT n FROM row_counts WHERE name = ?"
+            } else {
+                "SELECT n FROM row_counts WHERE name = $1"
+            },
+            [table.into()],
+        );
+        if let Some(row) = db.query_one_raw(stmt).await? {
+            return Ok(u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0));
+        }
+    }
+    Ok(q.count(db).await?)
+}
+
+/// `LIKE` pattern for "contains `v`", wildcards in `v` escaped with `\\`.
+pub fn contains_pattern(v: &str) -> String {
+    format!(
+        "%{}%",
+        v.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+/// `LIKE` "contains `v`" (see `contains_pattern`).
+pub fn contains(v: &str) -> sea_orm::sea_query::LikeExpr {
+    sea_orm::sea_query::LikeExpr::new(contains_pattern(v)).escape('\\')
 }

@@ -7,6 +7,7 @@ mod m20261128_000002_applications;
 mod m20261128_000003_hosts;
 mod m20261128_000004_host_search;
 mod m20261128_000005_imports;
+mod m20261128_000006_list_speed;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_hosts::Migration),
             Box::new(m20261128_000004_host_search::Migration),
             Box::new(m20261128_000005_imports::Migration),
+            Box::new(m20261128_000006_list_speed::Migration),
         ]
     }
 }

@@ -197,7 +197,6 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<(String, String), String> {
                 description: Set(String::new()),
                 search_text: Set(app::hosts::service::search_text(
                     &format!("host-{i:06}"),
-                    addrs(i).iter().map(|a| a.0.as_str()),
                     "",
                 )),
                 cpu: Set(8),

@@ -112,7 +112,7 @@ both! {
         let all = t.get("/api/applications/", Auth::Token(&token)).await.ok();
         let names: Vec<&str> = all["results"].as_array().unwrap().iter().map(|r| r["full_name"].as_str().unwrap()).collect();
         assert_eq!(names, vec!["other", "store", "store.cart", "store.cart.pay"]);
-        // available_actions (SQL, one query per page) agree with Casbin's single checks.
+        // available_actions (from the per-user visible sets) agree with Casbin's single checks.
         for row in all["results"].as_array().unwrap() {
             let id = row["id"].as_i64().unwrap();
             for perm in APP_PERMS {
@@ -151,6 +151,22 @@ both! {
         t.post("/api/applications/get-by-users/", Auth::Token(&token), json!([{"id": uid}])).await.ok();
         t.post("/api/applications/get-by-users/", Auth::Token(&token), json!([{"id": t.admin_id}])).await.err(403, 40300);
         t.get(&format!("/api/applications/?user=admin"), Auth::Token(&token)).await.err(403, 40300);
+        // The name filter is a case-insensitive substring match (trigram index from 3 characters).
+        for (q, n) in [("CAR", 1), ("ca", 1), ("o", 2), ("sToRe", 1), ("%25", 0)] {
+            assert_eq!(t.get(&format!("/api/applications/?name={q}"), t.admin()).await.ok()["count"], n, "name={q}");
+        }
+        // Lists follow every policy change at once (the visible sets are per policy epoch): a new
+        // child of a visible application, a revoked grant, a left role.
+        async fn seen(t: &TestApp, token: String) -> i64 {
+            t.get("/api/applications/", Auth::Token(&token)).await.ok()["count"].as_i64().unwrap()
+        }
+        assert_eq!(seen(&t, token.clone()).await, 2);
+        mk(&t, json!({"name": "refund", "parent_app": a})).await;
+        assert_eq!(seen(&t, token.clone()).await, 3);
+        t.post(&format!("/api/users/{uid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": d, "permission": {"view_app": false}}]})).await.ok();
+        assert_eq!(seen(&t, token.clone()).await, 2);
+        t.call(Method::DELETE, &format!("/api/roles/{rid}/users/"), t.admin(), Some(json!([{"id": uid}]))).await.ok();
+        assert_eq!(seen(&t, token.clone()).await, 0);
     }
 }
 

@@ -77,6 +77,42 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, rows: Vec<app::Model>) -> AppResult<V
         .collect())
 }
 
+/// `name` filter: names containing `v`, case-insensitive, through the trigram index from 3
+/// characters on (SQLite FTS5 `applications_fts`, PostgreSQL `pg_trgm`).
+fn name_contains(backend: sea_orm::DbBackend, v: &str) -> Expr {
+    if backend == sea_orm::DbBackend::Sqlite && v.chars().count() >= 3 {
+        let phrase = format!("\"{}\"", v.replace('"', "\"\""));
+        Expr::cust_with_values(
+            "applications.id IN (SELECT rowid FROM applications_fts WHERE applications_fts MATCH ?)",
+            [phrase],
+        )
+    } else if backend == sea_orm::DbBackend::Sqlite {
+        Expr::col((app::Entity, app::Column::Name)).like(crate::db::contains(v))
+    } else {
+        // (sea-query renders `ILIKE … ESCAPE` in parentheses PostgreSQL refuses.)
+        Expr::cust_with_values(
+            r#""applications"."name" ILIKE $1 ESCAPE '\'"#,
+            [crate::db::contains_pattern(v)],
+        )
+    }
+}
+
+/// Whether a filter selects every application (no filter and nothing hidden), so the list can
+/// take the maintained row count.
+async fn selects_everything(ctx: &Ctx, actor: &Actor, f: &AppFilter) -> bool {
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.is_empty());
+    blank(&f.name)
+        && blank(&f.full_path)
+        && blank(&f.application_type)
+        && blank(&f.q)
+        && blank(&f.response_persons)
+        && blank(&f.user)
+        && blank(&f.role)
+        && f.has_parent.is_none()
+        && f.production.is_none()
+        && crate::perms::service::sees_all(ctx, actor, APP, "view_app").await
+}
+
 /// Applies the visibility and the filters of `f` to `q` (lists and exports).
 pub(crate) async fn filtered(
     ctx: &Ctx,
@@ -89,7 +125,7 @@ pub(crate) async fn filtered(
         q = q.filter(C::Id.in_subquery(sub));
     }
     if let Some(v) = f.name.as_deref().filter(|s| !s.is_empty()) {
-        q = q.filter(C::Name.contains(v));
+        q = q.filter(name_contains(ctx.db.get_database_backend(), v));
     }
     if let Some(v) = f.full_path.as_deref().filter(|s| !s.is_empty()) {
         q = q.filter(C::FullName.starts_with(v));
@@ -163,18 +199,27 @@ pub(crate) async fn filtered(
 }
 
 /// Applies the visibility and the filters of `f` to `q`, then pages it.
+/// The page's ids are chosen first (sorting only names and ids), then its rows are read.
 async fn page_of(
     ctx: &Ctx,
     actor: &Actor,
     q: Select<app::Entity>,
     f: AppFilter,
+    everything: bool,
 ) -> AppResult<Page<Application>> {
+    use sea_orm::QueryTrait;
     let q = filtered(ctx, actor, q, &f).await?;
-    let count = q.clone().count(&ctx.db).await?;
-    let rows = q
+    let count = crate::db::count_of(&ctx.db, q.clone(), everything, "applications").await?;
+    let ids = q
+        .select_only()
+        .column(app::Column::Id)
         .order_by_asc(app::Column::FullName)
         .offset(f.page.offset())
         .limit(f.page.size())
+        .into_query();
+    let rows = app::Entity::find()
+        .filter(app::Column::Id.in_subquery(ids))
+        .order_by_asc(app::Column::FullName)
         .all(&ctx.db)
         .await?;
     Ok(Page::new(count, &f.page, to_wire(ctx, actor, rows).await?))
@@ -182,7 +227,8 @@ async fn page_of(
 
 /// `GET /applications/`.
 pub async fn list(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppResult<Page<Application>> {
-    page_of(ctx, actor, app::Entity::find(), f).await
+    let everything = selects_everything(ctx, actor, &f).await;
+    page_of(ctx, actor, app::Entity::find(), f, everything).await
 }
 
 /// Lists applications from a narrower query (other domains' "applications of X"), with the same
@@ -193,7 +239,7 @@ pub async fn list_in(
     q: Select<app::Entity>,
     f: AppFilter,
 ) -> AppResult<Page<Application>> {
-    page_of(ctx, actor, q, f).await
+    page_of(ctx, actor, q, f, false).await
 }
 
 async fn load<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<app::Model> {
@@ -701,6 +747,7 @@ pub async fn child_apps(
         actor,
         app::Entity::find().filter(app::Column::ParentId.eq(id)),
         f,
+        false,
     )
     .await
 }
@@ -810,6 +857,7 @@ pub async fn required_apps(
         actor,
         app::Entity::find().filter(app::Column::Id.in_subquery(required_of(id))),
         f,
+        false,
     )
     .await
 }
@@ -832,6 +880,7 @@ pub async fn required_by_apps(
         actor,
         app::Entity::find().filter(app::Column::Id.in_subquery(sub)),
         f,
+        false,
     )
     .await
 }
@@ -1212,6 +1261,7 @@ pub async fn of_production(
         actor,
         app::Entity::find().filter(app::Column::ProductionId.eq(production)),
         f,
+        false,
     )
     .await
 }

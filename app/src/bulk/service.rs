@@ -108,7 +108,7 @@ fn finish(w: csv::Writer<Vec<u8>>) -> AppResult<String> {
 /// `GET /api/hosts/export.csv`: the hosts the actor may see that match the filter, with IPs.
 pub async fn export_hosts(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<String> {
     actor.require()?;
-    let (_, q) = hosts::filtered(ctx, actor, &f).await?;
+    let q = hosts::filtered(ctx, actor, &f).await?.sorted;
     let mut w = writer(HOST_COLUMNS)?;
     let mut offset = 0;
     loop {

@@ -186,47 +186,78 @@ async fn wire_hosts(
         .collect())
 }
 
-/// What `q` searches: name, addresses and description, lower-cased (stored per host and
-/// indexed by trigrams; see the `host_search` migration).
-pub fn search_text<'a>(
-    name: &str,
-    addresses: impl IntoIterator<Item = &'a str>,
-    description: &str,
-) -> String {
-    let mut s = name.to_lowercase();
-    for a in addresses {
-        s.push(' ');
-        s.push_str(&a.to_lowercase());
-    }
-    s.push(' ');
-    s.push_str(&description.to_lowercase());
-    s
+/// What `q` matches by substring: name and description, lower-cased (stored per host and indexed
+/// by trigrams; see the `host_search` and `list_speed` migrations). Addresses match by prefix
+/// through their own index (`search_filter`).
+pub fn search_text(name: &str, description: &str) -> String {
+    format!("{} {}", name.to_lowercase(), description.to_lowercase())
 }
 
-/// Hosts whose search text contains `v` (case-insensitive), through the trigram index where the
-/// fragment is long enough for one (3+ characters).
+/// `q`: hosts whose name or description contains the fragment (case-insensitive; through the
+/// trigram index from 3 characters on), or with an address that starts with it ("10.1.2" finds
+/// 10.1.2.7 and 10.1.20.7, not 110.1.2.7), as one `id IN (… UNION …)`.
 fn search_filter(backend: sea_orm::DbBackend, v: &str) -> Condition {
     let v = v.to_lowercase();
-    let cond = if backend == sea_orm::DbBackend::Sqlite && v.chars().count() >= 3 {
+    let sqlite = backend == sea_orm::DbBackend::Sqlite;
+    let text = if sqlite && v.chars().count() >= 3 {
         // FTS5 trigram: a quoted phrase matches as a substring.
         let phrase = format!("\"{}\"", v.replace('"', "\"\""));
         Expr::cust_with_values(
             "hosts.id IN (SELECT rowid FROM hosts_fts WHERE hosts_fts MATCH ?)",
             [phrase],
         )
-    } else if backend == sea_orm::DbBackend::Sqlite {
-        Expr::cust_with_values("instr(hosts.search_text, ?) > 0", [v])
+    } else if sqlite {
+        Expr::cust_with_values("instr(hosts.search_text, ?) > 0", [v.clone()])
     } else {
-        let pattern = format!(
-            "%{}%",
-            v.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        Expr::col((host::Entity, host::Column::SearchText))
-            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
+        Expr::col((host::Entity, host::Column::SearchText)).like(crate::db::contains(&v))
     };
-    Condition::all().add(cond)
+    let mut ids = Query::select()
+        .column((host::Entity, host::Column::Id))
+        .from(host::Entity)
+        .and_where(text)
+        .to_owned();
+    if let Some(range) = address_prefix(backend, &v) {
+        ids.union(
+            sea_orm::sea_query::UnionType::Distinct,
+            Query::select()
+                .column(ip::Column::HostId)
+                .from(ip::Entity)
+                .and_where(range)
+                .to_owned(),
+        );
+    }
+    Condition::all().add(Expr::col((host::Entity, host::Column::Id)).in_subquery(ids))
+}
+
+/// Addresses that start with `v`, as a range over the address index (byte order; PostgreSQL's
+/// locale collations skip dots); `None` when `v` cannot begin an address.
+fn address_prefix(backend: sea_orm::DbBackend, v: &str) -> Option<Expr> {
+    let v = v.to_lowercase();
+    let next = prefix_end(&v)?;
+    Some(if backend == sea_orm::DbBackend::Sqlite {
+        Expr::cust_with_values("address >= ? AND address < ?", [v, next])
+    } else {
+        Expr::cust_with_values(
+            // sea-query numbers placeholders for PostgreSQL: `$n`, not `?`.
+            r#"address COLLATE "C" >= $1 AND address COLLATE "C" < $2"#,
+            [v, next],
+        )
+    })
+}
+
+/// For a fragment that can begin an address (hex digits, dots, colons), the first string after
+/// every string that starts with it; `None` for anything else.
+fn prefix_end(v: &str) -> Option<String> {
+    if v.is_empty()
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '.' || c == ':')
+    {
+        return None;
+    }
+    let mut bytes = v.as_bytes().to_vec();
+    *bytes.last_mut()? += 1;
+    String::from_utf8(bytes).ok()
 }
 
 fn ip_hosts(cond: Condition) -> sea_orm::sea_query::SelectStatement {
@@ -237,38 +268,54 @@ fn ip_hosts(cond: Condition) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-/// The hosts the actor may see that match `f`, sorted (not yet paged): lists and exports.
-pub(crate) async fn filtered(
-    ctx: &Ctx,
-    actor: &Actor,
-    f: &HostFilter,
-) -> AppResult<(sea_orm::Select<host::Entity>, sea_orm::Select<host::Entity>)> {
+/// The hosts the actor may see that match `f` (lists and exports).
+pub(crate) struct Filtered {
+    /// Without ordering: for counts.
+    pub unsorted: sea_orm::Select<host::Entity>,
+    /// Sorted by the requested column, then id.
+    pub sorted: sea_orm::Select<host::Entity>,
+    /// The sort column and whether it is descending.
+    order: (host::Column, bool),
+    /// No filter and no visibility restriction: every host.
+    everything: bool,
+}
+
+pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppResult<Filtered> {
     use host::Column as C;
     let mut q = host::Entity::find();
+    let mut everything = true;
     if let Some(sub) = granted_ids(ctx, actor, HOST, "view_host").await? {
         q = q.filter(C::Id.in_subquery(sub));
+        everything = false;
     }
-    let eq = |q: sea_orm::Select<host::Entity>, col: C, v: &Option<String>| match v
-        .as_deref()
-        .filter(|s| !s.is_empty())
-    {
-        Some(v) => q.filter(col.eq(v)),
-        None => q,
-    };
-    q = eq(q, C::HostType, &f.host_type);
-    q = eq(q, C::Status, &f.status);
-    q = eq(q, C::OsStatus, &f.os_status);
-    q = eq(q, C::Location, &f.location);
-    if let Some(v) = f.name.as_deref().filter(|s| !s.is_empty()) {
+    fn set(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    for (col, v) in [
+        (C::HostType, &f.host_type),
+        (C::Status, &f.status),
+        (C::OsStatus, &f.os_status),
+        (C::Location, &f.location),
+    ] {
+        if let Some(v) = set(v) {
+            q = q.filter(col.eq(v));
+            everything = false;
+        }
+    }
+    if let Some(v) = set(&f.name) {
         q = q.filter(C::Hostname.contains(v));
+        everything = false;
     }
-    if let Some(v) = f.ip.as_deref().filter(|s| !s.is_empty()) {
-        q = q.filter(C::Id.in_subquery(ip_hosts(
-            Condition::all().add(Expr::col(ip::Column::Address).like(format!("{v}%"))),
-        )));
+    if let Some(v) = set(&f.ip) {
+        let backend = ctx.db.get_database_backend();
+        let cond = address_prefix(backend, v)
+            .unwrap_or_else(|| Expr::col(ip::Column::Address).like(format!("{v}%")));
+        q = q.filter(C::Id.in_subquery(ip_hosts(Condition::all().add(cond))));
+        everything = false;
     }
-    if let Some(v) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(v) = set(&f.q) {
         q = q.filter(search_filter(ctx.db.get_database_backend(), v));
+        everything = false;
     }
     let ordering = f.ordering.as_deref().unwrap_or("name");
     let (desc, key) = ordering
@@ -288,26 +335,48 @@ pub(crate) async fn filtered(
             ))
         }
     };
-    let unsorted = q.clone();
-    q = if desc {
+    Ok(Filtered {
+        sorted: sort(q.clone(), (col, desc)),
+        unsorted: q,
+        order: (col, desc),
+        everything,
+    })
+}
+
+fn sort(
+    q: sea_orm::Select<host::Entity>,
+    (col, desc): (host::Column, bool),
+) -> sea_orm::Select<host::Entity> {
+    let q = if desc {
         q.order_by_desc(col)
     } else {
         q.order_by_asc(col)
     };
-    Ok((unsorted, q.order_by_asc(C::Id)))
+    q.order_by_asc(host::Column::Id)
 }
 
-/// `GET /hosts/`: the hosts the actor may see, filtered, sorted and paged in SQL.
+/// `GET /hosts/`: the hosts the actor may see, filtered, sorted and paged in SQL. The page's ids
+/// are chosen first (sorting only ids), then the page's rows are read with their addresses.
 pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Host>> {
-    let (unsorted, q) = filtered(ctx, actor, &f).await?;
-    let count = unsorted.count(&ctx.db).await?;
-    let page = q
-        .column_as(ips_json(ctx.db.get_database_backend()), "ips")
+    use host::Column as C;
+    use sea_orm::QueryTrait;
+    let fq = filtered(ctx, actor, &f).await?;
+    let count = crate::db::count_of(&ctx.db, fq.unsorted, fq.everything, "hosts").await?;
+    let ids = fq
+        .sorted
+        .select_only()
+        .column(C::Id)
         .offset(f.page.offset())
         .limit(f.page.size())
-        .into_model::<PageRow>()
-        .all(&ctx.db)
-        .await?;
+        .into_query();
+    let page = sort(
+        host::Entity::find().filter(C::Id.in_subquery(ids)),
+        fq.order,
+    )
+    .column_as(ips_json(ctx.db.get_database_backend()), "ips")
+    .into_model::<PageRow>()
+    .all(&ctx.db)
+    .await?;
     let mut rows = Vec::with_capacity(page.len());
     let mut ips = HashMap::new();
     for r in page {
@@ -449,7 +518,6 @@ pub(crate) async fn create_in<C: ConnectionTrait>(
         location: Set(input.location.unwrap_or_default()),
         search_text: Set(search_text(
             &name,
-            ips.iter().map(|i| i.address.as_str()),
             input.description.as_deref().unwrap_or_default(),
         )),
         description: Set(input.description.unwrap_or_default()),
@@ -517,14 +585,7 @@ pub(crate) async fn update_in<C: ConnectionTrait>(
         description
     );
     am.updated_at = Set(crate::time::now());
-    am.search_text = Set(search_text(
-        am.hostname.as_ref(),
-        ips.as_ref()
-            .unwrap_or(&before_ips)
-            .iter()
-            .map(|i| i.address.as_str()),
-        am.description.as_ref(),
-    ));
+    am.search_text = Set(search_text(am.hostname.as_ref(), am.description.as_ref()));
     let after = am.update(txn).await?;
     if let Some(ips) = &ips {
         set_ips(txn, id, ips).await?;

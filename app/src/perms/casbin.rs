@@ -64,8 +64,31 @@ pub async fn enforcer(db: &DatabaseConnection) -> casbin::Result<Enforcer> {
     Ok(e)
 }
 
+/// Counts changes to any enforcer in this process. Caches derived from the policy (the id sets
+/// lists filter by, `perms::service::VisibleCache`) are valid only for the epoch they were
+/// computed in. Every change reaches the enforcer through `apply` or a reload (`load_policy`),
+/// and both bump it, after the database transaction committed.
+static EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current policy epoch (see `EPOCH`).
+pub fn epoch() -> u64 {
+    EPOCH.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Marks the policy as changed: everything cached from it is stale.
+pub fn policy_changed() {
+    EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Applies committed changes to the in-memory enforcer (the database is already written).
 pub async fn apply(e: &mut Enforcer, added: Vec<Rule>, removed: Vec<Rule>) -> casbin::Result<()> {
+    policy_changed();
+    let r = apply_lines(e, added, removed).await;
+    policy_changed();
+    r
+}
+
+async fn apply_lines(e: &mut Enforcer, added: Vec<Rule>, removed: Vec<Rule>) -> casbin::Result<()> {
     let (mut ap, mut ag, mut rp, mut rg) = (vec![], vec![], vec![], vec![]);
     let (mut ag2, mut rg2) = (vec![], vec![]);
     for r in added {

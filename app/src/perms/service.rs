@@ -12,6 +12,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Whether the user holds `perm` on `obj` (`module:dns`, `application:5`).
 pub async fn holds(ctx: &Ctx, user_id: i64, obj: &str, perm: &str) -> bool {
@@ -896,13 +897,15 @@ pub async fn resource_authorizations(
 pub async fn reload(ctx: &Ctx) -> AppResult<()> {
     use casbin::{CachedApi, CoreApi};
     let mut e = ctx.enforcer.write().await;
+    super::casbin::policy_changed();
     e.load_policy().await?;
     e.get_mut_cache().clear();
+    super::casbin::policy_changed();
     Ok(())
 }
 
 /// Whether the actor holds `perm` on every resource of a kind (superuser or a module-wide flag).
-async fn sees_all(ctx: &Ctx, actor: &Actor, rtype: ResourceType, perm: &str) -> bool {
+pub async fn sees_all(ctx: &Ctx, actor: &Actor, rtype: ResourceType, perm: &str) -> bool {
     let e = ctx.enforcer.read().await;
     let sub = actor.subject();
     check(&e, &sub, "superuser:check", "superuser:check") || module_wide(&e, &sub, rtype, perm)
@@ -963,76 +966,130 @@ fn covered_query(
     q
 }
 
+/// Per process: the ids each user holds a permission on through grants (direct, through a role,
+/// through the application hierarchy), computed once per policy epoch. Lists, counts and
+/// `available_actions` of a user without module-wide rights read these instead of joining the
+/// grants with the hierarchy closure on every query. The sets are bounded by the user's grants
+/// (users who see everything never get one), and the cache by `VISIBLE_ENTRIES`.
+#[derive(Default)]
+pub struct VisibleCache {
+    sets: std::sync::Mutex<HashMap<(i64, &'static str, String), (u64, Arc<Vec<i64>>)>>,
+}
+
+const VISIBLE_ENTRIES: usize = 4096;
+
+/// The sorted ids `user_id` holds `perm` on through grants, from the cache when it is current.
+async fn held_ids(
+    ctx: &Ctx,
+    user_id: i64,
+    rtype: ResourceType,
+    perm: &str,
+) -> AppResult<Arc<Vec<i64>>> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use sea_orm::ConnectionTrait;
+    // Read the epoch before the query: a set computed while the policy changes is stored under
+    // the old epoch and never served.
+    let epoch = super::casbin::epoch();
+    let key = (user_id, rtype.as_str(), perm.to_string());
+    if let Some((e, ids)) = ctx.visible.sets.lock().expect("visible cache").get(&key) {
+        if *e == epoch {
+            return Ok(ids.clone());
+        }
+    }
+    let q = Query::select()
+        .distinct()
+        .column(Alias::new("rid"))
+        .from_subquery(
+            covered_query(rtype, actor_grants_cond(user_id)),
+            Alias::new("c"),
+        )
+        .and_where(Expr::col(Alias::new("perm")).eq(perm))
+        .and_where(Expr::col(Alias::new("rid")).is_not_null())
+        .order_by(Alias::new("rid"), sea_orm::sea_query::Order::Asc)
+        .to_owned();
+    let stmt = ctx.db.get_database_backend().build(&q);
+    let mut ids = vec![];
+    for row in ctx.db.query_all_raw(stmt).await? {
+        ids.push(row.try_get::<i64>("", "rid")?);
+    }
+    let ids = Arc::new(ids);
+    let mut sets = ctx.visible.sets.lock().expect("visible cache");
+    if sets.len() >= VISIBLE_ENTRIES {
+        sets.clear();
+    }
+    sets.insert(key, (epoch, ids.clone()));
+    Ok(ids)
+}
+
+/// `SELECT` of the given ids, bound as one JSON array parameter (one statement whatever the
+/// number of ids).
+fn id_list(backend: sea_orm::DbBackend, ids: &[i64]) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    let mut q = Query::select();
+    if backend == sea_orm::DbBackend::Sqlite {
+        q.expr(Expr::cust("value")).from_function(
+            Func::cust(Alias::new("json_each")).arg(json),
+            Alias::new("v"),
+        );
+    } else {
+        q.expr(Expr::cust("value::bigint")).from_function(
+            Func::cust(Alias::new("jsonb_array_elements_text"))
+                .arg(Expr::val(json).cast_as(Alias::new("jsonb"))),
+            Alias::new("v"),
+        );
+    }
+    q
+}
+
 /// For list queries: `None` when the actor sees every resource of this kind (superuser or the
 /// module-wide flag), else a subquery of the ids they hold `perm` on directly, through a role,
 /// or (applications) through a parent or product line. Lists filter with `id IN (subquery)` so
-/// counts and pages come from SQL, never from memory.
+/// counts and pages come from SQL; the ids come from the per-process `VisibleCache`.
 pub async fn granted_ids(
     ctx: &Ctx,
     actor: &Actor,
     rtype: ResourceType,
     perm: &str,
 ) -> AppResult<Option<sea_orm::sea_query::SelectStatement>> {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     actor.require()?;
     if sees_all(ctx, actor, rtype, perm).await {
         return Ok(None);
     }
-    let inner = covered_query(rtype, actor_grants_cond(actor.id));
-    Ok(Some(
-        Query::select()
-            .column(Alias::new("rid"))
-            .from_subquery(inner, Alias::new("c"))
-            .and_where(Expr::col(Alias::new("perm")).eq(perm))
-            .to_owned(),
-    ))
+    let ids = held_ids(ctx, actor.id, rtype, perm).await?;
+    Ok(Some(id_list(ctx.db.get_database_backend(), &ids)))
 }
 
-/// The permissions the actor holds on each of `ids`, in one query (for `available_actions` of a
-/// page of results): grants through the hierarchy, module-wide flags, superuser.
+/// The permissions the actor holds on each of `ids` (for `available_actions` of a page of
+/// results): grants through the hierarchy, module-wide flags, superuser.
 pub async fn resource_perm_sets(
     ctx: &Ctx,
     actor: &Actor,
     rtype: ResourceType,
     ids: &[i64],
 ) -> AppResult<HashMap<i64, PermFlags>> {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-    use sea_orm::ConnectionTrait;
-    let mut wide: Vec<&str> = vec![];
+    let mut held: Vec<(&str, Option<Arc<Vec<i64>>>)> = vec![];
     for p in rtype.perms() {
-        if sees_all(ctx, actor, rtype, p).await {
-            wide.push(p);
-        }
-    }
-    let mut held: HashMap<i64, std::collections::BTreeSet<String>> = HashMap::new();
-    if actor.id > 0 && !ids.is_empty() && wide.len() < rtype.perms().len() {
-        let q = Query::select()
-            .columns([Alias::new("rid"), Alias::new("perm")])
-            .from_subquery(
-                covered_query(rtype, actor_grants_cond(actor.id)),
-                Alias::new("c"),
-            )
-            .and_where(Expr::col(Alias::new("rid")).is_in(ids.to_vec()))
-            .to_owned();
-        let stmt = ctx.db.get_database_backend().build(&q);
-        for row in ctx.db.query_all_raw(stmt).await? {
-            let rid: i64 = row.try_get("", "rid")?;
-            let perm: String = row.try_get("", "perm")?;
-            held.entry(rid).or_default().insert(perm);
-        }
+        let set = if sees_all(ctx, actor, rtype, p).await {
+            None
+        } else if actor.id > 0 && !ids.is_empty() {
+            Some(held_ids(ctx, actor.id, rtype, p).await?)
+        } else {
+            Some(Arc::new(vec![]))
+        };
+        held.push((p, set));
     }
     Ok(ids
         .iter()
         .map(|id| {
-            let mine = held.get(id);
-            let flags = rtype
-                .perms()
+            let flags = held
                 .iter()
-                .map(|p| {
-                    (
-                        p.to_string(),
-                        wide.contains(p) || mine.is_some_and(|m| m.contains(*p)),
-                    )
+                .map(|(p, set)| {
+                    let on = match set {
+                        None => true,
+                        Some(s) => s.binary_search(id).is_ok(),
+                    };
+                    (p.to_string(), on)
                 })
                 .collect();
             (*id, flags)
