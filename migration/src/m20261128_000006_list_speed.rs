@@ -7,6 +7,9 @@
 //! - PostgreSQL: an address index in byte order (`COLLATE "C"`), so an address prefix is a range
 //!   scan whatever the database's collation (locale collations skip dots).
 //! - Application names: a trigram index for the `name` filter (a substring match), as for hosts.
+//! - Narrow covering indexes for sorting a filtered set by name: `(id, hostname)`,
+//!   `(id, full_name)` (a page sorts its candidates by name; reading the wide rows missed the page
+//!   cache), and `(address, host_id)` so an address prefix yields host ids from the index alone.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -26,8 +29,16 @@ const SQLITE_UP: &[&str] = &[
     "CREATE TRIGGER applications_fts_ad AFTER DELETE ON applications BEGIN INSERT INTO applications_fts(applications_fts, rowid, name) VALUES ('delete', old.id, old.name); END",
     "CREATE TRIGGER applications_fts_au AFTER UPDATE OF name ON applications BEGIN INSERT INTO applications_fts(applications_fts, rowid, name) VALUES ('delete', old.id, old.name); INSERT INTO applications_fts(rowid, name) VALUES (new.id, new.name); END",
     "INSERT INTO applications_fts(applications_fts) VALUES ('rebuild')",
+    "CREATE INDEX ix_hosts_id_hostname ON hosts (id, hostname)",
+    "CREATE INDEX ix_applications_id_full_name ON applications (id, full_name)",
+    "DROP INDEX ix_ip_addresses_address",
+    "CREATE INDEX ix_ip_addresses_address_host ON ip_addresses (address, host_id)",
 ];
 const SQLITE_DOWN: &[&str] = &[
+    "DROP INDEX ix_ip_addresses_address_host",
+    "CREATE INDEX ix_ip_addresses_address ON ip_addresses (address)",
+    "DROP INDEX ix_applications_id_full_name",
+    "DROP INDEX ix_hosts_id_hostname",
     "DROP TRIGGER applications_fts_au",
     "DROP TRIGGER applications_fts_ad",
     "DROP TRIGGER applications_fts_ai",
@@ -56,10 +67,14 @@ END $$"#,
     "CREATE TRIGGER hosts_count_ad AFTER DELETE ON hosts REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION opsdeck_count_rows()",
     "CREATE TRIGGER applications_count_ai AFTER INSERT ON applications REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION opsdeck_count_rows()",
     "CREATE TRIGGER applications_count_ad AFTER DELETE ON applications REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION opsdeck_count_rows()",
-    r#"CREATE INDEX ix_ip_addresses_address_c ON ip_addresses (address COLLATE "C")"#,
+    r#"CREATE INDEX ix_ip_addresses_address_c ON ip_addresses (address COLLATE "C", host_id)"#,
+    "CREATE INDEX ix_hosts_id_hostname ON hosts (id, hostname)",
+    "CREATE INDEX ix_applications_id_full_name ON applications (id, full_name)",
     "CREATE INDEX ix_applications_name_trgm ON applications USING gin (name gin_trgm_ops)",
 ];
 const PG_DOWN: &[&str] = &[
+    "DROP INDEX ix_applications_id_full_name",
+    "DROP INDEX ix_hosts_id_hostname",
     "DROP INDEX ix_applications_name_trgm",
     "DROP INDEX ix_ip_addresses_address_c",
     "DROP TRIGGER applications_count_ad ON applications",

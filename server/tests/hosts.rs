@@ -97,6 +97,8 @@ both! {
         t.post(&format!("/api/users/{uid}/host/perms/"), t.admin(), json!({"authorizations": [{"id": ids[1], "permission": {"view_host": true, "login_host": true}}]})).await.ok();
         let mine = t.get("/api/hosts/?status=inited", Auth::Token(&token)).await.ok();
         assert_eq!(mine["count"], 1);
+        assert_eq!(t.get("/api/hosts/", Auth::Token(&token)).await.ok()["count"], 1);
+        assert_eq!(t.get("/api/hosts/?status=raw", Auth::Token(&token)).await.ok()["count"], 0);
         for perm in HOST_PERMS {
             let casbin = app::perms::service::holds_resource(&t.ctx, uid, ResourceType::Host, ids[1], perm).await;
             assert_eq!(mine["results"][0]["available_actions"][*perm].as_bool(), Some(casbin), "{perm}");

@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::perms::casbin::{apply, Rule};
 use crate::perms::service::{
     authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_ids,
-    resource_perm_sets,
+    granted_set, resource_perm_sets,
 };
 use crate::perms::types::{ResourceType, APP_PERMS};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -97,9 +97,8 @@ fn name_contains(backend: sea_orm::DbBackend, v: &str) -> Expr {
     }
 }
 
-/// Whether a filter selects every application (no filter and nothing hidden), so the list can
-/// take the maintained row count.
-async fn selects_everything(ctx: &Ctx, actor: &Actor, f: &AppFilter) -> bool {
+/// Whether `f` filters nothing (visibility aside).
+fn unfiltered(f: &AppFilter) -> bool {
     let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.is_empty());
     blank(&f.name)
         && blank(&f.full_path)
@@ -110,7 +109,6 @@ async fn selects_everything(ctx: &Ctx, actor: &Actor, f: &AppFilter) -> bool {
         && blank(&f.role)
         && f.has_parent.is_none()
         && f.production.is_none()
-        && crate::perms::service::sees_all(ctx, actor, APP, "view_app").await
 }
 
 /// Applies the visibility and the filters of `f` to `q` (lists and exports).
@@ -205,11 +203,20 @@ async fn page_of(
     actor: &Actor,
     q: Select<app::Entity>,
     f: AppFilter,
-    everything: bool,
+    whole_table: bool,
 ) -> AppResult<Page<Application>> {
+    use crate::db::Known;
     use sea_orm::QueryTrait;
+    let known = if whole_table && unfiltered(&f) {
+        match granted_set(ctx, actor, APP, "view_app").await? {
+            None => Known::Table("applications"),
+            Some(ids) => Known::Rows(ids.len() as u64),
+        }
+    } else {
+        Known::Unknown
+    };
     let q = filtered(ctx, actor, q, &f).await?;
-    let count = crate::db::count_of(&ctx.db, q.clone(), everything, "applications").await?;
+    let count = crate::db::count_of(&ctx.db, q.clone(), known).await?;
     let ids = q
         .select_only()
         .column(app::Column::Id)
@@ -227,8 +234,7 @@ async fn page_of(
 
 /// `GET /applications/`.
 pub async fn list(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppResult<Page<Application>> {
-    let everything = selects_everything(ctx, actor, &f).await;
-    page_of(ctx, actor, app::Entity::find(), f, everything).await
+    page_of(ctx, actor, app::Entity::find(), f, true).await
 }
 
 /// Lists applications from a narrower query (other domains' "applications of X"), with the same

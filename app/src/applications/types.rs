@@ -40,7 +40,7 @@ pub struct Application {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AppFilter {
-    /// Name contains.
+    /// Name contains (case-insensitive).
     #[serde(default)]
     pub name: Option<String>,
     /// Full path starts with (`full_name` accepted too).

@@ -11,7 +11,7 @@ use crate::entities::{application as app, host, instance, ip_address as ip};
 use crate::error::{AppError, AppResult};
 use crate::perms::casbin::apply;
 use crate::perms::service::{
-    authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_ids,
+    authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_set, id_in,
     resource_perm_sets,
 };
 use crate::perms::types::{ResourceType, HOST_PERMS};
@@ -276,18 +276,20 @@ pub(crate) struct Filtered {
     pub sorted: sea_orm::Select<host::Entity>,
     /// The sort column and whether it is descending.
     order: (host::Column, bool),
-    /// No filter and no visibility restriction: every host.
-    everything: bool,
+    /// How to count it without `COUNT(*)`, when possible.
+    known: crate::db::Known,
 }
 
 pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppResult<Filtered> {
     use host::Column as C;
     let mut q = host::Entity::find();
-    let mut everything = true;
-    if let Some(sub) = granted_ids(ctx, actor, HOST, "view_host").await? {
-        q = q.filter(C::Id.in_subquery(sub));
-        everything = false;
+    let backend = ctx.db.get_database_backend();
+    let mut known = crate::db::Known::Table("hosts");
+    if let Some(ids) = granted_set(ctx, actor, HOST, "view_host").await? {
+        q = q.filter(id_in(backend, (host::Entity, C::Id), &ids));
+        known = crate::db::Known::Rows(ids.len() as u64);
     }
+    let mut everything = true;
     fn set(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
@@ -307,14 +309,13 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
         everything = false;
     }
     if let Some(v) = set(&f.ip) {
-        let backend = ctx.db.get_database_backend();
         let cond = address_prefix(backend, v)
             .unwrap_or_else(|| Expr::col(ip::Column::Address).like(format!("{v}%")));
         q = q.filter(C::Id.in_subquery(ip_hosts(Condition::all().add(cond))));
         everything = false;
     }
     if let Some(v) = set(&f.q) {
-        q = q.filter(search_filter(ctx.db.get_database_backend(), v));
+        q = q.filter(search_filter(backend, v));
         everything = false;
     }
     let ordering = f.ordering.as_deref().unwrap_or("name");
@@ -339,7 +340,11 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
         sorted: sort(q.clone(), (col, desc)),
         unsorted: q,
         order: (col, desc),
-        everything,
+        known: if everything {
+            known
+        } else {
+            crate::db::Known::Unknown
+        },
     })
 }
 
@@ -361,7 +366,7 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Hos
     use host::Column as C;
     use sea_orm::QueryTrait;
     let fq = filtered(ctx, actor, &f).await?;
-    let count = crate::db::count_of(&ctx.db, fq.unsorted, fq.everything, "hosts").await?;
+    let count = crate::db::count_of(&ctx.db, fq.unsorted, fq.known).await?;
     let ids = fq
         .sorted
         .select_only()

@@ -84,7 +84,7 @@ pub struct HostFilter {
     /// IP address starts with.
     #[serde(default)]
     pub ip: Option<String>,
-    /// Free text over name, description and IP addresses.
+    /// Free text: name or description contains it (case-insensitive), or an IP address starts with it.
     #[serde(default)]
     pub q: Option<String>,
     /// `name`, `status`, `host_type`, `location`, `created_at`; `-` in front for descending.

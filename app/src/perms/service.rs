@@ -905,7 +905,7 @@ pub async fn reload(ctx: &Ctx) -> AppResult<()> {
 }
 
 /// Whether the actor holds `perm` on every resource of a kind (superuser or a module-wide flag).
-pub async fn sees_all(ctx: &Ctx, actor: &Actor, rtype: ResourceType, perm: &str) -> bool {
+async fn sees_all(ctx: &Ctx, actor: &Actor, rtype: ResourceType, perm: &str) -> bool {
     let e = ctx.enforcer.read().await;
     let sub = actor.subject();
     check(&e, &sub, "superuser:check", "superuser:check") || module_wide(&e, &sub, rtype, perm)
@@ -1004,7 +1004,15 @@ async fn held_ids(
             Alias::new("c"),
         )
         .and_where(Expr::col(Alias::new("perm")).eq(perm))
-        .and_where(Expr::col(Alias::new("rid")).is_not_null())
+        // Only resources that exist, so a list restricted by nothing else counts `ids.len()`.
+        .and_where(
+            Expr::col(Alias::new("rid")).in_subquery(
+                Query::select()
+                    .column(Alias::new("id"))
+                    .from(Alias::new(rtype.table()))
+                    .to_owned(),
+            ),
+        )
         .order_by(Alias::new("rid"), sea_orm::sea_query::Order::Asc)
         .to_owned();
     let stmt = ctx.db.get_database_backend().build(&q);
@@ -1052,12 +1060,34 @@ pub async fn granted_ids(
     rtype: ResourceType,
     perm: &str,
 ) -> AppResult<Option<sea_orm::sea_query::SelectStatement>> {
+    Ok(granted_set(ctx, actor, rtype, perm)
+        .await?
+        .map(|ids| id_list(ctx.db.get_database_backend(), &ids)))
+}
+
+/// Like `granted_ids`, with the ids themselves (sorted, existing resources only), for lists that
+/// can count them without a query.
+pub async fn granted_set(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    perm: &str,
+) -> AppResult<Option<Arc<Vec<i64>>>> {
     actor.require()?;
     if sees_all(ctx, actor, rtype, perm).await {
         return Ok(None);
     }
-    let ids = held_ids(ctx, actor.id, rtype, perm).await?;
-    Ok(Some(id_list(ctx.db.get_database_backend(), &ids)))
+    Ok(Some(held_ids(ctx, actor.id, rtype, perm).await?))
+}
+
+/// `id IN (ids)` as one bound parameter (see `id_list`).
+pub fn id_in(
+    backend: sea_orm::DbBackend,
+    col: impl sea_orm::sea_query::IntoColumnRef,
+    ids: &[i64],
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    Expr::col(col).in_subquery(id_list(backend, ids))
 }
 
 /// The permissions the actor holds on each of `ids` (for `available_actions` of a page of

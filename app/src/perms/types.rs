@@ -177,6 +177,14 @@ impl ResourceType {
             _ => None,
         }
     }
+    /// The table holding resources of this kind.
+    pub fn table(self) -> &'static str {
+        match self {
+            ResourceType::Application => "applications",
+            ResourceType::Host => "hosts",
+            ResourceType::Business => "productions",
+        }
+    }
     /// The permissions one can hold on this kind of resource.
     pub fn perms(self) -> &'static [&'static str] {
         match self {
