@@ -82,10 +82,16 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
 }
 
 /// Refreshes the query planner's statistics. SQLite plans the permission joins well only with
-/// statistics, so this runs after bulk loads (benchmark data, imports); PostgreSQL's autovacuum
-/// also analyzes on its own.
+/// statistics, so this runs after bulk loads (benchmark data, imports). On PostgreSQL it also
+/// vacuums, which marks the loaded pages all-visible so index-only scans (the narrow name
+/// indexes) work at once instead of after autovacuum's next pass.
 pub async fn analyze(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    db.execute_unprepared("ANALYZE").await.map(|_| ())
+    let sql = if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        "ANALYZE"
+    } else {
+        "VACUUM ANALYZE"
+    };
+    db.execute_unprepared(sql).await.map(|_| ())
 }
 
 /// SQLite's own upkeep: `PRAGMA optimize` (re-analyzes tables whose statistics went stale).

@@ -974,6 +974,8 @@ fn covered_query(
 #[derive(Default)]
 pub struct VisibleCache {
     sets: std::sync::Mutex<HashMap<(i64, &'static str, String), (u64, Arc<Vec<i64>>)>>,
+    /// Held while a missing set is computed, so concurrent requests compute it once.
+    computing: tokio::sync::Mutex<()>,
 }
 
 const VISIBLE_ENTRIES: usize = 4096;
@@ -989,12 +991,20 @@ async fn held_ids(
     use sea_orm::ConnectionTrait;
     // Read the epoch before the query: a set computed while the policy changes is stored under
     // the old epoch and never served.
-    let epoch = super::casbin::epoch();
     let key = (user_id, rtype.as_str(), perm.to_string());
-    if let Some((e, ids)) = ctx.visible.sets.lock().expect("visible cache").get(&key) {
-        if *e == epoch {
-            return Ok(ids.clone());
-        }
+    let cached = |epoch: u64| {
+        let sets = ctx.visible.sets.lock().expect("visible cache");
+        sets.get(&key)
+            .filter(|(e, _)| *e == epoch)
+            .map(|(_, ids)| ids.clone())
+    };
+    if let Some(ids) = cached(super::casbin::epoch()) {
+        return Ok(ids);
+    }
+    let _one_at_a_time = ctx.visible.computing.lock().await;
+    let epoch = super::casbin::epoch();
+    if let Some(ids) = cached(epoch) {
+        return Ok(ids);
     }
     let q = Query::select()
         .distinct()
@@ -1005,14 +1015,17 @@ async fn held_ids(
         )
         .and_where(Expr::col(Alias::new("perm")).eq(perm))
         // Only resources that exist, so a list restricted by nothing else counts `ids.len()`.
-        .and_where(
-            Expr::col(Alias::new("rid")).in_subquery(
-                Query::select()
-                    .column(Alias::new("id"))
-                    .from(Alias::new(rtype.table()))
-                    .to_owned(),
-            ),
-        )
+        // EXISTS per grant row: as `rid IN (SELECT id FROM …)` SQLite walked every host.
+        .and_where(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(Alias::new(rtype.table()))
+                .and_where(
+                    Expr::col((Alias::new(rtype.table()), Alias::new("id")))
+                        .equals((Alias::new("c"), Alias::new("rid"))),
+                )
+                .to_owned(),
+        ))
         .order_by(Alias::new("rid"), sea_orm::sea_query::Order::Asc)
         .to_owned();
     let stmt = ctx.db.get_database_backend().build(&q);
