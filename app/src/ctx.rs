@@ -71,6 +71,8 @@ pub struct Ctx {
     pub progress: Arc<std::sync::Mutex<std::collections::HashMap<i64, u64>>>,
     /// Ids users hold permissions on, per policy epoch (see `perms::service::VisibleCache`).
     pub visible: Arc<crate::perms::service::VisibleCache>,
+    /// Recently resolved API tokens (see `tokens::service::TokenCache`).
+    pub tokens: Arc<crate::tokens::service::TokenCache>,
 }
 
 /// Who is acting, and on which request. `id == 0` is an anonymous caller.

@@ -78,6 +78,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         jobs_notify: Arc::new(tokio::sync::Notify::new()),
         progress: Default::default(),
         visible: Default::default(),
+        tokens: Default::default(),
     })
 }
 
@@ -104,12 +105,14 @@ pub async fn optimize(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 }
 
 /// What a list knows about its size before counting.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Known {
     /// Every row of this table (its `row_counts` entry, kept by triggers).
     Table(&'static str),
     /// Exactly this many rows (a permission set of existing ids, and no other filter).
     Rows(u64),
+    /// As many rows as this subquery yields ids (distinct ids of existing rows).
+    Ids(sea_orm::sea_query::SelectStatement),
     /// Nothing: `COUNT(*)`.
     Unknown,
 }
@@ -137,6 +140,17 @@ where
                 },
                 [table.into()],
             );
+            if let Some(row) = db.query_one_raw(stmt).await? {
+                return Ok(u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0));
+            }
+        }
+        Known::Ids(ids) => {
+            use sea_orm::sea_query::{Alias, Expr, Query};
+            let q = Query::select()
+                .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+                .from_subquery(ids, Alias::new("x"))
+                .to_owned();
+            let stmt = db.get_database_backend().build(&q);
             if let Some(row) = db.query_one_raw(stmt).await? {
                 return Ok(u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0));
             }

@@ -101,6 +101,9 @@ both! {
         let mut am: app::entities::api_token::ActiveModel = row.into();
         am.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
         am.update(&t.ctx.db).await.unwrap();
+        // Written behind the service's back (as another process would): resolutions are cached
+        // for a few seconds, so drop them as the TTL would.
+        app::tokens::service::forget_tokens(&t.ctx);
         t.get("/api/auth/me/", Auth::Token(&value)).await.err(401, 40100);
     }
 }

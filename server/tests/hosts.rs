@@ -78,6 +78,9 @@ both! {
         assert_eq!(t.get("/api/hosts/?q=172.16.1", t.admin()).await.ok()["results"][0]["name"], "node-1");
         assert_eq!(t.get("/api/hosts/?q=172.16.1", t.admin()).await.ok()["count"], 1);
         assert_eq!(t.get("/api/hosts/?q=.1.9", t.admin()).await.ok()["count"], 0);
+        // A host matching through both addresses and its name counts once.
+        assert_eq!(t.get("/api/hosts/?q=1", t.admin()).await.ok()["count"], 4);
+        assert_eq!(t.get("/api/hosts/?q=1&page_size=3", t.admin()).await.ok()["results"].as_array().unwrap().len(), 3);
         assert_eq!(t.get("/api/hosts/?q=de-2", t.admin()).await.ok()["results"][0]["name"], "node-2");
         assert_eq!(t.get("/api/hosts/?q=gpu", t.admin()).await.ok()["results"][0]["name"], "node-3");
         let desc = t.get("/api/hosts/?ordering=-name&page_size=2", t.admin()).await.ok();

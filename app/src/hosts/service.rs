@@ -195,8 +195,8 @@ pub fn search_text(name: &str, description: &str) -> String {
 
 /// `q`: hosts whose name or description contains the fragment (case-insensitive; through the
 /// trigram index from 3 characters on), or with an address that starts with it ("10.1.2" finds
-/// 10.1.2.7 and 10.1.20.7, not 110.1.2.7), as one `id IN (… UNION …)`.
-fn search_filter(backend: sea_orm::DbBackend, v: &str) -> Condition {
+/// 10.1.2.7 and 10.1.20.7, not 110.1.2.7): the ids, as one `… UNION …` (existing hosts only).
+fn search_ids(backend: sea_orm::DbBackend, v: &str) -> sea_orm::sea_query::SelectStatement {
     let v = v.to_lowercase();
     let sqlite = backend == sea_orm::DbBackend::Sqlite;
     let text = if sqlite && v.chars().count() >= 3 {
@@ -226,7 +226,7 @@ fn search_filter(backend: sea_orm::DbBackend, v: &str) -> Condition {
                 .to_owned(),
         );
     }
-    Condition::all().add(Expr::col((host::Entity, host::Column::Id)).in_subquery(ids))
+    ids
 }
 
 /// Addresses that start with `v`, as a range over the address index (byte order; PostgreSQL's
@@ -314,9 +314,11 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
         q = q.filter(C::Id.in_subquery(ip_hosts(Condition::all().add(cond))));
         everything = false;
     }
+    let mut searched = None;
     if let Some(v) = set(&f.q) {
-        q = q.filter(search_filter(backend, v));
-        everything = false;
+        let ids = search_ids(backend, v);
+        q = q.filter(C::Id.in_subquery(ids.clone()));
+        searched = Some(ids);
     }
     let ordering = f.ordering.as_deref().unwrap_or("name");
     let (desc, key) = ordering
@@ -340,10 +342,13 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
         sorted: sort(q.clone(), (col, desc)),
         unsorted: q,
         order: (col, desc),
-        known: if everything {
-            known
-        } else {
-            crate::db::Known::Unknown
+        known: match (everything, searched) {
+            (true, None) => known,
+            // Only `q`, and every host visible: count the matching ids without reading hosts.
+            (true, Some(ids)) if matches!(known, crate::db::Known::Table(_)) => {
+                crate::db::Known::Ids(ids)
+            }
+            _ => crate::db::Known::Unknown,
         },
     })
 }

@@ -235,6 +235,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
     )
     .await?;
     txn.commit().await?;
+    crate::tokens::service::forget_tokens(ctx);
     Ok(to_wire(ctx, actor, vec![after]).await?.remove(0))
 }
 
@@ -265,6 +266,7 @@ pub async fn set_status(ctx: &Ctx, actor: &Actor, id: i64, enabled: bool) -> App
         .await?;
     }
     txn.commit().await?;
+    crate::tokens::service::forget_tokens(ctx);
     Ok(Message::success())
 }
 
