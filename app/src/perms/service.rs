@@ -1042,21 +1042,23 @@ async fn held_ids(
     Ok(ids)
 }
 
-/// `SELECT` of the given ids, bound as one JSON array parameter (one statement whatever the
-/// number of ids).
+/// `SELECT` of the given ids, bound as one parameter whatever their number: a JSON array read
+/// by `json_each` on SQLite, a `bigint[]` literal read by `unnest` on PostgreSQL (a third faster
+/// than `jsonb_array_elements_text`; `id = ANY(…)` made PostgreSQL walk the name index instead).
 fn id_list(backend: sea_orm::DbBackend, ids: &[i64]) -> sea_orm::sea_query::SelectStatement {
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
-    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     let mut q = Query::select();
     if backend == sea_orm::DbBackend::Sqlite {
+        let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
         q.expr(Expr::cust("value")).from_function(
             Func::cust(Alias::new("json_each")).arg(json),
             Alias::new("v"),
         );
     } else {
-        q.expr(Expr::cust("value::bigint")).from_function(
-            Func::cust(Alias::new("jsonb_array_elements_text"))
-                .arg(Expr::val(json).cast_as(Alias::new("jsonb"))),
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        q.expr(Expr::cust("v")).from_function(
+            Func::cust(Alias::new("unnest"))
+                .arg(Expr::val(format!("{{{}}}", list.join(","))).cast_as(Alias::new("bigint[]"))),
             Alias::new("v"),
         );
     }
