@@ -85,7 +85,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("bulk.line", "Line", "行号"),
     ("bulk.field", "Field", "字段"),
     ("bulk.problem", "Problem", "问题"),
-    ("hosts.search", "Search name, IP, description", "搜索主机名、IP、描述"),
+    ("hosts.search", "Search name, description, IP prefix", "搜索主机名、描述、IP 前缀"),
     ("hosts.new", "New host", "新建主机"),
     ("hosts.ips_hint", "IP addresses, one per line: 10.0.0.5/24", "IP 地址，每行一个：10.0.0.5/24"),
     ("perms.via_role", "role", "角色"),
