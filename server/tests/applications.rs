@@ -300,3 +300,21 @@ both! {
         t.get("/api/dashboard/", Auth::None).await.err(401, 40100);
     }
 }
+
+both! {
+    async fn a_non_admin_list_in_name_order_follows_renames_and_new_children(t: TestApp) {
+        let ids = [mk(&t, json!({"name": "k-2"})).await, mk(&t, json!({"name": "k-1"})).await, mk(&t, json!({"name": "k-3"})).await];
+        let (uid, token) = t.user("otto").await;
+        t.post(&format!("/api/users/{uid}/application/perms/"), t.admin(), json!({"authorizations": ids.iter().map(|id| json!({"id": id, "permission": {"view_app": true}})).collect::<Vec<_>>()})).await.ok();
+        async fn names(t: &TestApp, token: &str) -> Vec<String> {
+            let r = t.get("/api/applications/?page_size=2", Auth::Token(token)).await.ok();
+            r["results"].as_array().unwrap().iter().map(|a| a["full_name"].as_str().unwrap().to_string()).collect()
+        }
+        assert_eq!(names(&t, &token).await, vec!["k-1", "k-2"]);
+        t.call(Method::PATCH, &format!("/api/applications/{}/", ids[1]), t.admin(), Some(json!({"name": "k-9"}))).await.ok();
+        assert_eq!(names(&t, &token).await, vec!["k-2", "k-3"]);
+        mk(&t, json!({"name": "c", "parent_app": ids[0]})).await;
+        assert_eq!(names(&t, &token).await, vec!["k-2", "k-2.c"]);
+        assert_eq!(t.get("/api/applications/", Auth::Token(&token)).await.ok()["count"], 4);
+    }
+}

@@ -178,3 +178,35 @@ both! {
         assert_eq!(t.get(&format!("/api/applications/{a}/instances/"), t.admin()).await.ok()["count"], 0);
     }
 }
+
+both! {
+    async fn a_non_admin_list_in_name_order_follows_renames_grants_and_deletes(t: TestApp) {
+        // A list restricted only by visibility pages through the user's hosts kept in name order;
+        // every write to hosts and every grant change must show at once.
+        let ids = [host(&t, json!({"name": "m-2"})).await, host(&t, json!({"name": "m-1"})).await, host(&t, json!({"name": "m-3"})).await];
+        host(&t, json!({"name": "m-0"})).await;
+        let (uid, token) = t.user("nina").await;
+        for id in ids {
+            t.post(&format!("/api/users/{uid}/host/perms/"), t.admin(), json!({"authorizations": [{"id": id, "permission": {"view_host": true}}]})).await.ok();
+        }
+        async fn names(t: &TestApp, token: &str, query: &str) -> (i64, Vec<String>) {
+            let r = t.get(&format!("/api/hosts/{query}"), Auth::Token(token)).await.ok();
+            (r["count"].as_i64().unwrap(), r["results"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_string()).collect())
+        }
+        assert_eq!(names(&t, &token, "").await, (3, vec!["m-1".into(), "m-2".into(), "m-3".into()]));
+        assert_eq!(names(&t, &token, "?page=2&page_size=2").await, (3, vec!["m-3".into()]));
+        assert_eq!(names(&t, &token, "?ordering=-name").await.1, vec!["m-3", "m-2", "m-1"]);
+        t.call(Method::PATCH, &format!("/api/hosts/{}/", ids[1]), t.admin(), Some(json!({"name": "m-9"}))).await.ok();
+        // (A small page, so a stale order would pick the wrong hosts, not just sort them.)
+        assert_eq!(names(&t, &token, "?page_size=2").await.1, vec!["m-2", "m-3"]);
+        assert_eq!(names(&t, &token, "").await.1, vec!["m-2", "m-3", "m-9"]);
+        t.call(Method::DELETE, &format!("/api/hosts/{}/", ids[0]), t.admin(), None).await.ok();
+        assert_eq!(names(&t, &token, "").await, (2, vec!["m-3".into(), "m-9".into()]));
+        t.post(&format!("/api/users/{uid}/host/perms/"), t.admin(), json!({"authorizations": [{"id": ids[2], "permission": {"view_host": false}}]})).await.ok();
+        assert_eq!(names(&t, &token, "").await, (1, vec!["m-9".into()]));
+        // The user's own new host is theirs at once (creator grants), in its place.
+        t.grant("user", uid, "host", &["enable_host_mgmt", "add_host"]).await;
+        t.post("/api/hosts/", Auth::Token(&token), json!({"name": "m-5"})).await.ok();
+        assert_eq!(names(&t, &token, "?page_size=1").await, (2, vec!["m-5".into()]));
+    }
+}

@@ -13,8 +13,8 @@ use crate::entities::{
 use crate::error::{AppError, AppResult};
 use crate::perms::casbin::{apply, Rule};
 use crate::perms::service::{
-    authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_ids,
-    granted_set, resource_perm_sets,
+    authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_by_name,
+    granted_ids, granted_set, page_slice, resource_perm_sets,
 };
 use crate::perms::types::{ResourceType, APP_PERMS};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -215,17 +215,32 @@ async fn page_of(
     } else {
         Known::Unknown
     };
+    let only_visibility = matches!(known, Known::Rows(_));
     let q = filtered(ctx, actor, q, &f).await?;
     let count = crate::db::count_of(&ctx.db, q.clone(), known).await?;
-    let ids = q
-        .select_only()
-        .column(app::Column::Id)
-        .order_by_asc(app::Column::FullName)
-        .offset(f.page.offset())
-        .limit(f.page.size())
-        .into_query();
-    let rows = app::Entity::find()
-        .filter(app::Column::Id.in_subquery(ids))
+    // Restricted by visibility alone: the page is a slice of the user's visible applications
+    // kept in name order; otherwise the database sorts the candidates' ids.
+    let sliced = if only_visibility {
+        granted_by_name(ctx, actor, APP, "view_app")
+            .await?
+            .map(|all| page_slice(&all, &f.page))
+    } else {
+        None
+    };
+    let rows = match sliced {
+        Some(ids) => app::Entity::find().filter(app::Column::Id.is_in(ids)),
+        None => app::Entity::find().filter(
+            app::Column::Id.in_subquery(
+                q.select_only()
+                    .column(app::Column::Id)
+                    .order_by_asc(app::Column::FullName)
+                    .offset(f.page.offset())
+                    .limit(f.page.size())
+                    .into_query(),
+            ),
+        ),
+    };
+    let rows = rows
         .order_by_asc(app::Column::FullName)
         .all(&ctx.db)
         .await?;
@@ -512,6 +527,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: AppInput) -> AppResult<Appl
     )
     .await?;
     txn.commit().await?;
+    crate::perms::service::catalog_changed(APP);
     apply(&mut *ctx.enforcer.write().await, w.added, w.removed).await?;
     Ok(to_wire(ctx, actor, vec![w.app]).await?.remove(0))
 }
@@ -530,6 +546,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: AppInput) -> AppRe
     )
     .await?;
     txn.commit().await?;
+    crate::perms::service::catalog_changed(APP);
     apply(&mut *ctx.enforcer.write().await, w.added, w.removed).await?;
     Ok(to_wire(ctx, actor, vec![w.app]).await?.remove(0))
 }
@@ -736,6 +753,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
     )
     .await?;
     txn.commit().await?;
+    crate::perms::service::catalog_changed(APP);
     apply(&mut *ctx.enforcer.write().await, vec![], removed).await?;
     Ok(Message::success())
 }

@@ -838,6 +838,8 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
         .await?;
     }
     txn.commit().await?;
+    crate::perms::service::catalog_changed(ResourceType::Host);
+    crate::perms::service::catalog_changed(ResourceType::Application);
     apply(&mut *ctx.enforcer.write().await, out.added, out.removed).await?;
     if out.created.len() + out.updated.len() >= 1000 {
         crate::db::optimize(&ctx.db).await?;

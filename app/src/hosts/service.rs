@@ -11,8 +11,8 @@ use crate::entities::{application as app, host, instance, ip_address as ip};
 use crate::error::{AppError, AppResult};
 use crate::perms::casbin::apply;
 use crate::perms::service::{
-    authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_set, id_in,
-    resource_perm_sets,
+    authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_by_name,
+    granted_set, id_in, page_slice, resource_perm_sets,
 };
 use crate::perms::types::{ResourceType, HOST_PERMS};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -278,6 +278,8 @@ pub(crate) struct Filtered {
     order: (host::Column, bool),
     /// How to count it without `COUNT(*)`, when possible.
     known: crate::db::Known,
+    /// Sorted by name, ascending (the default).
+    by_name: bool,
 }
 
 pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppResult<Filtered> {
@@ -342,6 +344,7 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
         sorted: sort(q.clone(), (col, desc)),
         unsorted: q,
         order: (col, desc),
+        by_name: matches!(col, C::Hostname) && !desc,
         known: match (everything, searched) {
             (true, None) => known,
             // Only `q`, and every host visible: count the matching ids without reading hosts.
@@ -371,22 +374,36 @@ pub async fn list(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<Page<Hos
     use host::Column as C;
     use sea_orm::QueryTrait;
     let fq = filtered(ctx, actor, &f).await?;
+    let only_visibility = matches!(fq.known, crate::db::Known::Rows(_));
     let count = crate::db::count_of(&ctx.db, fq.unsorted, fq.known).await?;
-    let ids = fq
-        .sorted
-        .select_only()
-        .column(C::Id)
-        .offset(f.page.offset())
-        .limit(f.page.size())
-        .into_query();
-    let page = sort(
-        host::Entity::find().filter(C::Id.in_subquery(ids)),
-        fq.order,
-    )
-    .column_as(ips_json(ctx.db.get_database_backend()), "ips")
-    .into_model::<PageRow>()
-    .all(&ctx.db)
-    .await?;
+    // Restricted by visibility alone, in name order: the page is a slice of the user's visible
+    // hosts kept in name order; otherwise the database sorts the candidates' ids.
+    let sliced = if only_visibility && fq.by_name {
+        granted_by_name(ctx, actor, HOST, "view_host")
+            .await?
+            .map(|all| page_slice(&all, &f.page))
+    } else {
+        None
+    };
+    let rows = host::Entity::find();
+    let rows = match sliced {
+        Some(ids) => rows.filter(C::Id.is_in(ids)),
+        None => rows.filter(
+            C::Id.in_subquery(
+                fq.sorted
+                    .select_only()
+                    .column(C::Id)
+                    .offset(f.page.offset())
+                    .limit(f.page.size())
+                    .into_query(),
+            ),
+        ),
+    };
+    let page = sort(rows, fq.order)
+        .column_as(ips_json(ctx.db.get_database_backend()), "ips")
+        .into_model::<PageRow>()
+        .all(&ctx.db)
+        .await?;
     let mut rows = Vec::with_capacity(page.len());
     let mut ips = HashMap::new();
     for r in page {
@@ -560,6 +577,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: HostInput) -> AppResult<Hos
     )
     .await?;
     txn.commit().await?;
+    crate::perms::service::catalog_changed(HOST);
     apply(&mut *ctx.enforcer.write().await, w.rules, vec![]).await?;
     Ok(to_wire(ctx, actor, vec![w.host]).await?.remove(0))
 }
@@ -622,6 +640,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppR
     )
     .await?;
     txn.commit().await?;
+    crate::perms::service::catalog_changed(HOST);
     Ok(to_wire(ctx, actor, vec![w.host]).await?.remove(0))
 }
 
@@ -677,6 +696,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
     )
     .await?;
     txn.commit().await?;
+    crate::perms::service::catalog_changed(HOST);
     apply(&mut *ctx.enforcer.write().await, vec![], removed).await?;
     Ok(Message::success())
 }

@@ -974,11 +974,98 @@ fn covered_query(
 #[derive(Default)]
 pub struct VisibleCache {
     sets: std::sync::Mutex<HashMap<(i64, &'static str, String), (u64, Arc<Vec<i64>>)>>,
+    /// The same sets in name order (then id), valid for a policy epoch and a catalog epoch.
+    by_name: std::sync::Mutex<HashMap<(i64, &'static str, String), (u64, u64, Arc<Vec<i64>>)>>,
     /// Held while a missing set is computed, so concurrent requests compute it once.
     computing: tokio::sync::Mutex<()>,
 }
 
 const VISIBLE_ENTRIES: usize = 4096;
+
+/// Per resource kind: counts committed writes to its rows in this process (see `catalog_changed`).
+static CATALOG: [std::sync::atomic::AtomicU64; 3] = [
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+];
+
+fn catalog_slot(rtype: ResourceType) -> &'static std::sync::atomic::AtomicU64 {
+    &CATALOG[match rtype {
+        ResourceType::Application => 0,
+        ResourceType::Host => 1,
+        ResourceType::Business => 2,
+    }]
+}
+
+/// Marks resources of a kind as created, renamed, moved or deleted, after the writing
+/// transaction committed: name-ordered visible sets of that kind are stale.
+pub fn catalog_changed(rtype: ResourceType) {
+    catalog_slot(rtype).fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The ids of one page of `all`.
+pub fn page_slice(all: &[i64], page: &PageQuery) -> Vec<i64> {
+    all.iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.size()).unwrap_or(0))
+        .copied()
+        .collect()
+}
+
+/// The ids of `granted_set`, sorted by the kind's name column (then id), for the first pages of
+/// a list that is restricted by nothing but visibility: a page is then a slice of this, read by
+/// primary key, instead of sorting every visible row on every request. Valid while neither the
+/// policy nor the kind's rows change (both epochs are read before the query).
+pub async fn granted_by_name(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    perm: &str,
+) -> AppResult<Option<Arc<Vec<i64>>>> {
+    use sea_orm::sea_query::{Alias, Order, Query};
+    use sea_orm::ConnectionTrait;
+    actor.require()?;
+    let key = (actor.id, rtype.as_str(), perm.to_string());
+    let cached = |policy: u64, catalog: u64| {
+        let sets = ctx.visible.by_name.lock().expect("visible cache");
+        sets.get(&key)
+            .filter(|(p, c, _)| *p == policy && *c == catalog)
+            .map(|(_, _, ids)| ids.clone())
+    };
+    // Both epochs before anything is read: what is computed during a change is never served.
+    let policy = super::casbin::epoch();
+    let catalog = catalog_slot(rtype).load(std::sync::atomic::Ordering::SeqCst);
+    if let Some(sorted) = cached(policy, catalog) {
+        return Ok(Some(sorted));
+    }
+    let Some(ids) = granted_set(ctx, actor, rtype, perm).await? else {
+        return Ok(None);
+    };
+    let _one_at_a_time = ctx.visible.computing.lock().await;
+    if let Some(sorted) = cached(policy, catalog) {
+        return Ok(Some(sorted));
+    }
+    let backend = ctx.db.get_database_backend();
+    let table = Alias::new(rtype.table());
+    let q = Query::select()
+        .column((table.clone(), Alias::new("id")))
+        .from(table.clone())
+        .and_where(id_in(backend, (table.clone(), Alias::new("id")), &ids))
+        .order_by((table.clone(), Alias::new(rtype.name_column())), Order::Asc)
+        .order_by((table, Alias::new("id")), Order::Asc)
+        .to_owned();
+    let mut sorted = Vec::with_capacity(ids.len());
+    for row in ctx.db.query_all_raw(backend.build(&q)).await? {
+        sorted.push(row.try_get_by_index::<i64>(0)?);
+    }
+    let sorted = Arc::new(sorted);
+    let mut sets = ctx.visible.by_name.lock().expect("visible cache");
+    if sets.len() >= VISIBLE_ENTRIES {
+        sets.clear();
+    }
+    sets.insert(key, (policy, catalog, sorted.clone()));
+    Ok(Some(sorted))
+}
 
 /// The sorted ids `user_id` holds `perm` on through grants, from the cache when it is current.
 async fn held_ids(

@@ -185,6 +185,14 @@ impl ResourceType {
             ResourceType::Business => "productions",
         }
     }
+    /// The column lists of this kind sort by default (names).
+    pub fn name_column(self) -> &'static str {
+        match self {
+            ResourceType::Application => "full_name",
+            ResourceType::Host => "hostname",
+            ResourceType::Business => "name",
+        }
+    }
     /// The permissions one can hold on this kind of resource.
     pub fn perms(self) -> &'static [&'static str] {
         match self {
