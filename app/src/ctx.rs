@@ -20,7 +20,7 @@ pub struct SmtpConfig {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub database_url: String,
-    /// Database connections in the pool (default: 4 for SQLite, 16 for PostgreSQL).
+    /// Database connections in the pool (default: 4 for SQLite, 2 per core and at least 4 for PostgreSQL).
     pub db_pool: Option<u32>,
     /// SQLite: bytes of the file each connection reads through mmap (default 0: page cache).
     pub sqlite_mmap_mb: u64,

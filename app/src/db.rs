@@ -29,9 +29,15 @@ pub async fn connect_with(
     }
     let mut opts = ConnectOptions::new(url.to_string());
     let sqlite = url.starts_with("sqlite:");
-    // SQLite: a few connections per core (each is a worker thread; more only add switching).
-    opts.max_connections(pool.unwrap_or(if sqlite { 4 } else { 16 }))
+    // SQLite: a few connections (each is a worker thread; more only add switching).
+    // PostgreSQL: two per core. With 16 on two cores, server, backends and clients fought for
+    // the CPU and the benchmark's p99 went from ~50 ms to 500+ ms in bursts.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+    opts.max_connections(pool.unwrap_or(if sqlite { 4 } else { (2 * cores).max(4) }))
         .min_connections(1)
+        // A SQLite "ping" is a round trip to the connection's worker thread before every query,
+        // and there is no network to test; PostgreSQL keeps it (connections can go stale).
+        .test_before_acquire(!sqlite)
         .sqlx_logging(false)
         .connect_timeout(std::time::Duration::from_secs(10));
     if sqlite {
