@@ -1012,10 +1012,10 @@ pub fn page_slice(all: &[i64], page: &PageQuery) -> Vec<i64> {
         .collect()
 }
 
-/// The ids of `granted_set`, sorted by the kind's name column (then id), for the first pages of
-/// a list that is restricted by nothing but visibility: a page is then a slice of this, read by
-/// primary key, instead of sorting every visible row on every request. Valid while neither the
-/// policy nor the kind's rows change (both epochs are read before the query).
+/// The ids of `granted_set`, sorted by the kind's name column (then id), for any page of a list
+/// restricted by nothing but visibility: a page is then a slice of this, read by primary key,
+/// instead of sorting every visible row on every request. Valid while neither the policy nor
+/// the kind's rows change (both epochs are read before anything else).
 pub async fn granted_by_name(
     ctx: &Ctx,
     actor: &Actor,
