@@ -1,6 +1,7 @@
 //! Opening the database, migrating it, and building the service context.
 use crate::ctx::{Config, Ctx};
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use std::sync::Arc;
 
@@ -123,6 +124,22 @@ pub enum Known {
     Unknown,
 }
 
+/// Whether a list filter filters nothing: every field is absent or blank, apart from paging,
+/// ordering and the named `except` fields. Read from the serialized filter, so a field added to
+/// a filter type later counts as a filter without anyone remembering to list it here.
+pub fn no_filter<F: serde::Serialize>(f: &F, except: &[&str]) -> bool {
+    const NOT_FILTERS: &[&str] = &["page", "page_size", "ordering"];
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(f) else {
+        return false;
+    };
+    fields.iter().all(|(k, v)| {
+        NOT_FILTERS.contains(&k.as_str())
+            || except.contains(&k.as_str())
+            || v.is_null()
+            || v.as_str().is_some_and(|s| s.trim().is_empty())
+    })
+}
+
 /// How many rows a filtered list has: known without a scan where possible (an exact `COUNT(*)`
 /// of every host scans 100k index entries on PostgreSQL on every page), else `COUNT(*)`.
 pub async fn count_of<E: sea_orm::EntityTrait>(
@@ -133,37 +150,55 @@ pub async fn count_of<E: sea_orm::EntityTrait>(
 where
     E::Model: Sync,
 {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     use sea_orm::PaginatorTrait;
-    match known {
+    let n = Alias::new("n");
+    let stmt = match known {
         Known::Rows(n) => return Ok(n),
-        Known::Table(table) => {
-            let stmt = sea_orm::Statement::from_sql_and_values(
-                db.get_database_backend(),
-                if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-                    "SELECT n FROM row_counts WHERE name = ?"
-                } else {
-                    "SELECT n FROM row_counts WHERE name = $1"
-                },
-                [table.into()],
-            );
-            if let Some(row) = db.query_one_raw(stmt).await? {
-                return Ok(u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0));
-            }
-        }
-        Known::Ids(ids) => {
-            use sea_orm::sea_query::{Alias, Expr, Query};
-            let q = Query::select()
-                .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-                .from_subquery(ids, Alias::new("x"))
-                .to_owned();
-            let stmt = db.get_database_backend().build(&q);
-            if let Some(row) = db.query_one_raw(stmt).await? {
-                return Ok(u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0));
-            }
-        }
-        Known::Unknown => {}
+        Known::Unknown => return Ok(q.count(db).await?),
+        Known::Table(table) => Query::select()
+            .column(n.clone())
+            .from(Alias::new("row_counts"))
+            .and_where(Expr::col(Alias::new("name")).eq(table))
+            .to_owned(),
+        Known::Ids(ids) => Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), n)
+            .from_subquery(ids, Alias::new("x"))
+            .to_owned(),
+    };
+    match db
+        .query_one_raw(db.get_database_backend().build(&stmt))
+        .await?
+    {
+        Some(row) => Ok(u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0)),
+        None => Ok(q.count(db).await?),
     }
-    Ok(q.count(db).await?)
+}
+
+/// Rows of `table` whose `column` contains `v`, ignoring case: through the trigram index (SQLite:
+/// the FTS5 table `<table>_fts` over that column, from 3 characters on; PostgreSQL: `pg_trgm`
+/// with `ILIKE`), else a scan. `v` is data, never query syntax.
+pub fn contains_text(backend: sea_orm::DbBackend, table: &str, column: &str, v: &str) -> Expr {
+    if backend == sea_orm::DbBackend::Sqlite && v.chars().count() >= 3 {
+        // A quoted FTS5 phrase matches as a substring of the trigram-indexed text.
+        let phrase = format!("\"{}\"", v.replace('"', "\"\""));
+        Expr::cust_with_values(
+            format!("{table}.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)"),
+            [phrase],
+        )
+    } else if backend == sea_orm::DbBackend::Sqlite {
+        Expr::cust_with_values(
+            format!(r#""{table}"."{column}" LIKE ? ESCAPE '\'"#),
+            [contains_pattern(v)],
+        )
+    } else {
+        // `$1`: sea-query numbers PostgreSQL placeholders (and renders `ILIKE … ESCAPE` in
+        // parentheses PostgreSQL refuses, hence the custom expression).
+        Expr::cust_with_values(
+            format!(r#""{table}"."{column}" ILIKE $1 ESCAPE '\'"#),
+            [contains_pattern(v)],
+        )
+    }
 }
 
 /// `LIKE` pattern for "contains `v`", wildcards in `v` escaped with `\\`.
@@ -174,9 +209,4 @@ pub fn contains_pattern(v: &str) -> String {
             .replace('%', "\\%")
             .replace('_', "\\_")
     )
-}
-
-/// `LIKE` "contains `v`" (see `contains_pattern`).
-pub fn contains(v: &str) -> sea_orm::sea_query::LikeExpr {
-    sea_orm::sea_query::LikeExpr::new(contains_pattern(v)).escape('\\')
 }

@@ -195,6 +195,13 @@ both! {
         }
         assert_eq!(names(&t, &token, "").await, (3, vec!["m-1".into(), "m-2".into(), "m-3".into()]));
         assert_eq!(names(&t, &token, "?page=2&page_size=2").await, (3, vec!["m-3".into()]));
+        // A page past the end, however far, is empty (not an overflow), for both list paths.
+        assert_eq!(names(&t, &token, "?page=18446744073709551615&page_size=100").await, (3, vec![]));
+        let far = t.get("/api/hosts/?page=18446744073709551615&q=m-&page_size=100", t.admin()).await.ok();
+        assert_eq!((far["count"].as_i64(), far["results"].as_array().unwrap().len()), (Some(4), 0));
+        assert_eq!(t.get("/api/applications/?page=18446744073709551615", t.admin()).await.ok()["count"], 0);
+        // Blank filters are no filters.
+        assert_eq!(t.get("/api/hosts/?q=&status=&name=", t.admin()).await.ok()["count"], 4);
         assert_eq!(names(&t, &token, "?ordering=-name").await.1, vec!["m-3", "m-2", "m-1"]);
         t.call(Method::PATCH, &format!("/api/hosts/{}/", ids[1]), t.admin(), Some(json!({"name": "m-9"}))).await.ok();
         // (A small page, so a stale order would pick the wrong hosts, not just sort them.)

@@ -77,40 +77,6 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, rows: Vec<app::Model>) -> AppResult<V
         .collect())
 }
 
-/// `name` filter: names containing `v`, case-insensitive, through the trigram index from 3
-/// characters on (SQLite FTS5 `applications_fts`, PostgreSQL `pg_trgm`).
-fn name_contains(backend: sea_orm::DbBackend, v: &str) -> Expr {
-    if backend == sea_orm::DbBackend::Sqlite && v.chars().count() >= 3 {
-        let phrase = format!("\"{}\"", v.replace('"', "\"\""));
-        Expr::cust_with_values(
-            "applications.id IN (SELECT rowid FROM applications_fts WHERE applications_fts MATCH ?)",
-            [phrase],
-        )
-    } else if backend == sea_orm::DbBackend::Sqlite {
-        Expr::col((app::Entity, app::Column::Name)).like(crate::db::contains(v))
-    } else {
-        // (sea-query renders `ILIKE … ESCAPE` in parentheses PostgreSQL refuses.)
-        Expr::cust_with_values(
-            r#""applications"."name" ILIKE $1 ESCAPE '\'"#,
-            [crate::db::contains_pattern(v)],
-        )
-    }
-}
-
-/// Whether `f` filters nothing (visibility aside).
-fn unfiltered(f: &AppFilter) -> bool {
-    let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.is_empty());
-    blank(&f.name)
-        && blank(&f.full_path)
-        && blank(&f.application_type)
-        && blank(&f.q)
-        && blank(&f.response_persons)
-        && blank(&f.user)
-        && blank(&f.role)
-        && f.has_parent.is_none()
-        && f.production.is_none()
-}
-
 /// Applies the visibility and the filters of `f` to `q` (lists and exports).
 pub(crate) async fn filtered(
     ctx: &Ctx,
@@ -123,7 +89,12 @@ pub(crate) async fn filtered(
         q = q.filter(C::Id.in_subquery(sub));
     }
     if let Some(v) = f.name.as_deref().filter(|s| !s.is_empty()) {
-        q = q.filter(name_contains(ctx.db.get_database_backend(), v));
+        q = q.filter(crate::db::contains_text(
+            ctx.db.get_database_backend(),
+            "applications",
+            "name",
+            v,
+        ));
     }
     if let Some(v) = f.full_path.as_deref().filter(|s| !s.is_empty()) {
         q = q.filter(C::FullName.starts_with(v));
@@ -207,7 +178,7 @@ async fn page_of(
 ) -> AppResult<Page<Application>> {
     use crate::db::Known;
     use sea_orm::QueryTrait;
-    let known = if whole_table && unfiltered(&f) {
+    let known = if whole_table && crate::db::no_filter(&f, &[]) {
         match granted_set(ctx, actor, APP, "view_app").await? {
             None => Known::Table("applications"),
             Some(ids) => Known::Rows(ids.len() as u64),

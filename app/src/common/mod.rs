@@ -20,9 +20,11 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    /// The 1-based page number, at least 1.
+    /// The 1-based page number, at least 1, and small enough that its offset fits the database's
+    /// 64-bit signed integers (a huge `?page=` is an empty page, not an overflow).
     pub fn page(&self) -> u64 {
-        self.page.unwrap_or(1).max(1)
+        const MAX_PAGE: u64 = i64::MAX as u64 / MAX_PAGE_SIZE;
+        self.page.unwrap_or(1).clamp(1, MAX_PAGE)
     }
     /// The page size, defaulting to 10 and capped at 100.
     pub fn size(&self) -> u64 {

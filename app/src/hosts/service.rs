@@ -198,19 +198,7 @@ pub fn search_text(name: &str, description: &str) -> String {
 /// 10.1.2.7 and 10.1.20.7, not 110.1.2.7): the ids, as one `… UNION …` (existing hosts only).
 fn search_ids(backend: sea_orm::DbBackend, v: &str) -> sea_orm::sea_query::SelectStatement {
     let v = v.to_lowercase();
-    let sqlite = backend == sea_orm::DbBackend::Sqlite;
-    let text = if sqlite && v.chars().count() >= 3 {
-        // FTS5 trigram: a quoted phrase matches as a substring.
-        let phrase = format!("\"{}\"", v.replace('"', "\"\""));
-        Expr::cust_with_values(
-            "hosts.id IN (SELECT rowid FROM hosts_fts WHERE hosts_fts MATCH ?)",
-            [phrase],
-        )
-    } else if sqlite {
-        Expr::cust_with_values("instr(hosts.search_text, ?) > 0", [v.clone()])
-    } else {
-        Expr::col((host::Entity, host::Column::SearchText)).like(crate::db::contains(&v))
-    };
+    let text = crate::db::contains_text(backend, "hosts", "search_text", &v);
     let mut ids = Query::select()
         .column((host::Entity, host::Column::Id))
         .from(host::Entity)
@@ -291,7 +279,6 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
         q = q.filter(id_in(backend, (host::Entity, C::Id), &ids));
         known = crate::db::Known::Rows(ids.len() as u64);
     }
-    let mut everything = true;
     fn set(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
@@ -303,18 +290,15 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
     ] {
         if let Some(v) = set(v) {
             q = q.filter(col.eq(v));
-            everything = false;
         }
     }
     if let Some(v) = set(&f.name) {
         q = q.filter(C::Hostname.contains(v));
-        everything = false;
     }
     if let Some(v) = set(&f.ip) {
         let cond = address_prefix(backend, v)
             .unwrap_or_else(|| Expr::col(ip::Column::Address).like(format!("{v}%")));
         q = q.filter(C::Id.in_subquery(ip_hosts(Condition::all().add(cond))));
-        everything = false;
     }
     let mut searched = None;
     if let Some(v) = set(&f.q) {
@@ -345,10 +329,13 @@ pub(crate) async fn filtered(ctx: &Ctx, actor: &Actor, f: &HostFilter) -> AppRes
         unsorted: q,
         order: (col, desc),
         by_name: matches!(col, C::Hostname) && !desc,
-        known: match (everything, searched) {
-            (true, None) => known,
+        known: match searched {
+            _ if crate::db::no_filter(f, &[]) => known,
             // Only `q`, and every host visible: count the matching ids without reading hosts.
-            (true, Some(ids)) if matches!(known, crate::db::Known::Table(_)) => {
+            Some(ids)
+                if crate::db::no_filter(f, &["q"])
+                    && matches!(known, crate::db::Known::Table(_)) =>
+            {
                 crate::db::Known::Ids(ids)
             }
             _ => crate::db::Known::Unknown,

@@ -973,11 +973,46 @@ fn covered_query(
 /// (users who see everything never get one), and the cache by `VISIBLE_ENTRIES`.
 #[derive(Default)]
 pub struct VisibleCache {
-    sets: std::sync::Mutex<HashMap<(i64, &'static str, String), (u64, Arc<Vec<i64>>)>>,
+    /// Valid for a policy epoch.
+    sets: Stamped<u64>,
     /// The same sets in name order (then id), valid for a policy epoch and a catalog epoch.
-    by_name: std::sync::Mutex<HashMap<(i64, &'static str, String), (u64, u64, Arc<Vec<i64>>)>>,
+    by_name: Stamped<(u64, u64)>,
     /// Held while a missing set is computed, so concurrent requests compute it once.
     computing: tokio::sync::Mutex<()>,
+}
+
+/// (user, resource kind, permission).
+type SetKey = (i64, &'static str, String);
+
+/// Id sets, each served only under the stamp (epochs) it was computed under; at most
+/// `VISIBLE_ENTRIES` of them.
+struct Stamped<S> {
+    map: std::sync::Mutex<HashMap<SetKey, (S, Arc<Vec<i64>>)>>,
+}
+
+impl<S> Default for Stamped<S> {
+    fn default() -> Self {
+        Stamped {
+            map: Default::default(),
+        }
+    }
+}
+
+impl<S: PartialEq + Copy> Stamped<S> {
+    fn get(&self, key: &SetKey, stamp: S) -> Option<Arc<Vec<i64>>> {
+        let map = self.map.lock().expect("visible cache");
+        map.get(key)
+            .filter(|(s, _)| *s == stamp)
+            .map(|(_, ids)| ids.clone())
+    }
+
+    fn put(&self, key: SetKey, stamp: S, ids: Arc<Vec<i64>>) {
+        let mut map = self.map.lock().expect("visible cache");
+        if map.len() >= VISIBLE_ENTRIES {
+            map.clear();
+        }
+        map.insert(key, (stamp, ids));
+    }
 }
 
 const VISIBLE_ENTRIES: usize = 4096;
@@ -1026,23 +1061,19 @@ pub async fn granted_by_name(
     use sea_orm::ConnectionTrait;
     actor.require()?;
     let key = (actor.id, rtype.as_str(), perm.to_string());
-    let cached = |policy: u64, catalog: u64| {
-        let sets = ctx.visible.by_name.lock().expect("visible cache");
-        sets.get(&key)
-            .filter(|(p, c, _)| *p == policy && *c == catalog)
-            .map(|(_, _, ids)| ids.clone())
-    };
     // Both epochs before anything is read: what is computed during a change is never served.
-    let policy = super::casbin::epoch();
-    let catalog = catalog_slot(rtype).load(std::sync::atomic::Ordering::SeqCst);
-    if let Some(sorted) = cached(policy, catalog) {
+    let stamp = (
+        super::casbin::epoch(),
+        catalog_slot(rtype).load(std::sync::atomic::Ordering::SeqCst),
+    );
+    if let Some(sorted) = ctx.visible.by_name.get(&key, stamp) {
         return Ok(Some(sorted));
     }
     let Some(ids) = granted_set(ctx, actor, rtype, perm).await? else {
         return Ok(None);
     };
     let _one_at_a_time = ctx.visible.computing.lock().await;
-    if let Some(sorted) = cached(policy, catalog) {
+    if let Some(sorted) = ctx.visible.by_name.get(&key, stamp) {
         return Ok(Some(sorted));
     }
     let backend = ctx.db.get_database_backend();
@@ -1059,11 +1090,7 @@ pub async fn granted_by_name(
         sorted.push(row.try_get_by_index::<i64>(0)?);
     }
     let sorted = Arc::new(sorted);
-    let mut sets = ctx.visible.by_name.lock().expect("visible cache");
-    if sets.len() >= VISIBLE_ENTRIES {
-        sets.clear();
-    }
-    sets.insert(key, (policy, catalog, sorted.clone()));
+    ctx.visible.by_name.put(key, stamp, sorted.clone());
     Ok(Some(sorted))
 }
 
@@ -1079,18 +1106,12 @@ async fn held_ids(
     // Read the epoch before the query: a set computed while the policy changes is stored under
     // the old epoch and never served.
     let key = (user_id, rtype.as_str(), perm.to_string());
-    let cached = |epoch: u64| {
-        let sets = ctx.visible.sets.lock().expect("visible cache");
-        sets.get(&key)
-            .filter(|(e, _)| *e == epoch)
-            .map(|(_, ids)| ids.clone())
-    };
-    if let Some(ids) = cached(super::casbin::epoch()) {
+    if let Some(ids) = ctx.visible.sets.get(&key, super::casbin::epoch()) {
         return Ok(ids);
     }
     let _one_at_a_time = ctx.visible.computing.lock().await;
     let epoch = super::casbin::epoch();
-    if let Some(ids) = cached(epoch) {
+    if let Some(ids) = ctx.visible.sets.get(&key, epoch) {
         return Ok(ids);
     }
     let q = Query::select()
@@ -1121,11 +1142,7 @@ async fn held_ids(
         ids.push(row.try_get::<i64>("", "rid")?);
     }
     let ids = Arc::new(ids);
-    let mut sets = ctx.visible.sets.lock().expect("visible cache");
-    if sets.len() >= VISIBLE_ENTRIES {
-        sets.clear();
-    }
-    sets.insert(key, (epoch, ids.clone()));
+    ctx.visible.sets.put(key, epoch, ids.clone());
     Ok(ids)
 }
 
