@@ -48,12 +48,15 @@ pub fn from_env() -> Result<Config, String> {
     };
     Ok(Config {
         database_url: opt("OPSDECK_DATABASE_URL").unwrap_or(d.database_url),
-        db_pool: opt("OPSDECK_DB_POOL")
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| format!("OPSDECK_DB_POOL: {v} is not a number"))
-            })
-            .transpose()?,
+        db_pool: match num("OPSDECK_DB_POOL", 0)? {
+            0 if opt("OPSDECK_DB_POOL").is_none() => None,
+            n => Some(
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("OPSDECK_DB_POOL: a number of connections, at least 1")?,
+            ),
+        },
         sqlite_mmap_mb: num("OPSDECK_SQLITE_MMAP_MB", d.sqlite_mmap_mb)?,
         sqlite_cache_mb: num("OPSDECK_SQLITE_CACHE_MB", d.sqlite_cache_mb)?,
         public_url: opt("OPSDECK_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
