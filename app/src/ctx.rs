@@ -29,13 +29,26 @@ pub struct Config {
     pub bind: String,
     pub admin_user: String,
     pub admin_password: Option<String>,
+    /// The bootstrap administrator's e-mail (`OPSDECK_ADMIN_EMAIL`): set when the administrator is
+    /// created, or while its e-mail is still empty (password-reset mail goes there).
+    pub admin_email: Option<String>,
+    /// The key of stored secrets (`OPSDECK_SECRET_KEY`; see `crypto`).
     pub secret_key: String,
+    /// Previous secret keys, used only to decrypt (`OPSDECK_SECRET_KEY_OLD`, comma separated).
+    pub secret_key_old: Vec<String>,
     pub public_url: String,
     pub smtp: Option<SmtpConfig>,
     pub mail_from: String,
     pub mail_dir: String,
     pub cookie_secure: bool,
     pub log_json: bool,
+    /// Jobs one runner executes at the same time (`OPSDECK_JOB_CONCURRENCY`, default 4).
+    pub job_concurrency: usize,
+    /// How long a claimed job is locked; the runner renews the lock every third of it while the
+    /// job runs, and another runner re-claims the job only once the lock lapsed (its runner died).
+    pub job_lock_seconds: u64,
+    /// Rows an import writes per transaction (default 250; see `bulk::service`).
+    pub import_batch_rows: usize,
 }
 
 impl Default for Config {
@@ -48,13 +61,18 @@ impl Default for Config {
             bind: "127.0.0.1:3000".into(),
             admin_user: "admin".into(),
             admin_password: None,
+            admin_email: None,
             secret_key: String::new(),
+            secret_key_old: Vec::new(),
             public_url: "http://127.0.0.1:3000".into(),
             smtp: None,
             mail_from: "Opsdeck <opsdeck@localhost>".into(),
             mail_dir: "data/mail".into(),
             cookie_secure: false,
             log_json: false,
+            job_concurrency: 4,
+            job_lock_seconds: 300,
+            import_batch_rows: 250,
         }
     }
 }
@@ -73,6 +91,9 @@ pub struct Ctx {
     pub visible: Arc<crate::perms::service::VisibleCache>,
     /// Recently resolved API tokens (see `tokens::service::TokenCache`).
     pub tokens: Arc<crate::tokens::service::TokenCache>,
+    /// Held from the start of a change of who inherits what until the enforcer has it
+    /// (`perms::inherit::begin`), so enforcer updates apply in commit order.
+    pub structure: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Who is acting, and on which request. `id == 0` is an anonymous caller.
@@ -82,6 +103,15 @@ pub struct Actor {
     pub username: String,
     pub request_id: String,
     pub ip: String,
+    /// Set when the request authenticated with an API token (not a session).
+    pub via_token: Option<TokenAuth>,
+}
+
+/// The API token a request authenticated with.
+#[derive(Clone, Debug)]
+pub struct TokenAuth {
+    /// When that token expires (`None`: never). Tokens it creates may not outlive it.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Actor {
@@ -92,6 +122,7 @@ impl Actor {
             username: String::new(),
             request_id: request_id.into(),
             ip: ip.into(),
+            via_token: None,
         }
     }
     /// The system itself (bootstrap, jobs).
@@ -101,6 +132,7 @@ impl Actor {
             username: "system".into(),
             request_id: String::new(),
             ip: String::new(),
+            via_token: None,
         }
     }
     /// Fails with 401 unless the actor is a signed-in user.

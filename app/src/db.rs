@@ -48,7 +48,7 @@ pub async fn connect_with(
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             o.journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
-                .busy_timeout(std::time::Duration::from_secs(5))
+                .busy_timeout(std::time::Duration::from_secs(15))
                 .synchronous(SqliteSynchronous::Normal)
                 .pragma("mmap_size", (mmap_mb << 20).to_string())
                 .pragma("cache_size", format!("-{}", cache_mb * 1024))
@@ -57,6 +57,32 @@ pub async fn connect_with(
     }
     let db = Database::connect(opts).await?;
     Ok(db)
+}
+
+/// Begins a write transaction. On SQLite it takes the write lock at `BEGIN` (`IMMEDIATE`): a
+/// deferred transaction that reads and then writes cannot wait for the lock (SQLite answers
+/// "database is locked" at once, since waiting could deadlock), while `BEGIN IMMEDIATE` waits
+/// through the busy timeout, so concurrent writers queue. Every service mutation starts here.
+/// On PostgreSQL it is a plain `BEGIN`.
+pub async fn begin<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction, sea_orm::DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Serializes the writers of the permission-relevant structure (the application tree, product
+/// lines of applications, dependencies, role memberships and grants) for the rest of `txn`:
+/// a PostgreSQL transaction-scoped advisory lock. On SQLite the `BEGIN IMMEDIATE` of `begin`
+/// already excludes every other writer. Checks that read the structure (cycles, "may hand
+/// out") run after this call, inside the same transaction, so they see what they guard.
+pub async fn lock_structure<C: ConnectionTrait>(txn: &C) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(7305202601)")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Applies pending migrations.
@@ -86,6 +112,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         progress: Default::default(),
         visible: Default::default(),
         tokens: Default::default(),
+        structure: Default::default(),
     })
 }
 

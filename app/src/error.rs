@@ -16,6 +16,8 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     TooManyRequests,
+    /// The request body is larger than the endpoint takes (64 KB; imports 21 MB).
+    PayloadTooLarge,
     Internal,
     Unavailable,
 }
@@ -33,6 +35,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 40400,
             ErrorCode::Conflict => 40900,
             ErrorCode::TooManyRequests => 42900,
+            ErrorCode::PayloadTooLarge => 41300,
             ErrorCode::Internal => 50000,
             ErrorCode::Unavailable => 50300,
         }
@@ -50,6 +53,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::TooManyRequests => 429,
+            ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
         }
@@ -127,15 +131,23 @@ impl std::error::Error for AppError {}
 impl leptos::server_fn::error::FromServerFnError for AppError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
+    /// Errors of the server-function framework itself (unreadable arguments, transport). The
+    /// framework's text can quote the request or name internals, so the caller gets a generic
+    /// message and the detail is logged here, once.
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
-        match value {
-            E::Request(m) | E::Response(m) => Self::new(ErrorCode::Unavailable, m),
-            E::Args(m) | E::MissingArg(m) | E::Deserialization(m) | E::Serialization(m) => {
-                Self::bad_request(m)
+        let (code, message) = match &value {
+            E::Request(_) | E::Response(_) => {
+                (ErrorCode::Unavailable, "the server could not be reached")
             }
-            other => Self::new(ErrorCode::Internal, other.to_string()),
-        }
+            E::Args(_) | E::MissingArg(_) | E::Deserialization(_) | E::Serialization(_) => {
+                (ErrorCode::Validation, "the request could not be read")
+            }
+            _ => return Self::internal(format!("server function: {value}")),
+        };
+        #[cfg(feature = "ssr")]
+        tracing::warn!(error = %value, "server function request refused");
+        Self::new(code, message)
     }
 }
 

@@ -1,18 +1,22 @@
 //! Durable background jobs. A job is a row: queued → running → done | failed. Work that fails is
 //! retried with backoff up to `max_attempts`; a job whose runner died (its lock expired) is picked
 //! up again, so nothing stays "running" forever.
+//!
+//! A runner executes up to `Config::job_concurrency` jobs at once (a long import does not hold
+//! up mail), and renews the lock of each running job every third of `Config::job_lock_seconds`,
+//! so a job that runs longer than the lock is never taken over by another runner while its own
+//! runner lives.
 use crate::ctx::Ctx;
 use crate::entities::job;
 use crate::error::AppResult;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 use std::time::Duration;
-
-const LOCK_SECONDS: i64 = 300;
+use tokio::task::JoinSet;
 
 /// Queues a job on `db` (the caller's transaction, so the job exists only if the change commits).
 pub async fn enqueue<C: ConnectionTrait, T: Serialize>(
@@ -39,6 +43,10 @@ pub async fn enqueue<C: ConnectionTrait, T: Serialize>(
     Ok(j.id)
 }
 
+fn lock_duration(ctx: &Ctx) -> chrono::Duration {
+    chrono::Duration::seconds(ctx.config.job_lock_seconds.max(1) as i64)
+}
+
 /// Claims the next due job, atomically (a conditional update that only one runner can win).
 async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
     let now = crate::time::now();
@@ -56,14 +64,15 @@ async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
     let candidates = job::Entity::find()
         .filter(due.clone())
         .order_by_asc(job::Column::Id)
+        .limit(10)
         .all(&ctx.db)
         .await?;
-    for c in candidates.into_iter().take(10) {
+    for c in candidates {
         let res = job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value("running"))
             .col_expr(
                 job::Column::LockedUntil,
-                Expr::value(now + chrono::Duration::seconds(LOCK_SECONDS)),
+                Expr::value(now + lock_duration(ctx)),
             )
             .col_expr(job::Column::Attempts, Expr::value(c.attempts + 1))
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
@@ -77,6 +86,23 @@ async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
         }
     }
     Ok(None)
+}
+
+/// Extends the lock of a job this runner holds (same attempt, still running).
+async fn renew(ctx: &Ctx, j: &job::Model) -> AppResult<bool> {
+    let now = crate::time::now();
+    let res = job::Entity::update_many()
+        .col_expr(
+            job::Column::LockedUntil,
+            Expr::value(now + lock_duration(ctx)),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(j.id))
+        .filter(job::Column::Attempts.eq(j.attempts))
+        .filter(job::Column::Status.eq("running"))
+        .exec(&ctx.db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
 async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
@@ -98,44 +124,109 @@ async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
     }
 }
 
-/// Runs due jobs until none is left; answers how many ran. Tests call this directly.
-pub async fn run_due(ctx: &Ctx) -> AppResult<usize> {
-    let mut n = 0;
-    while let Some(j) = claim(ctx).await? {
-        n += 1;
-        let result = execute(ctx, &j).await;
-        let now = crate::time::now();
-        let mut am: job::ActiveModel = j.clone().into();
-        am.locked_until = Set(None);
-        am.updated_at = Set(now);
-        match result {
-            Ok(()) => {
-                am.status = Set("done".into());
-                am.last_error = Set(None);
-            }
-            Err(e) => {
-                tracing::warn!(job = j.id, kind = %j.kind, attempt = j.attempts, error = %e, "job failed");
-                am.last_error = Set(Some(e));
-                if j.attempts >= j.max_attempts {
-                    am.status = Set("failed".into());
-                } else {
-                    am.status = Set("queued".into());
-                    am.run_after =
-                        Set(now + chrono::Duration::seconds(5 * 2i64.pow(j.attempts as u32)));
-                }
+/// Runs one claimed job to its end, renewing its lock meanwhile, and records the outcome.
+async fn run_one(ctx: Ctx, j: job::Model) {
+    let every = Duration::from_millis((ctx.config.job_lock_seconds.max(1) * 1000 / 3).max(100));
+    let work = execute(&ctx, &j);
+    tokio::pin!(work);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = ticks.tick() => match renew(&ctx, &j).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job = j.id, "job lock lost while running"),
+                Err(e) => tracing::warn!(job = j.id, error = %e, "job lock renewal"),
+            },
+        }
+    };
+    if let Err(e) = finish(&ctx, &j, result).await {
+        tracing::error!(job = j.id, error = %e, "recording a job's outcome");
+    }
+}
+
+/// Marks a job done, or queues its retry, or fails it for good; only while this attempt holds it.
+async fn finish(ctx: &Ctx, j: &job::Model, result: Result<(), String>) -> AppResult<()> {
+    let now = crate::time::now();
+    let mut am: job::ActiveModel = j.clone().into();
+    am.locked_until = Set(None);
+    am.updated_at = Set(now);
+    // A mail delivered (or failed for good) keeps no body: a reset link must not stay readable.
+    if j.kind == "mail" && (result.is_ok() || j.attempts >= j.max_attempts) {
+        am.payload = Set(crate::mail::without_body(&j.payload));
+    }
+    match result {
+        Ok(()) => {
+            am.status = Set("done".into());
+            am.last_error = Set(None);
+        }
+        Err(e) => {
+            tracing::warn!(job = j.id, kind = %j.kind, attempt = j.attempts, error = %e, "job failed");
+            am.last_error = Set(Some(e));
+            if j.attempts >= j.max_attempts {
+                am.status = Set("failed".into());
+            } else {
+                am.status = Set("queued".into());
+                am.run_after =
+                    Set(now + chrono::Duration::seconds(5 * 2i64.pow(j.attempts as u32)));
             }
         }
-        am.update(&ctx.db).await?;
+    }
+    job::Entity::update_many()
+        .set(am)
+        .filter(job::Column::Id.eq(j.id))
+        .filter(job::Column::Attempts.eq(j.attempts))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// Starts due jobs while fewer than `job_concurrency` run; answers how many were started.
+async fn fill(ctx: &Ctx, running: &mut JoinSet<()>) -> AppResult<usize> {
+    let mut n = 0;
+    while running.len() < ctx.config.job_concurrency.max(1) {
+        let Some(j) = claim(ctx).await? else { break };
+        running.spawn(run_one(ctx.clone(), j));
+        n += 1;
     }
     Ok(n)
 }
 
-/// The runner loop: wakes when a job is queued, or every few seconds for retries.
-pub async fn worker(ctx: Ctx) {
+/// Runs due jobs, up to `job_concurrency` at a time, until none is left and all have finished;
+/// answers how many ran. Tests call this directly.
+pub async fn run_due(ctx: &Ctx) -> AppResult<usize> {
+    let mut running = JoinSet::new();
+    let mut n = 0;
     loop {
-        if let Err(e) = run_due(&ctx).await {
+        match fill(ctx, &mut running).await {
+            Ok(k) => n += k,
+            Err(e) if running.is_empty() => return Err(e),
+            Err(e) => tracing::error!(error = %e, "job runner"),
+        }
+        match running.join_next().await {
+            Some(Err(e)) => tracing::error!(error = %e, "job task"),
+            Some(Ok(())) => {}
+            None => return Ok(n),
+        }
+    }
+}
+
+/// The runner loop: starts jobs when one is queued, when a running one ends, or every few
+/// seconds (retries, and jobs whose runner died).
+pub async fn worker(ctx: Ctx) {
+    let mut running = JoinSet::new();
+    loop {
+        if let Err(e) = fill(&ctx, &mut running).await {
             tracing::error!(error = %e, "job runner");
         }
-        let _ = tokio::time::timeout(Duration::from_secs(5), ctx.jobs_notify.notified()).await;
+        tokio::select! {
+            Some(r) = running.join_next(), if !running.is_empty() => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "job task");
+                }
+            }
+            _ = ctx.jobs_notify.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
     }
 }

@@ -43,3 +43,26 @@ pub fn burn_password_check(password: &str) {
     let h = DUMMY.get_or_init(|| hash_password("opsdeck-dummy-password").unwrap_or_default());
     let _ = verify_password(password, h);
 }
+
+/// `hash_password` on the blocking pool: argon2 takes tens of milliseconds of CPU, which must not
+/// stall the async workers that serve every other request.
+pub async fn hash_password_off(password: &str) -> AppResult<String> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// `verify_password` on the blocking pool (see `hash_password_off`).
+pub async fn verify_password_off(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+/// `burn_password_check` on the blocking pool (see `hash_password_off`).
+pub async fn burn_password_check_off(password: &str) {
+    let password = password.to_string();
+    let _ = tokio::task::spawn_blocking(move || burn_password_check(&password)).await;
+}

@@ -63,11 +63,26 @@ pub fn from_env() -> Result<Config, String> {
         bind,
         admin_user: opt("OPSDECK_ADMIN_USER").unwrap_or(d.admin_user),
         admin_password: opt("OPSDECK_ADMIN_PASSWORD"),
+        admin_email: opt("OPSDECK_ADMIN_EMAIL").map(|e| e.trim().to_string()),
         secret_key,
+        secret_key_old: opt("OPSDECK_SECRET_KEY_OLD")
+            .map(|v| {
+                v.split(',')
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
         smtp,
         mail_from: opt("OPSDECK_MAIL_FROM").unwrap_or(d.mail_from),
         mail_dir: opt("OPSDECK_MAIL_DIR").unwrap_or(d.mail_dir),
         cookie_secure: opt("OPSDECK_COOKIE_SECURE").is_some_and(|v| v == "1" || v == "true"),
         log_json: opt("OPSDECK_LOG_JSON").is_some_and(|v| v == "1" || v == "true"),
+        job_concurrency: match num("OPSDECK_JOB_CONCURRENCY", d.job_concurrency as u64)? {
+            0 => return Err("OPSDECK_JOB_CONCURRENCY: at least 1".into()),
+            n => n.min(64) as usize,
+        },
+        job_lock_seconds: d.job_lock_seconds,
+        import_batch_rows: d.import_batch_rows,
     })
 }

@@ -46,9 +46,12 @@ pub async fn actor_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -
     let session = req.extensions().get::<Session>().cloned();
     let result: Result<(), AppError> = async {
         if let Some(t) = token {
-            let u = app::tokens::service::authenticate(&ctx, &t).await?;
+            let (u, token) = app::tokens::service::authenticate_token(&ctx, &t).await?;
             actor.id = u.id;
             actor.username = u.username;
+            actor.via_token = Some(app::ctx::TokenAuth {
+                expires_at: token.expires_at,
+            });
             return Ok(());
         }
         if auth.is_some() {
@@ -86,6 +89,57 @@ pub async fn actor_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
+}
+
+/// The largest request body, anonymous endpoints and server functions included.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// The largest body of an import (`POST /api/imports/` and the `start_import` server function):
+/// a file of `MAX_IMPORT_BYTES` and its JSON wrapping.
+pub const IMPORT_BODY_LIMIT: usize = app::bulk::types::MAX_IMPORT_BYTES + (1 << 20);
+
+/// The body limit of a path.
+fn body_limit_of(path: &str) -> usize {
+    use leptos::server_fn::ServerFn;
+    let import = path == "/api/imports/"
+        || path == "/api/imports"
+        || path == <app::bulk::api::StartImport as ServerFn>::PATH;
+    if import {
+        IMPORT_BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    }
+}
+
+/// Refuses bodies over the path's limit with 413 in the error envelope: by `Content-Length`
+/// before reading, else while reading (chunked bodies); handlers get the body already read.
+pub async fn body_limit(req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    let limit = body_limit_of(req.uri().path());
+    let too_large = || {
+        AppError::new(
+            app::error::ErrorCode::PayloadTooLarge,
+            format!("the request body is larger than {} KB", limit / 1024),
+        )
+        .into_response()
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(_) => {
+            return AppError::bad_request("the request body could not be read").into_response()
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// True when the browser says the request comes from another site.

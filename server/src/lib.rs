@@ -100,22 +100,26 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
         .route("/api/docs/", get(api_docs))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .leptos_routes_with_context(&state, routes, provide, {
+        .leptos_routes_with_context(&state, routes, provide.clone(), {
             let o = leptos.clone();
             move || app::shell(o.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        // The error pages render the whole app, whose resources call server functions in
+        // process: they need the same context as the page routes.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide.clone(), app::shell))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
         .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
-        // CSV imports (JSON and server-function bodies) may carry files up to
-        // MAX_IMPORT_BYTES; axum's default body limit is 2 MB.
+        // Bodies: 64 KB, imports 21 MB (`http::body_limit`, in front of every route and the
+        // fallback); axum's extractors' own default limit (2 MB) is lifted to the import size.
         .layer(axum::extract::DefaultBodyLimit::max(
-            app::bulk::types::MAX_IMPORT_BYTES + (1 << 20),
+            http::IMPORT_BODY_LIMIT,
         ))
+        .layer(axum::middleware::from_fn(http::body_limit))
         .layer(sessions)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -1,6 +1,5 @@
-//! `opsdeck [serve|migrate|create-admin] [--log-json]`
+//! `opsdeck [serve|migrate|create-admin|rotate-secrets|bench-seed] [--log-json]`
 #![recursion_limit = "512"]
-use app::ctx::Actor;
 use leptos::prelude::get_configuration;
 use tracing_subscriber::EnvFilter;
 
@@ -38,7 +37,7 @@ async fn shutdown_signal() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: opsdeck [serve|migrate|create-admin|bench-seed] [--log-json]\n  create-admin reads OPSDECK_ADMIN_USER and OPSDECK_ADMIN_PASSWORD\n  bench-seed fills an empty database for docs/benchmarks.md");
+    eprintln!("usage: opsdeck [serve|migrate|create-admin|rotate-secrets|bench-seed] [--log-json]\n  create-admin reads OPSDECK_ADMIN_USER, OPSDECK_ADMIN_PASSWORD and OPSDECK_ADMIN_EMAIL\n  rotate-secrets re-encrypts stored secrets under OPSDECK_SECRET_KEY (old keys: OPSDECK_SECRET_KEY_OLD)\n  bench-seed fills an empty database for docs/benchmarks.md");
     std::process::exit(2)
 }
 
@@ -50,7 +49,7 @@ async fn main() {
     for a in &args {
         match a.as_str() {
             "--log-json" => json = true,
-            "serve" | "migrate" | "create-admin" | "bench-seed" => cmd = a,
+            "serve" | "migrate" | "create-admin" | "rotate-secrets" | "bench-seed" => cmd = a,
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -73,6 +72,17 @@ async fn main() {
     };
     match cmd {
         "migrate" => tracing::info!("migrations applied"),
+        "rotate-secrets" => match app::crypto::rotate(&ctx, app::crypto::SECRET_COLUMNS).await {
+            Ok(n) => tracing::info!(
+                values = n,
+                columns = app::crypto::SECRET_COLUMNS.len(),
+                "stored secrets re-encrypted under the current key"
+            ),
+            Err(e) => {
+                tracing::error!("rotate-secrets: {}", e.message);
+                std::process::exit(1)
+            }
+        },
         "bench-seed" => {
             let n = |k: &str, d: usize| {
                 std::env::var(k)
@@ -110,7 +120,6 @@ async fn main() {
                     std::process::exit(1)
                 }
             }
-            let _ = Actor::system();
             if cmd == "serve" {
                 serve(ctx).await;
             }

@@ -6,6 +6,9 @@ use crate::hosts::types::{Instance, InstanceOnHost};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
+/// Rows per page of the lists on the application and host pages (they page, never truncate).
+pub const UI_PAGE: u64 = 50;
+
 /// Applications the caller may see.
 #[server(prefix = "/rpc", input = Json)]
 pub async fn list_applications(filter: AppFilter) -> Result<Page<Application>, AppError> {
@@ -48,14 +51,17 @@ pub async fn delete_application(id: i64, force: bool) -> Result<Message, AppErro
     super::service::delete(&ctx, &actor, id, force).await
 }
 
-/// Children of an application.
+/// Children of an application, a page (1-based; pages of `UI_PAGE`) at a time.
 #[server(prefix = "/rpc", input = Json)]
-pub async fn application_children(id: i64) -> Result<Page<Application>, AppError> {
+pub async fn application_children(
+    id: i64,
+    #[server(default)] page: u64,
+) -> Result<Page<Application>, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     let f = AppFilter {
         page: crate::common::PageQuery {
-            page: None,
-            page_size: Some(500),
+            page: Some(page.max(1)),
+            page_size: Some(UI_PAGE),
         },
         ..Default::default()
     };
@@ -83,20 +89,30 @@ pub async fn remove_dependency(id: i64, required: Vec<IdRef>) -> Result<Message,
     super::service::remove_required(&ctx, &actor, id, required).await
 }
 
-/// Response persons of an application.
+/// Response persons of an application, a page at a time.
 #[server(prefix = "/rpc", input = Json)]
-pub async fn application_owners(id: i64) -> Result<Page<super::types::Owner>, AppError> {
-    let (ctx, actor) = crate::rpc::ctx_actor().await?;
-    super::service::owners(&ctx, &actor, id, crate::common::PageQuery::default()).await
-}
-
-/// Instances of an application.
-#[server(prefix = "/rpc", input = Json)]
-pub async fn application_instances(id: i64) -> Result<Page<Instance>, AppError> {
+pub async fn application_owners(
+    id: i64,
+    #[server(default)] page: u64,
+) -> Result<Page<super::types::Owner>, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     let page = crate::common::PageQuery {
-        page: None,
-        page_size: Some(500),
+        page: Some(page.max(1)),
+        page_size: Some(UI_PAGE),
+    };
+    super::service::owners(&ctx, &actor, id, page).await
+}
+
+/// Instances of an application, a page at a time.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn application_instances(
+    id: i64,
+    #[server(default)] page: u64,
+) -> Result<Page<Instance>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    let page = crate::common::PageQuery {
+        page: Some(page.max(1)),
+        page_size: Some(UI_PAGE),
     };
     crate::hosts::service::instances(&ctx, &actor, id, page).await
 }

@@ -1,8 +1,14 @@
 //! CSV export (what the actor may see, for the current filter) and CSV import of hosts and
-//! applications. An import is a row in `imports` plus a durable job: the job validates and writes
-//! every row through the hosts/applications services inside one transaction (a savepoint per row),
-//! so refused rows are reported with their line and the valid ones land together, or nothing
-//! lands when the user asked for all-or-nothing. The whole import is one audit record.
+//! applications. An import is a row in `imports` plus a durable job: the job writes every row
+//! through the hosts/applications services, `Config::import_batch_rows` (250) rows per short
+//! write transaction (a savepoint per row, one audit record per batch, the enforcer updated after
+//! each commit), so a large file never holds SQLite's single writer lock for long and other
+//! writes interleave. (The validation pass of an all-or-nothing import below is the exception:
+//! one transaction over the file, rolled back.)
+//! Refused rows are reported with their line. All-or-nothing imports are first checked by a
+//! validation pass: the whole file written in one transaction that is rolled back; only when it
+//! refuses no row are the batches applied. If the process dies mid-apply, the job is re-run
+//! (its lock lapses): rows already applied are then "unchanged", the others are applied.
 use super::types::*;
 use crate::applications::service::{self as apps, CreatedHere};
 use crate::applications::types::{AppFilter, AppInput};
@@ -14,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::hosts::service as hosts;
 use crate::hosts::types::{HostFilter, HostInput, IpAddress};
 use crate::perms::casbin::{apply, Rule};
-use crate::perms::service::{authorize_module, granted_ids};
+use crate::perms::service::{authorize_module, granted_ids, granted_set, holds_resource};
 use crate::perms::types::ResourceType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
@@ -95,6 +101,55 @@ async fn chunk<E: EntityTrait>(
     Ok(rows)
 }
 
+/// First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+const FORMULA_START: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+/// A plain number (`-5`, `+1.5`): no formula, whatever its sign.
+fn plain_number(v: &str) -> bool {
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or_default();
+    let frac = parts.next();
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An exported cell, neutralized: one starting with `=`, `+`, `-`, `@`, tab or carriage return
+/// (unless a plain number) gets a leading `'`, as does one that starts with `'` followed by such
+/// a character or another `'`, so that `unneutralize` gives back exactly the value.
+fn neutralize(v: String) -> String {
+    let mut chars = v.chars();
+    let quote = match chars.next() {
+        Some(c) if FORMULA_START.contains(&c) => !plain_number(&v),
+        Some('\'') => chars
+            .next()
+            .is_some_and(|c| c == '\'' || FORMULA_START.contains(&c)),
+        _ => false,
+    };
+    if quote {
+        format!("'{v}")
+    } else {
+        v
+    }
+}
+
+/// An imported cell: a `'` put before a formula character (by `neutralize` or a spreadsheet)
+/// is dropped; any other cell is taken as it is.
+fn unneutralize(v: &str) -> &str {
+    match v.strip_prefix('\'') {
+        Some(rest)
+            if rest
+                .chars()
+                .next()
+                .is_some_and(|c| c == '\'' || FORMULA_START.contains(&c)) =>
+        {
+            rest
+        }
+        _ => v,
+    }
+}
+
 fn writer(columns: &[&str]) -> AppResult<csv::Writer<Vec<u8>>> {
     let mut w = csv::Writer::from_writer(vec![]);
     w.write_record(columns).map_err(csv_err)?;
@@ -125,18 +180,21 @@ pub async fn export_hosts(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<
                 .iter()
                 .map(ip_entry)
                 .collect();
-            w.write_record([
-                h.hostname,
-                h.host_type,
-                h.status,
-                h.os_status,
-                h.os_type,
-                h.cpu.to_string(),
-                h.memory.to_string(),
-                h.location,
-                h.description,
-                cell.join("; "),
-            ])
+            w.write_record(
+                [
+                    h.hostname,
+                    h.host_type,
+                    h.status,
+                    h.os_status,
+                    h.os_type,
+                    h.cpu.to_string(),
+                    h.memory.to_string(),
+                    h.location,
+                    h.description,
+                    cell.join("; "),
+                ]
+                .map(neutralize),
+            )
             .map_err(csv_err)?;
         }
     }
@@ -156,6 +214,7 @@ pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppR
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
+    let visible = granted_set(ctx, actor, ResourceType::Application, "view_app").await?;
     let mut w = writer(APP_COLUMNS)?;
     let mut offset = 0;
     loop {
@@ -164,24 +223,29 @@ pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppR
             break;
         }
         let ids: Vec<i64> = rows.iter().map(|a| a.id).collect();
-        let mut required = apps::required_names(&ctx.db, &ids).await?;
+        // Dependencies the actor may not view are left out of the file (and kept by an import).
+        let mut required =
+            apps::required_names(&ctx.db, &ids, visible.as_ref().map(|v| v.as_slice())).await?;
         for a in rows {
-            w.write_record([
-                a.full_name,
-                a.production_id
-                    .and_then(|p| lines.get(&p).cloned())
-                    .unwrap_or_default(),
-                a.application_type,
-                a.description,
-                a.run_user,
-                a.directory,
-                a.startup_cmd,
-                a.stop_cmd,
-                a.stdout_path,
-                a.stderr_path,
-                a.pid_path,
-                required.remove(&a.id).unwrap_or_default().join("; "),
-            ])
+            w.write_record(
+                [
+                    a.full_name,
+                    a.production_id
+                        .and_then(|p| lines.get(&p).cloned())
+                        .unwrap_or_default(),
+                    a.application_type,
+                    a.description,
+                    a.run_user,
+                    a.directory,
+                    a.startup_cmd,
+                    a.stop_cmd,
+                    a.stdout_path,
+                    a.stderr_path,
+                    a.pid_path,
+                    required.remove(&a.id).unwrap_or_default().join("; "),
+                ]
+                .map(neutralize),
+            )
             .map_err(csv_err)?;
         }
     }
@@ -189,6 +253,7 @@ pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppR
 }
 
 /// A parsed data row: its line in the file and its cells by column name.
+#[derive(Clone)]
 struct Row {
     line: u64,
     cells: HashMap<String, String>,
@@ -270,7 +335,7 @@ fn parse(kind: &str, text: &str) -> AppResult<Vec<Row>> {
             cells: header
                 .iter()
                 .cloned()
-                .zip(rec.iter().map(str::to_string))
+                .zip(rec.iter().map(|c| unneutralize(c).to_string()))
                 .collect(),
         });
     }
@@ -380,7 +445,7 @@ pub async fn start(ctx: &Ctx, actor: &Actor, input: ImportInput) -> AppResult<Im
         .map(|f| f.chars().take(200).collect::<String>())
         .filter(|f| !f.trim().is_empty())
         .unwrap_or_else(|| format!("{}.csv", input.kind));
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let m = import::ActiveModel {
         kind: Set(input.kind.clone()),
         filename: Set(filename),
@@ -447,6 +512,9 @@ pub async fn list(ctx: &Ctx, actor: &Actor, page: PageQuery) -> AppResult<Page<I
     Ok(Page::new(count, &page, to_wire(ctx, rows).await?))
 }
 
+/// How a row error reads when the object is missing or the uploader may not see or change it.
+const NOT_FOUND_OR_NOT_PERMITTED: &str = "not found or not permitted";
+
 /// What one import did, for the import row and its audit record.
 #[derive(Default)]
 struct Outcome {
@@ -461,12 +529,26 @@ struct Outcome {
 impl Outcome {
     /// Records a refused row (internal causes were logged where they arose; the row says
     /// "internal error").
+    /// A refusal for want of a permission names no object (its id or name could be one the
+    /// uploader may not view): it reads "not found or not permitted", like a missing one.
     fn refuse(&mut self, line: u64, e: AppError) {
+        let message = if e.code == crate::error::ErrorCode::Forbidden {
+            NOT_FOUND_OR_NOT_PERMITTED.to_string()
+        } else {
+            e.message
+        };
         self.errors.push(RowError {
             line,
             field: e.field,
-            message: e.message,
+            message,
         });
+    }
+    /// Adds another batch's outcome (rules excepted: each batch applies its own).
+    fn absorb(&mut self, o: Outcome) {
+        self.created.extend(o.created);
+        self.updated.extend(o.updated);
+        self.unchanged += o.unchanged;
+        self.errors.extend(o.errors);
     }
     /// Keeps a row's savepoint when it changed something, drops it when it did not.
     async fn settle(
@@ -491,6 +573,19 @@ impl Outcome {
     }
 }
 
+/// What an import carries from one batch to the next.
+#[derive(Default)]
+struct Carry {
+    /// Keys (host names, application full names) already met in the file.
+    seen: HashSet<String>,
+    /// Applications this import created.
+    created_here: CreatedHere,
+    /// Applications the file placed, with their rows (for the dependencies, set last).
+    placed: Vec<(Row, app::Model)>,
+    /// Rows looked at so far.
+    done: u64,
+}
+
 fn tick(ctx: &Ctx, id: i64, n: u64) {
     if let Ok(mut p) = ctx.progress.lock() {
         p.insert(id, n);
@@ -513,13 +608,14 @@ async fn import_hosts(
     actor: &Actor,
     id: i64,
     rows: Vec<Row>,
+    st: &mut Carry,
 ) -> AppResult<Outcome> {
     let mut out = Outcome::default();
-    let mut seen = HashSet::new();
-    for (n, row) in rows.into_iter().enumerate() {
-        tick(ctx, id, n as u64);
+    for row in rows {
+        tick(ctx, id, st.done);
+        st.done += 1;
         let name = row.get("name").unwrap_or_default().to_string();
-        if !seen.insert(name.clone()) {
+        if !st.seen.insert(name.clone()) {
             out.refuse(
                 row.line,
                 AppError::invalid("name", format!("{name} is listed twice in this file")),
@@ -576,6 +672,45 @@ async fn import_hosts(
     Ok(out)
 }
 
+const APP: ResourceType = ResourceType::Application;
+
+/// Whether the uploader may see a resource (view it, or edit it), or created it in this import
+/// (its grants reach the enforcer only after the import commits).
+async fn sees(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    id: i64,
+    created_here: &HashSet<i64>,
+) -> bool {
+    let (view, edit) = match rtype {
+        ResourceType::Application => ("view_app", "edit_app"),
+        ResourceType::Host => ("view_host", "edit_host"),
+        ResourceType::Business => ("view_business", "edit_business"),
+    };
+    created_here.contains(&id)
+        || holds_resource(ctx, actor.id, rtype, id, view).await
+        || holds_resource(ctx, actor.id, rtype, id, edit).await
+}
+
+/// The applications `id` depends on now.
+async fn current_required<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<Vec<app::Model>> {
+    use crate::entities::application_dependency as dep;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    Ok(app::Entity::find()
+        .filter(
+            app::Column::Id.in_subquery(
+                Query::select()
+                    .column(dep::Column::RequiredId)
+                    .from(dep::Entity)
+                    .and_where(Expr::col(dep::Column::AppId).eq(id))
+                    .to_owned(),
+            ),
+        )
+        .all(db)
+        .await?)
+}
+
 /// Splits `A.B.C` into (`Some("A.B")`, `C`).
 fn split_path(full: &str) -> (Option<&str>, &str) {
     match full.rsplit_once('.') {
@@ -597,6 +732,7 @@ async fn import_applications(
     actor: &Actor,
     id: i64,
     mut rows: Vec<Row>,
+    st: &mut Carry,
 ) -> AppResult<Outcome> {
     let mut out = Outcome::default();
     // Parents before children, whatever the file's order.
@@ -612,13 +748,13 @@ async fn import_applications(
         .into_iter()
         .map(|p| (p.name, p.id))
         .collect();
-    let mut created_here = CreatedHere::new();
-    let mut seen = HashSet::new();
-    let mut placed: Vec<(Row, app::Model)> = vec![];
-    for (n, row) in rows.into_iter().enumerate() {
-        tick(ctx, id, n as u64);
+    let created_here = &mut st.created_here;
+    let placed = &mut st.placed;
+    for row in rows {
+        tick(ctx, id, st.done);
+        st.done += 1;
         let full = row.get("full_name").unwrap_or_default().to_string();
-        if !seen.insert(full.clone()) {
+        if !st.seen.insert(full.clone()) {
             out.refuse(
                 row.line,
                 AppError::invalid("full_name", format!("{full} is listed twice in this file")),
@@ -629,12 +765,20 @@ async fn import_applications(
         let production = match row.get("production") {
             None => None,
             Some("") => Some(None),
+            // A product line the uploader may not see reads like a missing one.
             Some(p) => match lines.get(p) {
-                Some(pid) => Some(Some(*pid)),
-                None => {
+                Some(pid)
+                    if sees(ctx, actor, ResourceType::Business, *pid, &HashSet::new()).await =>
+                {
+                    Some(Some(*pid))
+                }
+                _ => {
                     out.refuse(
                         row.line,
-                        AppError::invalid("production", format!("no product line {p}")),
+                        AppError::invalid(
+                            "production",
+                            format!("product line {p} {NOT_FOUND_OR_NOT_PERMITTED}"),
+                        ),
                     );
                     continue;
                 }
@@ -659,14 +803,19 @@ async fn import_applications(
             None => {
                 let parent = match parent_path {
                     Some(p) => match app_by_name(&sp, p).await? {
-                        Some(pm) => Some(pm.id),
-                        None => {
+                        Some(pm) if sees(ctx, actor, APP, pm.id, &created_here).await => {
+                            Some(pm.id)
+                        }
+                        _ => {
                             sp.rollback().await?;
                             out.refuse(
                                 row.line,
                                 AppError::invalid(
                                     "full_name",
-                                    format!("no parent application {p} (in Opsdeck or this file)"),
+                                    format!(
+                                        "parent application {p} {NOT_FOUND_OR_NOT_PERMITTED} \
+                                         (in Opsdeck or this file)"
+                                    ),
                                 ),
                             );
                             continue;
@@ -695,7 +844,19 @@ async fn import_applications(
             }
         }
     }
-    // Dependencies once every application of the file exists.
+    Ok(out)
+}
+
+/// Sets the dependencies of applications the import placed (after every application of the
+/// file exists).
+async fn import_dependencies(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    actor: &Actor,
+    placed: Vec<(Row, app::Model)>,
+    created_here: &CreatedHere,
+) -> AppResult<Outcome> {
+    let mut out = Outcome::default();
     for (row, a) in placed {
         let Some(cell) = row.get("required_apps") else {
             continue;
@@ -705,17 +866,29 @@ async fn import_applications(
         let mut missing = None;
         for name in cell.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             match app_by_name(&sp, name).await? {
-                Some(r) => required.push(r),
-                None => missing = Some(name.to_string()),
+                Some(r) if sees(ctx, actor, APP, r.id, &created_here).await => required.push(r),
+                _ => missing = Some(name.to_string()),
             }
         }
         if let Some(m) = missing {
             sp.rollback().await?;
             out.refuse(
                 row.line,
-                AppError::invalid("required_apps", format!("no application {m}")),
+                AppError::invalid(
+                    "required_apps",
+                    format!("application {m} {NOT_FOUND_OR_NOT_PERMITTED}"),
+                ),
             );
             continue;
+        }
+        // The file lists only the dependencies the uploader may see (so does the export): the
+        // others are kept.
+        for r in current_required(&sp, a.id).await? {
+            if !sees(ctx, actor, APP, r.id, &created_here).await
+                && !required.iter().any(|x| x.id == r.id)
+            {
+                required.push(r);
+            }
         }
         match apps::set_required_in(&sp, &a, &required).await {
             Ok((before, after)) if before == after => sp.rollback().await?,
@@ -791,44 +964,118 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
         username: u.username,
         request_id: format!("import-{}", m.id),
         ip: String::new(),
+        via_token: None,
     };
     let mut am: import::ActiveModel = m.clone().into();
     am.status = Set("running".into());
     am.update(&ctx.db).await?;
     tick(ctx, m.id, 0);
 
-    let rows = parse(&m.kind, &m.content)?;
-    let txn = ctx.db.begin().await?;
-    let out = match m.kind.as_str() {
-        "hosts" => import_hosts(&txn, ctx, &actor, m.id, rows).await?,
-        _ => import_applications(&txn, ctx, &actor, m.id, rows).await?,
-    };
-    let nothing = m.all_or_nothing && !out.errors.is_empty();
+    let mut rows = parse(&m.kind, &m.content)?;
+    if m.kind != "hosts" {
+        // Parents before children, whatever the file's order (and across batches).
+        rows.sort_by_key(|r| {
+            (
+                r.get("full_name").unwrap_or_default().matches('.').count(),
+                r.line,
+            )
+        });
+    }
+    let category = if m.kind == "hosts" { "host" } else { "app" };
     let mut am: import::ActiveModel = m.clone().into();
     am.status = Set("done".into());
-    am.errors = Set(json!(out.errors).to_string());
-    am.unchanged = Set(out.unchanged as i64);
     am.finished_at = Set(Some(crate::time::now()));
-    if nothing {
+
+    if m.all_or_nothing {
+        // Validation pass: the whole file, in one transaction that is rolled back.
+        let txn = crate::db::begin(&ctx.db).await?;
+        let mut st = Carry::default();
+        let mut check = rows_of(&txn, ctx, &actor, &m, rows.clone(), &mut st).await?;
+        if m.kind != "hosts" {
+            let placed = std::mem::take(&mut st.placed);
+            check.absorb(import_dependencies(&txn, ctx, &actor, placed, &st.created_here).await?);
+        }
         txn.rollback().await?;
-        am.message = Set(Some(format!(
-            "nothing imported: {} rows were refused",
-            out.errors.len()
-        )));
-        am.update(&ctx.db).await?;
-        return Ok(());
+        if !check.errors.is_empty() {
+            am.errors = Set(json!(check.errors).to_string());
+            am.unchanged = Set(check.unchanged as i64);
+            am.message = Set(Some(format!(
+                "nothing imported: {} rows were refused",
+                check.errors.len()
+            )));
+            am.update(&ctx.db).await?;
+            return Ok(());
+        }
+        tick(ctx, m.id, 0);
     }
-    am.created = Set(out.created.len() as i64);
-    am.updated = Set(out.updated.len() as i64);
-    am.update(&txn).await?;
+
+    // Apply: a few rows per write transaction, each batch with its audit record.
+    let per = ctx.config.import_batch_rows.max(1);
+    let mut st = Carry::default();
+    let mut total = Outcome::default();
+    let mut batch = 0;
+    // Each batch under the structure lock, held until the enforcer has it (perms::inherit).
+    for chunk in rows.chunks(per) {
+        let (_structure, txn) = crate::perms::inherit::begin(ctx).await?;
+        let out = rows_of(&txn, ctx, &actor, &m, chunk.to_vec(), &mut st).await?;
+        batch += 1;
+        commit_batch(ctx, &actor, &m, category, batch, txn, out, &mut total).await?;
+    }
+    let placed = std::mem::take(&mut st.placed);
+    for chunk in placed.chunks(per) {
+        let (_structure, txn) = crate::perms::inherit::begin(ctx).await?;
+        let out = import_dependencies(&txn, ctx, &actor, chunk.to_vec(), &st.created_here).await?;
+        batch += 1;
+        commit_batch(ctx, &actor, &m, category, batch, txn, out, &mut total).await?;
+    }
+    am.errors = Set(json!(total.errors).to_string());
+    am.unchanged = Set(total.unchanged as i64);
+    am.created = Set(total.created.len() as i64);
+    am.updated = Set(total.updated.len() as i64);
+    am.update(&ctx.db).await?;
+    if total.created.len() + total.updated.len() >= 1000 {
+        crate::db::optimize(&ctx.db).await?;
+    }
+    Ok(())
+}
+
+/// Writes `rows` of an import's file in `txn`.
+async fn rows_of(
+    txn: &DatabaseTransaction,
+    ctx: &Ctx,
+    actor: &Actor,
+    m: &import::Model,
+    rows: Vec<Row>,
+    st: &mut Carry,
+) -> AppResult<Outcome> {
+    match m.kind.as_str() {
+        "hosts" => import_hosts(txn, ctx, actor, m.id, rows, st).await,
+        _ => import_applications(txn, ctx, actor, m.id, rows, st).await,
+    }
+}
+
+/// Commits one batch of an import with its audit record, then updates the enforcer and the
+/// catalog epochs (later batches are authorized with what this one created), and adds the
+/// batch's outcome to `total`.
+#[allow(clippy::too_many_arguments)]
+async fn commit_batch(
+    ctx: &Ctx,
+    actor: &Actor,
+    m: &import::Model,
+    category: &'static str,
+    batch: u64,
+    txn: DatabaseTransaction,
+    mut out: Outcome,
+    total: &mut Outcome,
+) -> AppResult<()> {
     if !out.created.is_empty() || !out.updated.is_empty() {
-        let category = if m.kind == "hosts" { "host" } else { "app" };
         record(
             &txn,
-            &actor,
+            actor,
             Entry::new(category, "import")
                 .target("import", Some(m.id), &m.filename)
                 .detail(json!({
+                    "batch": batch,
                     "created": out.created,
                     "updated": out.updated,
                     "unchanged": out.unchanged,
@@ -840,10 +1087,14 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
     txn.commit().await?;
     crate::perms::service::catalog_changed(ResourceType::Host);
     crate::perms::service::catalog_changed(ResourceType::Application);
-    apply(&mut *ctx.enforcer.write().await, out.added, out.removed).await?;
-    if out.created.len() + out.updated.len() >= 1000 {
-        crate::db::optimize(&ctx.db).await?;
+    let (added, removed) = (
+        std::mem::take(&mut out.added),
+        std::mem::take(&mut out.removed),
+    );
+    if !added.is_empty() || !removed.is_empty() {
+        apply(&mut *ctx.enforcer.write().await, added, removed).await?;
     }
+    total.absorb(out);
     Ok(())
 }
 

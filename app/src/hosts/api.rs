@@ -48,15 +48,19 @@ pub async fn delete_host(id: i64, force: bool) -> Result<Message, AppError> {
     super::service::delete(&ctx, &actor, id, force).await
 }
 
-/// Applications with an instance on a host.
+/// Applications with an instance on a host, a page at a time.
 #[server(prefix = "/rpc", input = Json)]
-pub async fn host_applications(id: i64) -> Result<Page<Application>, AppError> {
+pub async fn host_applications(
+    id: i64,
+    #[server(default)] page: u64,
+) -> Result<Page<Application>, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
-    super::service::applications(
-        &ctx,
-        &actor,
-        id,
-        crate::applications::types::AppFilter::default(),
-    )
-    .await
+    let f = crate::applications::types::AppFilter {
+        page: crate::common::PageQuery {
+            page: Some(page.max(1)),
+            page_size: Some(crate::applications::api::UI_PAGE),
+        },
+        ..Default::default()
+    };
+    super::service::applications(&ctx, &actor, id, f).await
 }

@@ -12,13 +12,13 @@ use crate::error::{AppError, AppResult};
 use crate::perms::casbin::apply;
 use crate::perms::service::{
     authorize_module, authorize_resource, drop_resource_grants, grant_creator, granted_by_name,
-    granted_set, id_in, page_slice, resource_perm_sets,
+    granted_set, holds_resource, id_in, page_slice, resource_perm_sets, visible_names,
 };
 use crate::perms::types::{ResourceType, HOST_PERMS};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -435,8 +435,15 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Host> {
     Ok(to_wire(ctx, actor, vec![h]).await?.remove(0))
 }
 
-/// Replaces a host's addresses; an address already used on the same network by another host is refused.
-async fn set_ips<C: ConnectionTrait>(db: &C, host_id: i64, ips: &[IpAddress]) -> AppResult<()> {
+/// Replaces a host's addresses; an address already used on the same network by another host is
+/// refused, naming that host only when the actor may view it.
+async fn set_ips<C: ConnectionTrait>(
+    db: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    host_id: i64,
+    ips: &[IpAddress],
+) -> AppResult<()> {
     for i in ips {
         let taken = ip::Entity::find()
             .filter(ip::Column::Network.eq(i.network.clone()))
@@ -445,15 +452,19 @@ async fn set_ips<C: ConnectionTrait>(db: &C, host_id: i64, ips: &[IpAddress]) ->
             .one(db)
             .await?;
         if let Some(t) = taken {
-            let other = host::Entity::find_by_id(t.host_id)
-                .one(db)
-                .await?
-                .map(|h| h.hostname)
-                .unwrap_or_default();
+            let other = if holds_resource(ctx, actor.id, HOST, t.host_id, "view_host").await {
+                host::Entity::find_by_id(t.host_id)
+                    .one(db)
+                    .await?
+                    .map(|h| h.hostname)
+            } else {
+                None
+            };
+            let by = other.map_or_else(|| "another host".to_string(), |h| format!("host {h}"));
             return Err(AppError::invalid(
                 "ip_address",
                 format!(
-                    "{} is already used on network {} by {other}",
+                    "{} is already used on network {} by {by}",
                     i.address, i.network
                 ),
             ));
@@ -541,7 +552,7 @@ pub(crate) async fn create_in<C: ConnectionTrait>(
     }
     .insert(txn)
     .await?;
-    set_ips(txn, h.id, &ips).await?;
+    set_ips(txn, ctx, actor, h.id, &ips).await?;
     let rules = grant_creator(txn, actor, HOST, h.id, HOST_PERMS).await?;
     Ok(Written {
         before: json!(null),
@@ -553,7 +564,7 @@ pub(crate) async fn create_in<C: ConnectionTrait>(
 
 /// `POST /hosts/`.
 pub async fn create(ctx: &Ctx, actor: &Actor, input: HostInput) -> AppResult<Host> {
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let w = create_in(&txn, ctx, actor, input).await?;
     record(
         &txn,
@@ -603,7 +614,7 @@ pub(crate) async fn update_in<C: ConnectionTrait>(
     am.search_text = Set(search_text(am.hostname.as_ref(), am.description.as_ref()));
     let after = am.update(txn).await?;
     if let Some(ips) = &ips {
-        set_ips(txn, id, ips).await?;
+        set_ips(txn, ctx, actor, id, ips).await?;
     }
     let after_ips = ips.unwrap_or(before_ips.clone());
     Ok(Written {
@@ -616,7 +627,7 @@ pub(crate) async fn update_in<C: ConnectionTrait>(
 
 /// `PATCH /hosts/{id}/`.
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppResult<Host> {
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let w = update_in(&txn, ctx, actor, id, input).await?;
     record(
         &txn,
@@ -631,8 +642,8 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppR
     Ok(to_wire(ctx, actor, vec![w.host]).await?.remove(0))
 }
 
-/// Names of the applications with instances on a host (for refusal messages).
-async fn apps_on<C: ConnectionTrait>(db: &C, host_id: i64) -> AppResult<Vec<String>> {
+/// Ids and names of the applications with instances on a host (for refusal messages).
+async fn apps_on<C: ConnectionTrait>(db: &C, host_id: i64) -> AppResult<Vec<(i64, String)>> {
     let sub = Query::select()
         .column(instance::Column::AppId)
         .from(instance::Entity)
@@ -644,7 +655,7 @@ async fn apps_on<C: ConnectionTrait>(db: &C, host_id: i64) -> AppResult<Vec<Stri
         .all(db)
         .await?
         .into_iter()
-        .map(|a| a.full_name)
+        .map(|a| (a.id, a.full_name))
         .collect())
 }
 
@@ -652,16 +663,17 @@ async fn apps_on<C: ConnectionTrait>(db: &C, host_id: i64) -> AppResult<Vec<Stri
 /// (which removes those instances).
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult<Message> {
     authorize_resource(ctx, actor, HOST, id, "delete_host").await?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let h = load(&txn, id).await?;
     let apps = apps_on(&txn, id).await?;
     if !apps.is_empty() && !force {
         return Err(AppError::conflict(format!(
             "{} has instances of {}; delete with force=true to remove them",
             h.hostname,
-            apps.join(", ")
+            visible_names(ctx, actor, ResourceType::Application, &apps).await?
         )));
     }
+    let apps: Vec<String> = apps.into_iter().map(|(_, n)| n).collect();
     let ips = ips_of(&txn, &[id]).await?.remove(&id).unwrap_or_default();
     instance::Entity::delete_many()
         .filter(instance::Column::HostId.eq(id))
@@ -763,7 +775,11 @@ pub async fn instances(
         .limit(page.size())
         .all(&ctx.db)
         .await?;
-    let (hosts, apps) = names_for(&ctx.db, &rows).await?;
+    let (mut hosts, apps) = names_for(&ctx.db, &rows).await?;
+    // Hosts the caller may not view appear by id, without their name.
+    if let Some(seen) = granted_set(ctx, actor, HOST, "view_host").await? {
+        hosts.retain(|id, _| seen.binary_search(id).is_ok());
+    }
     Ok(Page::new(
         count,
         &page,
@@ -784,7 +800,7 @@ pub async fn add_instances(
     for o in &on {
         authorize_resource(ctx, actor, HOST, o.hostid, "edit_host").await?;
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let a = app::Entity::find_by_id(app_id)
         .one(&txn)
         .await?
@@ -859,7 +875,7 @@ pub async fn remove_instances(
     for r in &rows {
         authorize_resource(ctx, actor, HOST, r.host_id, "edit_host").await?;
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let (hosts, apps) = names_for(&txn, &rows).await?;
     for r in rows {
         instance::Entity::delete_by_id(r.id).exec(&txn).await?;

@@ -15,10 +15,7 @@ pub type Enforcer = CachedEnforcer;
 /// Cached (subject, object, action) results; module checks repeat on every request.
 const CACHE_ENTRIES: usize = 100_000;
 use sea_orm::QuerySelect;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 /// The access model: a user holds a permission on an object when a grant to the user or to one of
 /// its roles names that permission on the object or on an ancestor of it (g2: application → parent
@@ -235,20 +232,36 @@ impl SeaAdapter {
         Some((uid.parse().ok()?, rid.parse().ok()?))
     }
 
+    /// Stores one line: `Ok(false)` when it is already stored (or is not a line this adapter
+    /// keeps), an error when the database refuses it for any other reason.
     async fn insert(&self, ptype: &str, rule: Vec<String>) -> casbin::Result<bool> {
+        let stored = |r: Result<(), sea_orm::DbErr>| match r {
+            Ok(()) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(adapter_err(e)),
+        };
         match ptype {
             "p" => match Self::parse_p(&rule) {
-                Some(am) => Ok(am.insert(&self.db).await.is_ok()),
+                Some(am) => stored(am.insert(&self.db).await.map(|_| ())),
                 None => Ok(false),
             },
             "g" => match Self::parse_g(&rule) {
-                Some((u, r)) => Ok(user_role::ActiveModel {
-                    user_id: Set(u),
-                    role_id: Set(r),
-                }
-                .insert(&self.db)
-                .await
-                .is_ok()),
+                Some((u, r)) => stored(
+                    user_role::ActiveModel {
+                        user_id: Set(u),
+                        role_id: Set(r),
+                    }
+                    .insert(&self.db)
+                    .await
+                    .map(|_| ()),
+                ),
                 None => Ok(false),
             },
             _ => Ok(false),
@@ -316,7 +329,7 @@ impl Adapter for SeaAdapter {
     }
 
     async fn save_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
-        let txn = self.db.begin().await.map_err(adapter_err)?;
+        let txn = crate::db::begin(&self.db).await.map_err(adapter_err)?;
         perm_grant::Entity::delete_many()
             .exec(&txn)
             .await

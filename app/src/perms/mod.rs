@@ -2,6 +2,10 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod casbin;
+#[cfg(feature = "ssr")]
+pub mod guard;
+#[cfg(feature = "ssr")]
+pub mod inherit;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;

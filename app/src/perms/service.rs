@@ -8,9 +8,7 @@ use crate::entities::{perm_grant, role, user, user_role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use sea_orm::PaginatorTrait;
 use sea_orm::QuerySelect;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -126,15 +124,17 @@ pub async fn grant_module_perms(
             wanted.push((def, p, *on));
         }
     }
-    for (def, p, _) in &wanted {
-        if !holds(ctx, actor.id, &format!("module:{}", def.name), p).await {
-            return Err(AppError::new(
-                ErrorCode::NoGrantPermission,
-                format!("no permission to grant {}.{}", def.name, p),
-            ));
-        }
+    let (_structure, txn) = super::inherit::begin(ctx).await?;
+    for (def, p, on) in &wanted {
+        let change = super::inherit::Change::Grant {
+            subject: st,
+            subject_id,
+            obj: format!("module:{}", def.name),
+            perm: p.to_string(),
+            on: *on,
+        };
+        super::inherit::ensure(&txn, ctx, actor, &change).await?;
     }
-    let txn = ctx.db.begin().await?;
     let name = subject_name(&txn, st, subject_id).await?;
     let sub = format!("{}:{subject_id}", st.as_str());
     let (mut added, mut removed) = (vec![], vec![]);
@@ -536,22 +536,68 @@ pub async fn resource_names<C: sea_orm::ConnectionTrait>(
     })
 }
 
-/// Ids of resources whose name contains `fragment`, as a subquery.
-fn ids_named(rtype: ResourceType, fragment: &str) -> sea_orm::sea_query::SelectStatement {
-    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-    let (table, col) = match rtype {
-        ResourceType::Application => ("applications", "full_name"),
-        ResourceType::Host => ("hosts", "hostname"),
-        ResourceType::Business => ("productions", "name"),
+/// Ids of resources whose name contains `fragment` (ignoring case; `%`, `_` and `\` in it are
+/// plain characters), as a subquery.
+fn ids_named(
+    backend: sea_orm::DbBackend,
+    rtype: ResourceType,
+    fragment: &str,
+) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let (table, col) = (rtype.table(), rtype.name_column());
+    // `LIKE` needs its `ESCAPE` clause on SQLite (no default escape character); PostgreSQL's
+    // default is `\` but says so too. `$1`: sea-query numbers PostgreSQL placeholders.
+    let sql = if backend == sea_orm::DbBackend::Sqlite {
+        format!(r#""{table}"."{col}" LIKE ? ESCAPE '\'"#)
+    } else {
+        format!(r#""{table}"."{col}" ILIKE $1 ESCAPE '\'"#)
     };
     Query::select()
         .column(Alias::new("id"))
         .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new(col)).like(format!(
-            "%{}%",
-            fragment.replace('%', "\\%").replace('_', "\\_")
-        )))
+        .and_where(Expr::cust_with_values(
+            sql,
+            [crate::db::contains_pattern(fragment)],
+        ))
         .to_owned()
+}
+
+/// The permission that lets one see a resource of this kind (and its name).
+pub fn view_perm(rtype: ResourceType) -> &'static str {
+    match rtype {
+        ResourceType::Application => "view_app",
+        ResourceType::Host => "view_host",
+        ResourceType::Business => "view_business",
+    }
+}
+
+/// For refusal messages that list related objects (dependants, children, instances): the names
+/// of those the actor may view (at most five), the others only counted, so a message never
+/// names what the caller cannot see ("web, auth and 2 more").
+pub async fn visible_names(
+    ctx: &Ctx,
+    actor: &Actor,
+    rtype: ResourceType,
+    items: &[(i64, String)],
+) -> AppResult<String> {
+    let visible = granted_set(ctx, actor, rtype, view_perm(rtype)).await?;
+    let mut shown: Vec<String> = vec![];
+    let mut more = 0usize;
+    for (id, name) in items {
+        let may = visible
+            .as_ref()
+            .is_none_or(|ids| ids.binary_search(id).is_ok());
+        if may && shown.len() < 5 {
+            shown.push(name.clone());
+        } else {
+            more += 1;
+        }
+    }
+    Ok(match (shown.is_empty(), more) {
+        (_, 0) => shown.join(", "),
+        (true, n) => format!("{n} {}", if n == 1 { "other" } else { "others" }),
+        (false, n) => format!("{} and {n} more", shown.join(", ")),
+    })
 }
 
 /// One flag change on one resource for one subject.
@@ -593,20 +639,17 @@ async fn apply_resource_changes(
     changes: Vec<Change>,
 ) -> AppResult<Message> {
     authorize_module(ctx, actor, "system", "grant_perms").await?;
+    let (_structure, txn) = super::inherit::begin(ctx).await?;
     for c in &changes {
-        if !holds_resource(ctx, actor.id, c.rtype, c.rid, c.perm).await {
-            return Err(AppError::new(
-                ErrorCode::NoGrantPermission,
-                format!(
-                    "no permission to grant {} on {} {}",
-                    c.perm,
-                    c.rtype.as_str(),
-                    c.rid
-                ),
-            ));
-        }
+        let change = super::inherit::Change::Grant {
+            subject: c.st,
+            subject_id: c.sid,
+            obj: format!("{}:{}", c.rtype.as_str(), c.rid),
+            perm: c.perm.to_string(),
+            on: c.on,
+        };
+        super::inherit::ensure(&txn, ctx, actor, &change).await?;
     }
-    let txn = ctx.db.begin().await?;
     let mut names: HashMap<(ResourceType, i64), String> = HashMap::new();
     let mut subjects: HashMap<(SubjectType, i64), String> = HashMap::new();
     let (mut added, mut removed) = (vec![], vec![]);
@@ -775,8 +818,19 @@ pub async fn resource_perms_of(
         .distinct()
         .filter(subject_cond(st, sid))
         .filter(perm_grant::Column::ResourceType.eq(rtype.as_str()));
+    // Another subject's grants: only on what the caller may view (rows and count alike), so
+    // `view_users` does not name every resource someone else was granted.
+    if !(st == SubjectType::User && actor.id == sid) {
+        if let Some(sub) = granted_ids(ctx, actor, rtype, view_perm(rtype)).await? {
+            q = q.filter(perm_grant::Column::ResourceId.in_subquery(sub));
+        }
+    }
     if let Some(name) = f.name().filter(|s| !s.is_empty()) {
-        q = q.filter(perm_grant::Column::ResourceId.in_subquery(ids_named(rtype, name)));
+        q = q.filter(perm_grant::Column::ResourceId.in_subquery(ids_named(
+            ctx.db.get_database_backend(),
+            rtype,
+            name,
+        )));
     }
     let count = q.clone().count(&ctx.db).await?;
     let ids: Vec<i64> = q
@@ -828,6 +882,9 @@ pub async fn resource_authorizations(
     page: PageQuery,
 ) -> AppResult<Page<ResourceAuthorization>> {
     authorize_module(ctx, actor, "system", "view_users").await?;
+    // Who holds what on a resource is read about a resource one may view (a hidden one and a
+    // missing one are answered alike).
+    authorize_resource(ctx, actor, rtype, rid, view_perm(rtype)).await?;
     if resource_names(&ctx.db, rtype, &[rid]).await?.is_empty() {
         return Err(AppError::not_found(rtype.as_str()));
     }

@@ -16,7 +16,7 @@ use crate::perms::types::ResourceType;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -131,7 +131,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: ProductionInput) -> AppResu
     authorize_module(ctx, actor, "business", "add_business").await?;
     let name = input.name.clone().unwrap_or_default().trim().to_string();
     check_input(Some(&name), input.description.as_deref())?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     if production::Entity::find()
         .filter(production::Column::Name.eq(&name))
         .one(&txn)
@@ -183,7 +183,7 @@ pub async fn update(
     authorize_resource(ctx, actor, BUSINESS, id, "edit_business").await?;
     let name = input.name.as_deref().map(str::trim);
     check_input(name, input.description.as_deref())?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let before = production::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -223,7 +223,7 @@ pub async fn update(
 /// `DELETE /productions/{id}/`: refused while applications belong to it (the message names them).
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     authorize_resource(ctx, actor, BUSINESS, id, "delete_business").await?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let p = production::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -235,14 +235,25 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
         .all(&txn)
         .await?;
     if !apps.is_empty() {
-        let mut names: Vec<String> = apps.iter().take(5).map(|a| a.full_name.clone()).collect();
+        // Only the applications the caller may view are named.
+        let items: Vec<(i64, String)> = apps
+            .iter()
+            .take(5)
+            .map(|a| (a.id, a.full_name.clone()))
+            .collect();
+        let mut names = crate::perms::service::visible_names(
+            ctx,
+            actor,
+            crate::perms::types::ResourceType::Application,
+            &items,
+        )
+        .await?;
         if apps.len() > 5 {
-            names.push("…".into());
+            names.push_str(", …");
         }
         return Err(AppError::conflict(format!(
-            "product line {} still has applications: {}",
-            p.name,
-            names.join(", ")
+            "product line {} still has applications: {names}",
+            p.name
         )));
     }
     let removed = drop_resource_grants(&txn, BUSINESS, id).await?;

@@ -3,15 +3,16 @@ use super::types::*;
 use crate::audit::service::{record, Entry};
 use crate::common::{validate, Message, Page};
 use crate::ctx::{Actor, Ctx};
-use crate::entities::{perm_grant, role, user, user_role};
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::entities::{role, user, user_role};
+use crate::error::{AppError, AppResult};
 use crate::perms::casbin::{apply, Rule, SUPERUSER_ROLE};
-use crate::perms::service::{authorize_module, drop_subject_grants, holds, is_superuser};
+use crate::perms::inherit::{self, Change};
+use crate::perms::service::{authorize_module, drop_subject_grants};
 use crate::perms::types::SubjectType;
 use crate::users::types::{RoleRef, User};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -75,7 +76,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Rol
     authorize_module(ctx, actor, "system", "manage_roles").await?;
     let name = input.name.unwrap_or_default().trim().to_string();
     validate::name("name", &name)?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     if role::Entity::find()
         .filter(role::Column::Name.eq(&name))
         .one(&txn)
@@ -112,7 +113,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Rol
 /// `PATCH /roles/{id}/`: rename or describe. Built-in roles keep their name.
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: RoleInput) -> AppResult<Role> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let before = role::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -151,8 +152,8 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: RoleInput) -> AppR
 /// `DELETE /roles/{id}/`: removes the role, its memberships and its grants.
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;
-    ensure_may_hand_out(ctx, actor, id).await?;
-    let txn = ctx.db.begin().await?;
+    let (_structure, txn) = inherit::begin(ctx).await?;
+    inherit::ensure_role_within(&txn, ctx, actor, id).await?;
     let r = role::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -212,47 +213,6 @@ pub async fn members(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Vec<User>> 
     Ok(out)
 }
 
-/// Nobody hands out (or takes away) a role whose permissions they do not hold themselves.
-async fn ensure_may_hand_out(ctx: &Ctx, actor: &Actor, role_id: i64) -> AppResult<()> {
-    if is_superuser(ctx, actor.id).await {
-        return Ok(());
-    }
-    let r = role::Entity::find_by_id(role_id)
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("role"))?;
-    if r.builtin && r.name == SUPERUSER_ROLE {
-        return Err(AppError::new(
-            ErrorCode::NoGrantPermission,
-            "only a superuser can change the superuser role",
-        ));
-    }
-    let grants = perm_grant::Entity::find()
-        .filter(perm_grant::Column::SubjectType.eq("role"))
-        .filter(perm_grant::Column::SubjectId.eq(role_id))
-        .all(&ctx.db)
-        .await?;
-    for g in grants {
-        if !holds(
-            ctx,
-            actor.id,
-            &format!("{}:{}", g.resource_type, g.resource_key),
-            &g.perm,
-        )
-        .await
-        {
-            return Err(AppError::new(
-                ErrorCode::NoGrantPermission,
-                format!(
-                    "role {} carries {} on {}:{}, which you do not hold",
-                    r.name, g.perm, g.resource_type, g.resource_key
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Adds (or removes) users to (from) roles: `POST|DELETE /users/{id}/roles/` and
 /// `POST|DELETE /roles/{id}/users/` both land here.
 pub async fn change_membership(
@@ -262,12 +222,7 @@ pub async fn change_membership(
     add: bool,
 ) -> AppResult<Message> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;
-    let mut role_ids: Vec<i64> = pairs.iter().map(|p| p.1).collect();
-    role_ids.dedup();
-    for rid in &role_ids {
-        ensure_may_hand_out(ctx, actor, *rid).await?;
-    }
-    let txn = ctx.db.begin().await?;
+    let (_structure, txn) = inherit::begin(ctx).await?;
     let mut rules = vec![];
     for (uid, rid) in pairs {
         let u = user::Entity::find_by_id(uid)
@@ -278,6 +233,17 @@ pub async fn change_membership(
             .one(&txn)
             .await?
             .ok_or_else(|| AppError::not_found(&format!("role {rid}")))?;
+        inherit::ensure(
+            &txn,
+            ctx,
+            actor,
+            &Change::Membership {
+                user: uid,
+                role: rid,
+                add,
+            },
+        )
+        .await?;
         let exists = user_role::Entity::find_by_id((uid, rid))
             .one(&txn)
             .await?

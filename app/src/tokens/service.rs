@@ -7,7 +7,7 @@ use crate::entities::{api_token, user};
 use crate::error::{AppError, AppResult};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -84,7 +84,8 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Token> {
     Ok(to_wire(own(ctx, actor, id).await?, &actor.username, None))
 }
 
-/// `POST /auth-tokens/`: creates a token; the answer carries its value, this once.
+/// `POST /auth-tokens/`: creates a token; the answer carries its value, this once. A request
+/// authenticated by a token cannot create one that expires later than its own (400).
 pub async fn create(ctx: &Ctx, actor: &Actor, input: TokenInput) -> AppResult<Token> {
     actor.require()?;
     let name = input.name.unwrap_or_default().trim().to_string();
@@ -95,18 +96,35 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: TokenInput) -> AppResult<To
             "must be between 1 and 3650 days",
         ));
     }
-    let value = format!("{TOKEN_PREFIX}{}", crate::security::random_token(20));
     let now = crate::time::now();
-    let txn = ctx.db.begin().await?;
+    let expires_at = input
+        .expires_in_days
+        .map(|d| now + chrono::Duration::days(d as i64));
+    // A token cannot mint a token that outlives it (a stolen short-lived token would otherwise
+    // buy a permanent one): refused, naming the longest lifetime still allowed.
+    if let Some(limit) = actor.via_token.as_ref().and_then(|t| t.expires_at) {
+        if expires_at.is_none_or(|e| e > limit) {
+            let days = (limit - now).num_days();
+            return Err(AppError::invalid(
+                "expires_in_days",
+                if days >= 1 {
+                    format!("a token cannot outlive the token that creates it: at most {days} days")
+                } else {
+                    "a token cannot outlive the token that creates it, which expires within a day"
+                        .to_string()
+                },
+            ));
+        }
+    }
+    let value = format!("{TOKEN_PREFIX}{}", crate::security::random_token(20));
+    let txn = crate::db::begin(&ctx.db).await?;
     let t = api_token::ActiveModel {
         user_id: Set(actor.id),
         name: Set(name),
         description: Set(input.description.unwrap_or_default()),
         prefix: Set(value[..SHOWN_PREFIX_LEN].to_string()),
         token_hash: Set(crate::security::sha256_hex(&value)),
-        expires_at: Set(input
-            .expires_in_days
-            .map(|d| now + chrono::Duration::days(d as i64))),
+        expires_at: Set(expires_at),
         last_used_at: Set(None),
         created_at: Set(now),
         ..Default::default()
@@ -136,7 +154,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: TokenInput) -> App
     if let Some(d) = input.description {
         am.description = Set(d);
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let after = am.update(&txn).await?;
     record(
         &txn,
@@ -156,7 +174,7 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: TokenInput) -> App
 /// `DELETE /auth-tokens/{id}/`: revokes the token at once.
 pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     let t = own(ctx, actor, id).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     api_token::Entity::delete_by_id(id).exec(&txn).await?;
     record(
         &txn,
@@ -192,6 +210,14 @@ pub fn forget_tokens(ctx: &Ctx) {
 
 /// Resolves a presented token to its enabled, unexpired owner.
 pub async fn authenticate(ctx: &Ctx, value: &str) -> AppResult<user::Model> {
+    Ok(authenticate_token(ctx, value).await?.0)
+}
+
+/// Like `authenticate`, and answers the token too (the request layer keeps its expiry).
+pub async fn authenticate_token(
+    ctx: &Ctx,
+    value: &str,
+) -> AppResult<(user::Model, api_token::Model)> {
     let hash = crate::security::sha256_hex(value);
     let hit = {
         let entries = ctx.tokens.entries.lock().expect("token cache");
@@ -250,8 +276,9 @@ pub async fn authenticate(ctx: &Ctx, value: &str) -> AppResult<user::Model> {
             .expect("token cache")
             .get_mut(&t.token_hash)
         {
-            e.1 = t;
+            e.1 = t.clone();
         }
+        return Ok((u, t));
     }
-    Ok(u)
+    Ok((u, t))
 }

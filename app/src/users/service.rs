@@ -9,7 +9,7 @@ use crate::perms::casbin::SUPERUSER_ROLE;
 use crate::perms::service::{authorize_module, may_module};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -40,9 +40,10 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, users: Vec<user::Model>) -> AppResult
         .into_iter()
         .map(|r| (r.id, r))
         .collect();
+    let manage = may_module(ctx, actor, "system", "manage_users").await;
     let actions = UserActions {
-        edit: may_module(ctx, actor, "system", "manage_users").await,
-        disable: may_module(ctx, actor, "system", "manage_users").await,
+        edit: manage,
+        disable: manage,
         grant: may_module(ctx, actor, "system", "grant_perms").await,
     };
     Ok(users
@@ -159,7 +160,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<Us
         Some(&input.phone),
         Some(&input.display_name),
     )?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     if user::Entity::find()
         .filter(user::Column::Username.eq(&username))
         .one(&txn)
@@ -176,7 +177,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<Us
         email: Set(input.email.trim().to_string()),
         phone: Set(input.phone.trim().to_string()),
         display_name: Set(input.display_name.trim().to_string()),
-        password_hash: Set(crate::security::hash_password(&input.password)?),
+        password_hash: Set(crate::security::hash_password_off(&input.password).await?),
         status: Set("enabled".into()),
         locale: Set("en".into()),
         last_login_at: Set(None),
@@ -198,7 +199,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<Us
     Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
 }
 
-/// `PATCH /users/{id}/`: e-mail, phone, display name (anyone may edit their own).
+/// `PATCH /users/{id}/`: e-mail, phone, display name (anyone may edit their own). Another user's
+/// profile needs `system.manage_users` and holding everything they hold (`perms::guard`).
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> AppResult<User> {
     if actor.id != id {
         authorize_module(ctx, actor, "system", "manage_users").await?;
@@ -209,11 +211,16 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
         input.phone.as_deref(),
         input.display_name.as_deref(),
     )?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let before = user::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
+    if actor.id != id {
+        // What the target holds cannot change under the check (grants and roles take this lock).
+        crate::db::lock_structure(&txn).await?;
+        crate::perms::guard::ensure_covers(ctx, &txn, actor, id).await?;
+    }
     let mut am: user::ActiveModel = before.clone().into();
     if let Some(v) = input.email {
         am.email = Set(v.trim().to_string());
@@ -240,16 +247,19 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
 }
 
 /// `POST /users/{id}/actions/enable|disable/`. A disabled user can neither log in nor use tokens.
+/// Needs `system.manage_users` and holding everything the user holds (`perms::guard`).
 pub async fn set_status(ctx: &Ctx, actor: &Actor, id: i64, enabled: bool) -> AppResult<Message> {
     authorize_module(ctx, actor, "system", "manage_users").await?;
     if !enabled && actor.id == id {
         return Err(AppError::bad_request("you cannot disable yourself"));
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let before = user::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
+    crate::db::lock_structure(&txn).await?;
+    crate::perms::guard::ensure_covers(ctx, &txn, actor, id).await?;
     let status = if enabled { "enabled" } else { "disabled" };
     if before.status != status {
         let mut am: user::ActiveModel = before.clone().into();
@@ -283,12 +293,12 @@ pub async fn change_password(
         return Err(AppError::forbidden("you can only change your own password"));
     }
     validate::password("new_password", &input.new_password)?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let u = user::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
-    if !crate::security::verify_password(&input.original_password, &u.password_hash) {
+    if !crate::security::verify_password_off(&input.original_password, &u.password_hash).await {
         return Err(AppError::new(
             ErrorCode::WrongOriginalPassword,
             "the original password is wrong",
@@ -297,10 +307,13 @@ pub async fn change_password(
     }
     set_password(&txn, actor, u, &input.new_password, "change_password").await?;
     txn.commit().await?;
+    crate::tokens::service::forget_tokens(ctx);
     Ok(Message::success())
 }
 
-/// Stores a new password hash and audits it (the hash itself is never audited).
+/// Stores a new password hash, revokes every API token of the user (a changed or reset password
+/// must also shut out whoever copied a token; the caller clears the token cache after commit with
+/// `tokens::service::forget_tokens`) and audits both (the hash itself is never audited).
 pub async fn set_password<C: sea_orm::ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -310,31 +323,65 @@ pub async fn set_password<C: sea_orm::ConnectionTrait>(
 ) -> AppResult<()> {
     let (id, name) = (u.id, u.username.clone());
     let mut am: user::ActiveModel = u.into();
-    am.password_hash = Set(crate::security::hash_password(password)?);
+    am.password_hash = Set(crate::security::hash_password_off(password).await?);
     am.updated_at = Set(crate::time::now());
     am.update(db).await?;
+    let revoked = crate::entities::api_token::Entity::delete_many()
+        .filter(crate::entities::api_token::Column::UserId.eq(id))
+        .exec(db)
+        .await?
+        .rows_affected;
     record(
         db,
         actor,
-        Entry::new("user", op).target("user", Some(id), name),
+        Entry::new("user", op)
+            .target("user", Some(id), name)
+            .detail(json!({"tokens_revoked": revoked})),
     )
     .await
 }
 
 /// Creates the bootstrap administrator (member of the superuser role) if no such user exists.
-/// Answers the generated password when none was given and the user was created.
+/// Answers the generated password when none was given and the user was created. The e-mail comes
+/// from `OPSDECK_ADMIN_EMAIL` (`Config::admin_email`): set at creation, or on an existing
+/// administrator whose e-mail is still empty (never overwriting one set since).
 pub async fn ensure_admin(
     ctx: &Ctx,
     username: &str,
     password: Option<&str>,
 ) -> AppResult<Option<String>> {
     validate::username(username)?;
+    let email = ctx
+        .config
+        .admin_email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    if let Some(e) = email {
+        validate::email(e, false)?;
+    }
     let su = crate::roles::service::ensure_superuser_role(ctx).await?;
     if let Some(u) = user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(&ctx.db)
         .await?
     {
+        if let Some(e) = email.filter(|_| u.email.is_empty()) {
+            let txn = crate::db::begin(&ctx.db).await?;
+            let mut am: user::ActiveModel = u.clone().into();
+            am.email = Set(e.to_string());
+            am.updated_at = Set(crate::time::now());
+            let after = am.update(&txn).await?;
+            record(
+                &txn,
+                &Actor::system(),
+                Entry::new("user", "update")
+                    .target("user", Some(u.id), &u.username)
+                    .change(snapshot(&u), snapshot(&after)),
+            )
+            .await?;
+            txn.commit().await?;
+        }
         if user_role::Entity::find_by_id((u.id, su.id))
             .one(&ctx.db)
             .await?
@@ -353,13 +400,13 @@ pub async fn ensure_admin(
         .unwrap_or_default();
     validate::password("password", &pw)?;
     let now = crate::time::now();
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(&ctx.db).await?;
     let u = user::ActiveModel {
         username: Set(username.into()),
-        email: Set(String::new()),
+        email: Set(email.unwrap_or_default().to_string()),
         phone: Set(String::new()),
         display_name: Set("Administrator".into()),
-        password_hash: Set(crate::security::hash_password(&pw)?),
+        password_hash: Set(crate::security::hash_password_off(&pw).await?),
         status: Set("enabled".into()),
         locale: Set("en".into()),
         last_login_at: Set(None),

@@ -338,3 +338,49 @@ macro_rules! both {
         }
     };
 }
+
+/// A PostgreSQL test database is dropped with its test (pass or fail): `DROP DATABASE … WITH
+/// (FORCE)` from a thread of its own (Drop cannot await), which also ends the test's own pool
+/// connections; the drop waits for it, so the test process cannot exit first.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let url = self.ctx.config.database_url.clone();
+        let Some(name) = url
+            .rsplit('/')
+            .next()
+            .filter(|n| n.starts_with("opsdeck_t_") && url.starts_with("postgres"))
+            .map(str::to_string)
+        else {
+            return;
+        };
+        drop_pg_database(name);
+    }
+}
+
+/// Drops the PostgreSQL test database `name` (see `Drop for TestApp`).
+pub fn drop_pg_database(name: String) {
+    let Ok(admin) = std::env::var("OPSDECK_TEST_PG_URL") else {
+        return;
+    };
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            match Database::connect(admin).await {
+                Ok(db) => {
+                    if let Err(e) = db
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await
+                    {
+                        eprintln!("dropping test database {name}: {e}");
+                    }
+                    let _ = db.close().await;
+                }
+                Err(e) => eprintln!("dropping test database {name}: {e}"),
+            }
+        })
+    })
+    .join();
+}

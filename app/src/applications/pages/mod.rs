@@ -3,7 +3,7 @@
 use crate::applications::api::*;
 use crate::applications::types::*;
 use crate::common::components::{
-    confirm, form_result, hard_redirect, refreshing, ActionError, FieldError, Loaded,
+    confirm, form_result, hard_redirect, refreshing, ActionError, FieldError, Loaded, Pager,
 };
 use crate::common::i18n::t;
 use crate::common::{IdRef, Page, PageQuery};
@@ -110,16 +110,20 @@ pub fn ApplicationsPage() -> impl IntoView {
 #[component]
 fn LineNode(id: i64, name: String, count: u64) -> impl IntoView {
     let open = RwSignal::new(false);
+    let page = RwSignal::new(1u64);
     let apps = Resource::new(
-        move || open.get(),
-        move |o| async move {
+        move || (open.get(), page.get()),
+        move |(o, n)| async move {
             if !o {
                 return Ok(None);
             }
             list_applications(AppFilter {
                 production: Some(id),
                 has_parent: Some(0),
-                page: many(),
+                page: PageQuery {
+                    page: Some(n),
+                    page_size: Some(UI_PAGE),
+                },
                 ..Default::default()
             })
             .await
@@ -135,17 +139,21 @@ fn LineNode(id: i64, name: String, count: u64) -> impl IntoView {
         <li class="tree-line" data-line=name.clone()>
             <details on:toggle=move |_| open.update(|o| *o = !*o)>
                 <summary>{label}</summary>
-                <AppList apps/>
+                <AppList apps page/>
             </details>
         </li>
     }
 }
 
-/// The applications of one open tree node.
+/// The applications of one open tree node, a page at a time (with a pager when there are more).
 #[component]
-fn AppList(apps: Resource<Result<Option<Page<Application>>, AppError>>) -> impl IntoView {
+fn AppList(
+    apps: Resource<Result<Option<Page<Application>>, AppError>>,
+    page: RwSignal<u64>,
+) -> impl IntoView {
     view! {
-        <Loaded res=apps render={|p: Option<Page<Application>>| view! {
+        <Loaded res=apps render={move |p: Option<Page<Application>>| view! {
+            {p.as_ref().and_then(|p| paged(p).then(|| view! { <Pager data=p.clone() page/> }))}
             <ul class="tree">
                 {p.map(|p| p.results.into_iter().map(|a| view! { <AppNode app=a/> }).collect_view())}
             </ul>
@@ -153,18 +161,24 @@ fn AppList(apps: Resource<Result<Option<Page<Application>>, AppError>>) -> impl 
     }
 }
 
+/// Whether a list has more than one page (then it shows a pager).
+fn paged<T>(p: &Page<T>) -> bool {
+    p.next.is_some() || p.prev.is_some()
+}
+
 /// An application in the tree; its children load when it opens.
 #[component]
 fn AppNode(app: Application) -> impl IntoView {
     let id = app.id;
     let open = RwSignal::new(false);
+    let page = RwSignal::new(1u64);
     let kids = Resource::new(
-        move || open.get(),
-        move |o| async move {
+        move || (open.get(), page.get()),
+        move |(o, n)| async move {
             if !o {
                 return Ok(None);
             }
-            application_children(id).await.map(Some)
+            application_children(id, n).await.map(Some)
         },
     );
     let link = view! { <A href=format!("/applications/{id}") attr:data-app=app.full_name.clone()>{app.name.clone()}</A> };
@@ -172,7 +186,7 @@ fn AppNode(app: Application) -> impl IntoView {
         view! {
             <li data-node=app.full_name.clone()><details on:toggle=move |_| open.update(|o| *o = !*o)>
                 <summary>{link}</summary>
-                <AppList apps=kids/>
+                <AppList apps=kids page/>
             </details></li>
         }
         .into_any()
@@ -250,10 +264,25 @@ pub fn ApplicationDetailPage() -> impl IntoView {
     let id = crate::common::components::route_id();
     let version = RwSignal::new(0u32);
     let key = move || (id(), version.get());
+    // The lists page (never truncate): one page signal each.
+    let (kids_page, inst_page, owners_page) = (
+        RwSignal::new(1u64),
+        RwSignal::new(1u64),
+        RwSignal::new(1u64),
+    );
     let app = Resource::new(key, |(id, _)| get_application(id));
-    let kids = Resource::new(key, |(id, _)| application_children(id));
-    let instances = Resource::new(key, |(id, _)| application_instances(id));
-    let owners = Resource::new(key, |(id, _)| application_owners(id));
+    let kids = Resource::new(
+        move || (id(), version.get(), kids_page.get()),
+        |(id, _, n)| application_children(id, n),
+    );
+    let instances = Resource::new(
+        move || (id(), version.get(), inst_page.get()),
+        |(id, _, n)| application_instances(id, n),
+    );
+    let owners = Resource::new(
+        move || (id(), version.get(), owners_page.get()),
+        |(id, _, n)| application_owners(id, n),
+    );
     let graph = Resource::new(key, |(id, _)| application_graph(id));
     let editable = |a: &Application| {
         a.available_actions
@@ -271,7 +300,8 @@ pub fn ApplicationDetailPage() -> impl IntoView {
         <Loaded res=app render={move |a: Application| editable(&a).then(|| view! { <AddDependency id=aid version/> })}/>
 
         <h2>{t("apps.children")}</h2>
-        <Loaded res=kids render={|p: Page<Application>| view! {
+        <Loaded res=kids render={move |p: Page<Application>| view! {
+            {paged(&p).then(|| view! { <Pager data=p.clone() page=kids_page/> })}
             <ul class="chips" id="app-children">{p.results.into_iter().map(|c| view! {
                 <li class="chip"><A href=format!("/applications/{}", c.id)>{c.name}</A></li>
             }).collect_view()}</ul>
@@ -281,13 +311,17 @@ pub fn ApplicationDetailPage() -> impl IntoView {
         <Loaded res=app render={move |a: Application| {
             let can_edit = editable(&a);
             view! {
-                <Loaded res=instances render={move |p: Page<Instance>| view! { <InstanceTable p id=aid version can_edit/> }}/>
+                <Loaded res=instances render={move |p: Page<Instance>| view! {
+                    {paged(&p).then(|| view! { <Pager data=p.clone() page=inst_page/> })}
+                    <InstanceTable p id=aid version can_edit/>
+                }}/>
                 {can_edit.then(|| view! { <AttachInstance id=aid version/> })}
             }
         }}/>
 
         <h2>{t("apps.owners")}</h2>
-        <Loaded res=owners render={|p: Page<crate::applications::types::Owner>| view! {
+        <Loaded res=owners render={move |p: Page<crate::applications::types::Owner>| view! {
+            {paged(&p).then(|| view! { <Pager data=p.clone() page=owners_page/> })}
             <ul class="chips" id="app-owners">{p.results.into_iter().map(|o| view! {
                 <li class="chip">{o.owner_type} ": " {o.username}</li>
             }).collect_view()}</ul>
@@ -461,8 +495,11 @@ fn DepPicture(g: DepGraph) -> impl IntoView {
                             <text x=x + 8 y=y + 17>{short}</text>
                         </g>
                     };
+                    // The link sits inside a `<g>` so the view macro makes it an SVG `<a>`: alone
+                    // it is an HTML `<a>`, which the browser does not draw inside an `<svg>` (nor
+                    // its node) when the picture is built in the browser.
                     if n.full_name.is_empty() || center { node.into_any() } else {
-                        view! { <a href=format!("/applications/{}", n.id)>{node}</a> }.into_any()
+                        view! { <g class="node-link"><a href=format!("/applications/{}", n.id)>{node}</a></g> }.into_any()
                     }
                 }).collect_view()}
             </svg>

@@ -282,7 +282,11 @@ pub fn HostDetailPage() -> impl IntoView {
     let id = crate::common::components::route_id();
     let version = RwSignal::new(0u32);
     let host = Resource::new(move || (id(), version.get()), |(id, _)| get_host(id));
-    let apps = Resource::new(id, host_applications);
+    let apps_page = RwSignal::new(1u64);
+    let apps = Resource::new(
+        move || (id(), apps_page.get()),
+        |(id, n)| host_applications(id, n),
+    );
     let remove = refreshing(version, |(id, force): (i64, bool)| delete_host(id, force));
     let removed = remove.value();
     Effect::new(move |_| {
@@ -321,6 +325,7 @@ pub fn HostDetailPage() -> impl IntoView {
         <ActionError value=removed/>
         <h2>{t("module.application")}</h2>
         <Loaded res=apps render={move |p: Page<crate::applications::types::Application>| view! {
+            {(p.next.is_some() || p.prev.is_some()).then(|| view! { <crate::common::components::Pager data=p.clone() page=apps_page/> })}
             <ul class="chips" id="host-apps">{p.results.into_iter().map(|a| view! { <li class="chip">{a.full_name}</li> }).collect_view()}</ul>
         }}/>
     }

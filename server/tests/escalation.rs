@@ -1,0 +1,776 @@
+//! Nobody gains a permission they were not granted: moves in the application tree, product
+//! lines, role memberships, grants and imports, walked as a user with partial rights; the same
+//! under concurrency (no cycle, and the closure table agrees with Casbin). Both databases.
+mod common;
+use app::perms::types::{ResourceType, APP_PERMS, HOST_PERMS, MODULES, PRODUCTION_PERMS};
+use axum::http::Method;
+use common::*;
+use sea_orm::{EntityTrait, QueryFilter};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+async fn mk(t: &TestApp, auth: Auth<'_>, body: Value) -> i64 {
+    let r = t.post("/api/applications/", auth, body).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    r.json["id"].as_i64().unwrap()
+}
+
+async fn parent_of(t: &TestApp, id: i64) -> Value {
+    t.get(&format!("/api/applications/{id}/"), t.admin())
+        .await
+        .ok()["parent_app"]
+        .clone()
+}
+
+/// Every (user, object, permission) that holds for the given users, over every module flag and
+/// every application, host and product line: what "nobody gained anything" is compared on.
+async fn matrix(t: &TestApp, users: &[i64]) -> BTreeSet<(i64, String, String)> {
+    use app::entities::{application, host, production};
+    let apps: Vec<i64> = application::Entity::find()
+        .all(&t.ctx.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let hosts: Vec<i64> = host::Entity::find()
+        .all(&t.ctx.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.id)
+        .collect();
+    let lines: Vec<i64> = production::Entity::find()
+        .all(&t.ctx.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let mut out = BTreeSet::new();
+    for &u in users {
+        for m in MODULES {
+            for p in m.perms {
+                let obj = format!("module:{}", m.name);
+                if app::perms::service::holds(&t.ctx, u, &obj, p).await {
+                    out.insert((u, obj, p.to_string()));
+                }
+            }
+        }
+        for (rtype, ids, perms) in [
+            (ResourceType::Application, &apps, APP_PERMS),
+            (ResourceType::Host, &hosts, HOST_PERMS),
+            (ResourceType::Business, &lines, PRODUCTION_PERMS),
+        ] {
+            for &id in ids {
+                for p in perms {
+                    if app::perms::service::holds_resource(&t.ctx, u, rtype, id, p).await {
+                        out.insert((u, format!("{}:{id}", rtype.as_str()), p.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Queues an import and runs it; answers the finished import.
+async fn import(t: &TestApp, auth: Auth<'_>, csv: &str) -> Value {
+    let r = t
+        .post(
+            "/api/imports/",
+            auth,
+            json!({"kind": "applications", "csv": csv}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json);
+    let id = r.json["id"].as_i64().unwrap();
+    app::jobs::run_due(&t.ctx).await.unwrap();
+    t.get(&format!("/api/imports/{id}/"), auth).await.ok()
+}
+
+both! {
+    async fn moving_an_application_needs_every_permission_on_it(t: TestApp) {
+        // Mallory may create applications and product lines, and may edit one foreign application.
+        let (mid, mtok) = t.user("mallory").await;
+        t.grant("user", mid, "application", &["enable_app_mgmt", "create_app"]).await;
+        t.grant("user", mid, "business", &["enable_business_mgmt", "add_business"]).await;
+        let victim = mk(&t, t.admin(), json!({"name": "victim"})).await;
+        let kid = mk(&t, t.admin(), json!({"name": "kid", "parent_app": victim})).await;
+        t.post(&format!("/api/users/{mid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": victim, "permission": {"edit_app": true, "view_app": true}}]})).await.ok();
+        let trap = mk(&t, Auth::Token(&mtok), json!({"name": "trap"})).await;
+        let line = t.post("/api/productions/", Auth::Token(&mtok), json!({"name": "mine"})).await.ok()["id"].as_i64().unwrap();
+        let before = matrix(&t, &[mid]).await;
+        assert!(!before.contains(&(mid, format!("application:{victim}"), "delete_app".into())));
+
+        // Under her own application: refused, nothing moved.
+        t.call(Method::PATCH, &format!("/api/applications/{victim}/"), Auth::Token(&mtok), Some(json!({"parent_app": trap}))).await.err(400, 30002);
+        t.post(&format!("/api/applications/{trap}/child-apps/"), Auth::Token(&mtok), json!([{"id": victim}])).await.err(400, 30002);
+        assert_eq!(parent_of(&t, victim).await, Value::Null);
+        // Into her own product line: refused, by every path.
+        t.post(&format!("/api/productions/{line}/applications/"), Auth::Token(&mtok), json!([{"id": victim}])).await.err(400, 30002);
+        t.call(Method::PATCH, &format!("/api/applications/{victim}/"), Auth::Token(&mtok), Some(json!({"production": line}))).await.err(400, 30002);
+        let r = import(&t, Auth::Token(&mtok), "full_name,production\nvictim,mine\n").await;
+        assert_eq!(r["updated"], 0, "{r}");
+        assert_eq!(r["errors"][0]["line"], 2, "{r}");
+        assert_eq!(t.get(&format!("/api/applications/{victim}/"), t.admin()).await.ok()["production"], Value::Null);
+        // Nobody holds anything new, the child included.
+        assert_eq!(matrix(&t, &[mid]).await, before);
+        assert!(!app::perms::service::holds_resource(&t.ctx, mid, ResourceType::Application, kid, "delete_app").await);
+
+        // Taking it out of a parent hands nothing to anyone: edit_app is enough.
+        t.call(Method::PATCH, &format!("/api/applications/{kid}/"), t.admin(), Some(json!({"parent_app": null}))).await.ok();
+        t.call(Method::PATCH, &format!("/api/applications/{kid}/"), t.admin(), Some(json!({"parent_app": victim}))).await.ok();
+        t.call(Method::DELETE, &format!("/api/applications/{victim}/child-apps/"), t.admin(), Some(json!([{"id": kid}]))).await.ok();
+
+        // With every application permission on it, the move is hers to make.
+        let all: serde_json::Map<String, Value> = APP_PERMS.iter().map(|p| (p.to_string(), Value::Bool(true))).collect();
+        t.post(&format!("/api/users/{mid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": victim, "permission": all}]})).await.ok();
+        t.call(Method::PATCH, &format!("/api/applications/{victim}/"), Auth::Token(&mtok), Some(json!({"parent_app": trap}))).await.ok();
+        assert_eq!(parent_of(&t, victim).await, trap);
+        t.post(&format!("/api/productions/{line}/applications/"), Auth::Token(&mtok), json!([{"id": victim}])).await.ok();
+        // And a superuser may move anything.
+        t.call(Method::PATCH, &format!("/api/applications/{kid}/"), t.admin(), Some(json!({"parent_app": trap}))).await.ok();
+    }
+}
+
+both! {
+    async fn no_inheritance_endpoint_hands_out_what_the_caller_lacks(t: TestApp) {
+        // Mallory: grants, roles and users administration, creates applications, edits one
+        // foreign application. Bob: an ordinary user. A role carries deploy_app on the victim.
+        let (mid, mtok) = t.user("mallory").await;
+        let (bid, _) = t.user("bob").await;
+        t.grant("user", mid, "system", &["enable_system_mgmt", "grant_perms", "manage_roles", "view_users"]).await;
+        t.grant("user", mid, "application", &["enable_app_mgmt", "create_app"]).await;
+        let victim = mk(&t, t.admin(), json!({"name": "victim"})).await;
+        t.post(&format!("/api/users/{mid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": victim, "permission": {"edit_app": true, "view_app": true}}]})).await.ok();
+        let deployers = t.post("/api/roles/", t.admin(), json!({"name": "deployers"})).await.ok()["id"].as_i64().unwrap();
+        t.post(&format!("/api/roles/{deployers}/application/perms/"), t.admin(), json!({"authorizations": [{"id": victim, "permission": {"deploy_app": true}}]})).await.ok();
+        let empty = t.post("/api/roles/", t.admin(), json!({"name": "empty"})).await.ok()["id"].as_i64().unwrap();
+        let trap = mk(&t, Auth::Token(&mtok), json!({"name": "trap"})).await;
+        let users = [mid, bid];
+        let before = matrix(&t, &users).await;
+        let m = Auth::Token(&mtok);
+
+        let refused = [
+            // the tree
+            t.call(Method::PATCH, &format!("/api/applications/{victim}/"), m, Some(json!({"parent_app": trap}))).await,
+            t.post(&format!("/api/applications/{trap}/child-apps/"), m, json!([{"id": victim}])).await,
+            // role memberships: a role carrying what she lacks, for others or herself
+            t.post(&format!("/api/users/{bid}/roles/"), m, json!([{"id": deployers}])).await,
+            t.post(&format!("/api/roles/{deployers}/users/"), m, json!([{"id": bid}])).await,
+            t.post(&format!("/api/roles/{deployers}/users/"), m, json!([{"id": mid}])).await,
+            // herself into a role that carries nothing (it could carry something later)
+            t.post(&format!("/api/users/{mid}/roles/"), m, json!([{"id": empty}])).await,
+            // module flags she lacks, to others; flags she holds, to herself
+            t.post(&format!("/api/users/{bid}/system/perms/"), m, json!({"module_name": "system", "permissions": {"view_audit": true}})).await,
+            t.post(&format!("/api/users/{mid}/system/perms/"), m, json!({"module_name": "system", "permissions": {"view_users": true}})).await,
+            t.post(&format!("/api/roles/{deployers}/system/perms/"), m, json!({"module_name": "dns", "permissions": {"enable_dns_mgmt": true}})).await,
+            // resource grants she lacks
+            t.post(&format!("/api/users/{bid}/application/perms/"), m, json!({"authorizations": [{"id": victim, "permission": {"deploy_app": true}}]})).await,
+            t.call(Method::PATCH, &format!("/api/applications/{victim}/authorization/users/"), m, Some(json!([{"user": {"id": bid}, "action": "update", "permission": {"delete_app": true}}]))).await,
+            t.call(Method::PATCH, &format!("/api/applications/{victim}/authorization/roles/"), m, Some(json!([{"role": {"id": empty}, "action": "update", "permission": {"deploy_app": true}}]))).await,
+        ];
+        for (i, r) in refused.into_iter().enumerate() {
+            assert!(r.status.is_client_error(), "call {i} answered {} {}", r.status, r.json);
+        }
+        // Her own application's rights to herself (she holds them) are refused too: self-grant.
+        t.post(&format!("/api/users/{mid}/application/perms/"), m, json!({"authorizations": [{"id": trap, "permission": {"deploy_app": true}}]})).await.err(400, 30002);
+        assert_eq!(matrix(&t, &users).await, before, "a refused call changed someone's rights");
+
+        // What she may do, she can: hand Bob what she holds, put him in a role within her rights.
+        t.post(&format!("/api/users/{bid}/application/perms/"), m, json!({"authorizations": [{"id": victim, "permission": {"view_app": true}}]})).await.ok();
+        t.post(&format!("/api/roles/{empty}/users/"), m, json!([{"id": bid}])).await.ok();
+        let after = matrix(&t, &users).await;
+        let gained: Vec<_> = after.difference(&before).cloned().collect();
+        assert_eq!(gained, vec![(bid, format!("application:{victim}"), "view_app".to_string())]);
+    }
+}
+
+/// Parent links as the database has them, and as Casbin's g2 has them.
+async fn links(t: &TestApp) -> (BTreeSet<(i64, i64)>, BTreeSet<(i64, i64)>) {
+    use app::entities::application;
+    let db: BTreeSet<(i64, i64)> = application::Entity::find()
+        .all(&t.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|a| a.parent_id.map(|p| (a.id, p)))
+        .collect();
+    let e = t.ctx.enforcer.read().await;
+    use casbin::MgmtApi;
+    let casbin: BTreeSet<(i64, i64)> = e
+        .get_named_grouping_policy("g2")
+        .into_iter()
+        .filter_map(|l| {
+            let c = l[0].strip_prefix("application:")?.parse().ok()?;
+            let p = l[1].strip_prefix("application:")?.parse().ok()?;
+            Some((c, p))
+        })
+        .collect();
+    (db, casbin)
+}
+
+/// The ancestor closure recomputed from parent links, against `application_paths`.
+async fn closure_agrees(t: &TestApp) {
+    use app::entities::{application, application_path};
+    let apps = application::Entity::find().all(&t.ctx.db).await.unwrap();
+    for a in &apps {
+        let mut want = BTreeSet::from([a.id]);
+        let mut next = a.parent_id;
+        while let Some(p) = next {
+            assert!(want.insert(p), "cycle through {}", a.id);
+            next = apps.iter().find(|x| x.id == p).unwrap().parent_id;
+        }
+        let got: BTreeSet<i64> = application_path::Entity::find()
+            .filter(sea_orm::ColumnTrait::eq(
+                &application_path::Column::AppId,
+                a.id,
+            ))
+            .all(&t.ctx.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.ancestor_type == "application")
+            .map(|r| r.ancestor_id)
+            .collect();
+        assert_eq!(got, want, "closure of {}", a.full_name);
+    }
+}
+
+both! {
+    async fn concurrent_moves_and_dependencies_never_make_a_cycle(t: TestApp) {
+        let t = std::sync::Arc::new(t);
+        for round in 0..12 {
+            let a = mk(&t, t.admin(), json!({"name": format!("a{round}")})).await;
+            let b = mk(&t, t.admin(), json!({"name": format!("b{round}")})).await;
+            let (t1, t2) = (t.clone(), t.clone());
+            let x = tokio::spawn(async move {
+                t1.call(Method::PATCH, &format!("/api/applications/{a}/"), t1.admin(), Some(json!({"parent_app": b}))).await.status
+            });
+            let y = tokio::spawn(async move {
+                t2.call(Method::PATCH, &format!("/api/applications/{b}/"), t2.admin(), Some(json!({"parent_app": a}))).await.status
+            });
+            let (x, y) = (x.await.unwrap(), y.await.unwrap());
+            assert!(x.is_success() != y.is_success(), "round {round}: {x} and {y}");
+            assert!(!x.is_server_error() && !y.is_server_error());
+            let (t1, t2) = (t.clone(), t.clone());
+            let x = tokio::spawn(async move {
+                t1.post(&format!("/api/applications/{a}/required-apps/"), t1.admin(), json!([{"id": b}])).await.status
+            });
+            let y = tokio::spawn(async move {
+                t2.post(&format!("/api/applications/{b}/required-apps/"), t2.admin(), json!([{"id": a}])).await.status
+            });
+            let (x, y) = (x.await.unwrap(), y.await.unwrap());
+            assert!(x.is_success() != y.is_success(), "round {round}: dependencies {x} and {y}");
+        }
+        let (db, casbin) = links(&t).await;
+        assert_eq!(db, casbin, "Casbin's parent links disagree with the database");
+        closure_agrees(&t).await;
+    }
+}
+
+both! {
+    async fn adding_children_and_product_lines_is_all_or_nothing(t: TestApp) {
+        let parent = mk(&t, t.admin(), json!({"name": "parent"})).await;
+        let a = mk(&t, t.admin(), json!({"name": "a"})).await;
+        let b = mk(&t, t.admin(), json!({"name": "b"})).await;
+        // The second child is the parent itself: a cycle; the first must not move either.
+        t.post(&format!("/api/applications/{parent}/child-apps/"), t.admin(), json!([{"id": a}, {"id": parent}])).await.err(400, 40000);
+        assert_eq!(parent_of(&t, a).await, Value::Null);
+        let line = t.post("/api/productions/", t.admin(), json!({"name": "line"})).await.ok()["id"].as_i64().unwrap();
+        t.post(&format!("/api/productions/{line}/applications/"), t.admin(), json!([{"id": a}, {"id": b}, {"id": 999999}])).await.err(404, 40400);
+        assert_eq!(t.get(&format!("/api/applications/{a}/"), t.admin()).await.ok()["production"], Value::Null);
+        // Both at once, one audit record each.
+        let n = t.audit("app").await.len();
+        t.post(&format!("/api/productions/{line}/applications/"), t.admin(), json!([{"id": a}, {"id": b}])).await.ok();
+        assert_eq!(t.get(&format!("/api/productions/{line}/applications/"), t.admin()).await.ok()["count"], 2);
+        assert_eq!(t.audit("app").await.len(), n + 2);
+    }
+}
+
+both! {
+    async fn fifty_concurrent_writes_of_different_kinds_all_land(t: TestApp) {
+        let t = std::sync::Arc::new(t);
+        let mut users = vec![];
+        for i in 0..5 {
+            users.push(t.user(&format!("w{i}")).await.0);
+        }
+        let app_id = mk(&t, t.admin(), json!({"name": "hub"})).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50usize {
+            let t = t.clone();
+            let uid = users[(i / 5) % users.len()];
+            tasks.spawn(async move {
+                let r = match i % 5 {
+                    0 => t.call(Method::PATCH, &format!("/api/users/{uid}/"), t.admin(), Some(json!({"display_name": format!("n{i}")}))).await,
+                    1 => t.post("/api/hosts/", t.admin(), json!({"name": format!("h{i}"), "status": "raw"})).await,
+                    2 => t.post("/api/applications/", t.admin(), json!({"name": format!("c{i}"), "parent_app": app_id})).await,
+                    3 => t.post(&format!("/api/users/{uid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": app_id, "permission": {"view_app": true}}]})).await,
+                    _ => t.post("/api/productions/", t.admin(), json!({"name": format!("p{i}")})).await,
+                };
+                (i, r.status, r.json)
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            let (i, status, body) = r.unwrap();
+            assert!(status.is_success(), "write {i}: {status} {body}");
+        }
+        assert_eq!(t.get("/api/hosts/", t.admin()).await.ok()["count"], 10);
+        assert_eq!(t.get("/api/productions/", t.admin()).await.ok()["count"], 10);
+        assert_eq!(t.get(&format!("/api/applications/{app_id}/child-apps/"), t.admin()).await.ok()["count"], 10);
+        for uid in users {
+            assert!(app::perms::service::holds_resource(&t.ctx, uid, ResourceType::Application, app_id, "view_app").await);
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failure names a reproducible estate.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+both! {
+    async fn sql_and_casbin_agree_on_every_user_object_and_permission(t: TestApp) {
+        let mut rng = Rng(0x5eed_0b5d_ec4a_11ed);
+        let lines: Vec<i64> = {
+            let mut v = vec![];
+            for i in 0..3 {
+                v.push(t.post("/api/productions/", t.admin(), json!({"name": format!("line{i}")})).await.ok()["id"].as_i64().unwrap());
+            }
+            v
+        };
+        let mut apps: Vec<i64> = vec![];
+        for i in 0..30 {
+            let mut body = json!({"name": format!("app{i}")});
+            if !apps.is_empty() && rng.next(3) > 0 {
+                body["parent_app"] = json!(apps[rng.next(apps.len())]);
+            }
+            if rng.next(3) == 0 {
+                body["production"] = json!(lines[rng.next(lines.len())]);
+            }
+            apps.push(mk(&t, t.admin(), body).await);
+        }
+        let mut hosts = vec![];
+        for i in 0..8 {
+            let r = t.post("/api/hosts/", t.admin(), json!({"name": format!("host{i}"), "status": "raw"})).await;
+            hosts.push(r.json["id"].as_i64().unwrap());
+        }
+        let mut users = vec![];
+        for i in 0..5 {
+            users.push(t.user(&format!("u{i}")).await);
+        }
+        let mut roles = vec![];
+        for i in 0..3 {
+            roles.push(t.post("/api/roles/", t.admin(), json!({"name": format!("r{i}")})).await.ok()["id"].as_i64().unwrap());
+        }
+        // Random grants, direct and through roles, on applications, product lines and hosts.
+        for _ in 0..40 {
+            let (subject, sid) = if rng.next(2) == 0 {
+                ("users", users[rng.next(users.len())].0)
+            } else {
+                ("roles", roles[rng.next(roles.len())])
+            };
+            let (seg, id, perm) = match rng.next(3) {
+                0 => ("application", apps[rng.next(apps.len())], APP_PERMS[rng.next(APP_PERMS.len())]),
+                1 => ("business", lines[rng.next(lines.len())], PRODUCTION_PERMS[rng.next(PRODUCTION_PERMS.len())]),
+                _ => ("host", hosts[rng.next(hosts.len())], HOST_PERMS[rng.next(HOST_PERMS.len())]),
+            };
+            t.post(&format!("/api/{subject}/{sid}/{seg}/perms/"), t.admin(), json!({"authorizations": [{"id": id, "permission": {perm: true}}]})).await.ok();
+        }
+        for (uid, _) in &users {
+            if rng.next(2) == 0 {
+                let rid = roles[rng.next(roles.len())];
+                t.post(&format!("/api/roles/{rid}/users/"), t.admin(), json!([{"id": uid}])).await.ok();
+            }
+        }
+        // One user with a module-wide flag, as an application administrator would have.
+        t.grant("user", users[0].0, "application", &["enable_app_mgmt", "view_app"]).await;
+        // A few moves after the grants, so the closure is exercised, not only creation.
+        for _ in 0..5 {
+            let a = apps[rng.next(apps.len())];
+            let _ = t.call(Method::PATCH, &format!("/api/applications/{a}/"), t.admin(), Some(json!({"parent_app": null}))).await;
+        }
+
+        for (uid, token) in &users {
+            let actor = app::ctx::Actor { id: *uid, username: String::new(), ..Default::default() };
+            for (rtype, ids, perms) in [
+                (ResourceType::Application, &apps, APP_PERMS),
+                (ResourceType::Host, &hosts, HOST_PERMS),
+                (ResourceType::Business, &lines, PRODUCTION_PERMS),
+            ] {
+                for perm in perms {
+                    let sql = app::perms::service::granted_set(&t.ctx, &actor, rtype, perm).await.unwrap();
+                    for id in ids.iter() {
+                        let casbin = app::perms::service::holds_resource(&t.ctx, *uid, rtype, *id, perm).await;
+                        let in_sql = sql.as_ref().is_none_or(|s| s.contains(id));
+                        assert_eq!(in_sql, casbin, "user {uid}, {} {id}, {perm}: SQL {in_sql}, Casbin {casbin}", rtype.as_str());
+                    }
+                }
+            }
+            // The list and its available_actions say the same.
+            let list = t.get("/api/applications/?page_size=100", Auth::Token(token)).await.ok();
+            let mut listed = BTreeSet::new();
+            for row in list["results"].as_array().unwrap() {
+                let id = row["id"].as_i64().unwrap();
+                listed.insert(id);
+                for perm in APP_PERMS {
+                    let casbin = app::perms::service::holds_resource(&t.ctx, *uid, ResourceType::Application, id, perm).await;
+                    assert_eq!(row["available_actions"][*perm].as_bool(), Some(casbin), "user {uid}, app {id}, {perm}");
+                }
+            }
+            let mut visible = BTreeSet::new();
+            for id in &apps {
+                if app::perms::service::holds_resource(&t.ctx, *uid, ResourceType::Application, *id, "view_app").await {
+                    visible.insert(*id);
+                }
+            }
+            assert_eq!(listed, visible, "user {uid}: listed applications");
+            assert_eq!(list["count"].as_u64(), Some(visible.len() as u64));
+        }
+    }
+}
+
+/// Module flags the attacker may be given (and may try to hand out).
+const FLAGS: &[(&str, &str)] = &[
+    ("system", "enable_system_mgmt"),
+    ("system", "grant_perms"),
+    ("system", "manage_roles"),
+    ("system", "view_users"),
+    ("system", "manage_users"),
+    ("application", "enable_app_mgmt"),
+    ("application", "create_app"),
+    ("application", "edit_app"),
+    ("business", "enable_business_mgmt"),
+    ("business", "add_business"),
+    ("host", "enable_host_mgmt"),
+];
+
+/// One call the attacker tries; indices wrap around what exists when it runs.
+#[derive(Debug, Clone)]
+enum Op {
+    Parent(usize, Option<usize>),
+    Production(usize, Option<usize>),
+    AddChild(usize, usize),
+    IntoLine(usize, usize),
+    Join(usize, usize),
+    Leave(usize, usize),
+    GrantFlag(usize, usize),
+    GrantApp(usize, usize, usize),
+    GrantLine(usize, usize, usize),
+    CreateApp(Option<usize>),
+    CreateLine,
+    ImportLine(usize, usize),
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    let i = || 0usize..16;
+    prop_oneof![
+        (i(), proptest::option::of(i())).prop_map(|(a, p)| Op::Parent(a, p)),
+        (i(), proptest::option::of(i())).prop_map(|(a, p)| Op::Production(a, p)),
+        (i(), i()).prop_map(|(a, b)| Op::AddChild(a, b)),
+        (i(), i()).prop_map(|(a, b)| Op::IntoLine(a, b)),
+        (i(), i()).prop_map(|(u, r)| Op::Join(u, r)),
+        (i(), i()).prop_map(|(u, r)| Op::Leave(u, r)),
+        (i(), i()).prop_map(|(s, f)| Op::GrantFlag(s, f)),
+        (i(), i(), i()).prop_map(|(s, a, p)| Op::GrantApp(s, a, p)),
+        (i(), i(), i()).prop_map(|(s, a, p)| Op::GrantLine(s, a, p)),
+        proptest::option::of(i()).prop_map(Op::CreateApp),
+        Just(Op::CreateLine),
+        (i(), i()).prop_map(|(a, l)| Op::ImportLine(a, l)),
+    ]
+}
+
+/// The starting estate: who holds what before the attacker acts.
+#[derive(Debug, Clone)]
+struct Estate {
+    parents: Vec<Option<usize>>,
+    lines: Vec<Option<usize>>,
+    attacker_flags: Vec<usize>,
+    grants: Vec<(usize, bool, usize, usize)>,
+    members: Vec<(usize, usize)>,
+}
+
+fn estate() -> impl proptest::strategy::Strategy<Value = Estate> {
+    use proptest::prelude::*;
+    (
+        proptest::collection::vec(proptest::option::of(0usize..6), 6),
+        proptest::collection::vec(proptest::option::of(0usize..2), 6),
+        proptest::collection::vec(0..FLAGS.len(), 0..8),
+        proptest::collection::vec((0usize..5, any::<bool>(), 0usize..6, 0usize..11), 0..10),
+        proptest::collection::vec((0usize..3, 0usize..2), 0..3),
+    )
+        .prop_map(|(parents, lines, attacker_flags, grants, members)| Estate {
+            parents,
+            lines,
+            attacker_flags,
+            grants,
+            members,
+        })
+}
+
+/// Sets up the estate, lets the attacker (user 0) try the calls, and checks that nobody holds
+/// anything on the objects that existed before that they did not hold before, except what the
+/// attacker held and handed on; the attacker gains nothing at all.
+async fn attack(b: Backend, e: Estate, ops: Vec<Op>) -> Result<(), String> {
+    let t = TestApp::new(b).await;
+    let mut lines = vec![];
+    for i in 0..2 {
+        lines.push(
+            t.post(
+                "/api/productions/",
+                t.admin(),
+                json!({"name": format!("line{i}")}),
+            )
+            .await
+            .ok()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let mut apps: Vec<(i64, String)> = vec![];
+    for i in 0..6 {
+        let mut body = json!({"name": format!("app{i}")});
+        if let Some(p) = e.parents[i].filter(|p| *p < i) {
+            body["parent_app"] = json!(apps[p].0);
+        }
+        if let Some(l) = e.lines[i] {
+            body["production"] = json!(lines[l]);
+        }
+        let r = t.post("/api/applications/", t.admin(), body).await.ok();
+        apps.push((
+            r["id"].as_i64().unwrap(),
+            r["full_name"].as_str().unwrap().to_string(),
+        ));
+    }
+    let mut users = vec![];
+    for i in 0..3 {
+        users.push(t.user(&format!("user{i}")).await);
+    }
+    let roles = [
+        t.post("/api/roles/", t.admin(), json!({"name": "r0"}))
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap(),
+        t.post("/api/roles/", t.admin(), json!({"name": "r1"}))
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap(),
+    ];
+    let subject = |s: usize| -> (&'static str, i64) {
+        match s % 5 {
+            s @ 0..=2 => ("users", users[s].0),
+            s => ("roles", roles[s - 3]),
+        }
+    };
+    for f in &e.attacker_flags {
+        let (m, flag) = FLAGS[*f];
+        t.grant("user", users[0].0, m, &[flag]).await;
+    }
+    for (s, on_line, o, p) in &e.grants {
+        let (st, sid) = subject(*s);
+        let (seg, id, perm) = if *on_line {
+            (
+                "business",
+                lines[o % 2],
+                PRODUCTION_PERMS[p % PRODUCTION_PERMS.len()],
+            )
+        } else {
+            ("application", apps[o % 6].0, APP_PERMS[p % APP_PERMS.len()])
+        };
+        t.post(
+            &format!("/api/{st}/{sid}/{seg}/perms/"),
+            t.admin(),
+            json!({"authorizations": [{"id": id, "permission": {perm: true}}]}),
+        )
+        .await
+        .ok();
+    }
+    for (u, r) in &e.members {
+        t.post(
+            &format!("/api/roles/{}/users/", roles[*r]),
+            t.admin(),
+            json!([{"id": users[*u].0}]),
+        )
+        .await
+        .ok();
+    }
+    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+    let before = matrix(&t, &ids).await;
+    let old_objects: BTreeSet<String> = apps
+        .iter()
+        .map(|a| format!("application:{}", a.0))
+        .chain(lines.iter().map(|l| format!("business:{l}")))
+        .chain(FLAGS.iter().map(|(m, _)| format!("module:{m}")))
+        .collect();
+
+    let m = Auth::Token(&users[0].1);
+    let mut n = 0;
+    for o in &ops {
+        let app = |i: usize| apps[i % apps.len()].0;
+        let line = |i: usize| lines[i % lines.len()];
+        let r = match o.clone() {
+            Op::Parent(a, p) => {
+                t.call(
+                    Method::PATCH,
+                    &format!("/api/applications/{}/", app(a)),
+                    m,
+                    Some(json!({"parent_app": p.map(app)})),
+                )
+                .await
+            }
+            Op::Production(a, l) => {
+                t.call(
+                    Method::PATCH,
+                    &format!("/api/applications/{}/", app(a)),
+                    m,
+                    Some(json!({"production": l.map(line)})),
+                )
+                .await
+            }
+            Op::AddChild(p, c) => {
+                t.post(
+                    &format!("/api/applications/{}/child-apps/", app(p)),
+                    m,
+                    json!([{"id": app(c)}]),
+                )
+                .await
+            }
+            Op::IntoLine(l, a) => {
+                t.post(
+                    &format!("/api/productions/{}/applications/", line(l)),
+                    m,
+                    json!([{"id": app(a)}]),
+                )
+                .await
+            }
+            Op::Join(u, r) => {
+                t.post(
+                    &format!("/api/roles/{}/users/", roles[r % 2]),
+                    m,
+                    json!([{"id": users[u % 3].0}]),
+                )
+                .await
+            }
+            Op::Leave(u, r) => {
+                t.call(
+                    Method::DELETE,
+                    &format!("/api/roles/{}/users/", roles[r % 2]),
+                    m,
+                    Some(json!([{"id": users[u % 3].0}])),
+                )
+                .await
+            }
+            Op::GrantFlag(s, f) => {
+                let (st, sid) = subject(s);
+                let (module, flag) = FLAGS[f % FLAGS.len()];
+                t.post(
+                    &format!("/api/{st}/{sid}/system/perms/"),
+                    m,
+                    json!({"module_name": module, "permissions": {flag: true}}),
+                )
+                .await
+            }
+            Op::GrantApp(s, a, p) => {
+                let (st, sid) = subject(s);
+                t.post(&format!("/api/{st}/{sid}/application/perms/"), m, json!({"authorizations": [{"id": app(a), "permission": {APP_PERMS[p % APP_PERMS.len()]: true}}]})).await
+            }
+            Op::GrantLine(s, l, p) => {
+                let (st, sid) = subject(s);
+                t.post(&format!("/api/{st}/{sid}/business/perms/"), m, json!({"authorizations": [{"id": line(l), "permission": {PRODUCTION_PERMS[p % PRODUCTION_PERMS.len()]: true}}]})).await
+            }
+            Op::CreateApp(p) => {
+                n += 1;
+                let r = t
+                    .post(
+                        "/api/applications/",
+                        m,
+                        json!({"name": format!("new{n}"), "parent_app": p.map(app)}),
+                    )
+                    .await;
+                if r.status.is_success() {
+                    apps.push((
+                        r.json["id"].as_i64().unwrap(),
+                        r.json["full_name"].as_str().unwrap().to_string(),
+                    ));
+                }
+                r
+            }
+            Op::CreateLine => {
+                n += 1;
+                let r = t
+                    .post(
+                        "/api/productions/",
+                        m,
+                        json!({"name": format!("newline{n}")}),
+                    )
+                    .await;
+                if r.status.is_success() {
+                    lines.push(r.json["id"].as_i64().unwrap());
+                }
+                r
+            }
+            Op::ImportLine(a, l) => {
+                let name = apps[a % apps.len()].1.clone();
+                let line_name = t
+                    .get(&format!("/api/productions/{}/", line(l)), t.admin())
+                    .await
+                    .ok()["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let r = t.post("/api/imports/", m, json!({"kind": "applications", "csv": format!("full_name,production\n{name},{line_name}\n")})).await;
+                app::jobs::run_due(&t.ctx).await.unwrap();
+                r
+            }
+        };
+        if r.status.is_server_error() {
+            return Err(format!("{o:?} answered {} {}", r.status, r.json));
+        }
+    }
+    let after = matrix(&t, &ids).await;
+    let attacker_had: BTreeSet<(String, String)> = before
+        .iter()
+        .filter(|(u, _, _)| *u == ids[0])
+        .map(|(_, o, p)| (o.clone(), p.clone()))
+        .collect();
+    for (u, obj, perm) in after.difference(&before) {
+        if !old_objects.contains(obj) {
+            continue;
+        }
+        let handed_on = *u != ids[0] && attacker_had.contains(&(obj.clone(), perm.clone()));
+        if !handed_on {
+            return Err(format!("user {u} gained {perm} on {obj}"));
+        }
+    }
+    Ok(())
+}
+
+both! {
+    async fn no_sequence_of_calls_gives_anyone_an_ungranted_permission(b: Backend) {
+        use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+        let config = Config { cases: 12, failure_persistence: None, ..Config::default() };
+        let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+        let strategy = (estate(), proptest::collection::vec(op(), 1..14));
+        let handle = tokio::runtime::Handle::current();
+        let result = tokio::task::block_in_place(|| {
+            runner.run(&strategy, |(e, ops)| {
+                handle
+                    .block_on(attack(b, e, ops))
+                    .map_err(proptest::test_runner::TestCaseError::fail)
+            })
+        });
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    }
+}
