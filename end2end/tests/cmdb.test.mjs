@@ -68,7 +68,7 @@ test('product line → application with child → host with two IPs → instance
   await p.click('#new-app-form button[type=submit]');
   await p.waitForSelector('#new-app-form .field-error');
   await p.fill('#new-app-form input[name=app-name]', root);
-  await p.selectOption('#new-app-form select[name=app-line]', { label: line });
+  await p.fill('#new-app-form input[name=app-line]', line);
   await p.click('#new-app-form button[type=submit]');
   await p.waitForSelector('#new-app-form', { state: 'detached' });
   await p.click('#new-app');

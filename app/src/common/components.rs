@@ -181,3 +181,32 @@ where
     });
     shown
 }
+
+/// A text input that suggests values as one types (a `datalist` filled by `search`): for
+/// choosing among more objects than a `select` can hold. The caller resolves the typed name.
+#[component]
+pub fn Suggest<F, Fut>(
+    value: RwSignal<String>,
+    name: &'static str,
+    list_id: &'static str,
+    search: F,
+    /// The accessible name (usually the `t(…)` of the field's label).
+    #[prop(into)]
+    label: Signal<&'static str>,
+) -> impl IntoView
+where
+    F: Fn(String) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Vec<String>> + Send + 'static,
+{
+    let options = Resource::new(move || value.get(), search);
+    view! {
+        <input name=name list=list_id autocomplete="off" aria-label=label bind:value=value/>
+        <datalist id=list_id>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    options.await.into_iter().map(|o| view! { <option value=o/> }).collect_view()
+                })}
+            </Transition>
+        </datalist>
+    }
+}

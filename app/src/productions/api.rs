@@ -13,6 +13,13 @@ pub async fn list_productions(filter: ProductionFilter) -> Result<Page<Productio
 }
 
 /// Creates a product line.
+/// A product line by its exact name.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn production_by_name(name: String) -> Result<Production, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::by_name(&ctx, &actor, &name).await
+}
+
 #[server(prefix = "/rpc", input = Json)]
 pub async fn create_production(input: ProductionInput) -> Result<Production, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;

@@ -113,6 +113,22 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Production> {
     Ok(to_wire(ctx, actor, vec![p]).await?.remove(0))
 }
 
+/// A product line by its exact name (forms that take a name). One the actor may not view is
+/// answered like one that does not exist.
+pub async fn by_name(ctx: &Ctx, actor: &Actor, name: &str) -> AppResult<Production> {
+    actor.require()?;
+    let missing = || AppError::invalid("production", format!("no product line {}", name.trim()));
+    let p = production::Entity::find()
+        .filter(production::Column::Name.eq(name.trim()))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(missing)?;
+    authorize_resource(ctx, actor, BUSINESS, p.id, "view_business")
+        .await
+        .map_err(|_| missing())?;
+    Ok(to_wire(ctx, actor, vec![p]).await?.remove(0))
+}
+
 fn check_input(name: Option<&str>, description: Option<&str>) -> AppResult<()> {
     if let Some(n) = name {
         validate::name("name", n)?;

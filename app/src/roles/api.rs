@@ -14,6 +14,13 @@ pub async fn list_roles(filter: RoleFilter) -> Result<Page<Role>, AppError> {
 }
 
 /// One role.
+/// A role by its exact name.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn role_by_name(name: String) -> Result<Role, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::by_name(&ctx, &actor, &name).await
+}
+
 #[server(prefix = "/rpc", input = Json)]
 pub async fn get_role(id: i64) -> Result<Role, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;

@@ -71,6 +71,17 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Role> {
     to_wire(ctx, actor, r).await
 }
 
+/// A role by its exact name (forms that take a name). Same rule as `get`.
+pub async fn by_name(ctx: &Ctx, actor: &Actor, name: &str) -> AppResult<Role> {
+    authorize_module(ctx, actor, "system", "view_users").await?;
+    let r = role::Entity::find()
+        .filter(role::Column::Name.eq(name.trim()))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::invalid("role", format!("no role {}", name.trim())))?;
+    to_wire(ctx, actor, r).await
+}
+
 /// `POST /roles/` (not in the seed; Opsdeck adds it).
 pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Role> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;

@@ -4,22 +4,31 @@ use crate::applications::api::*;
 use crate::applications::types::*;
 use crate::common::components::{
     confirm, form_result, hard_redirect, refreshing, ActionError, FieldError, Loaded, Pager,
+    Suggest,
 };
 use crate::common::i18n::t;
 use crate::common::{IdRef, Page, PageQuery};
 use crate::error::AppError;
 use crate::hosts::types::{Instance, InstanceOnHost};
-use crate::productions::api::list_productions;
+use crate::productions::api::{list_productions, production_by_name};
 use crate::productions::types::{Production, ProductionFilter};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-fn many() -> PageQuery {
-    PageQuery {
-        page: None,
-        page_size: Some(500),
-    }
+/// Up to 20 product-line names containing `q` (the product-line picker).
+async fn line_names(q: String) -> Vec<String> {
+    let filter = ProductionFilter {
+        name: Some(q),
+        page: PageQuery {
+            page: None,
+            page_size: Some(20),
+        },
+    };
+    list_productions(filter)
+        .await
+        .map(|p| p.results.into_iter().map(|l| l.name).collect())
+        .unwrap_or_default()
 }
 
 /// The application named `full` (by the service), with its error shown under `field`.
@@ -37,26 +46,30 @@ pub fn ApplicationsPage() -> impl IntoView {
     let navigate = StoredValue::new(use_navigate());
     let q = move || query.with(|m| m.get("q").unwrap_or_default());
     let version = RwSignal::new(0u32);
+    let (lines_page, found_page) = (RwSignal::new(1u64), RwSignal::new(1u64));
     let lines = Resource::new(
-        move || version.get(),
-        |_| {
+        move || (version.get(), lines_page.get()),
+        |(_, n)| {
             list_productions(ProductionFilter {
-                page: many(),
+                page: PageQuery {
+                    page: Some(n),
+                    page_size: Some(UI_PAGE),
+                },
                 ..Default::default()
             })
         },
     );
     let found = Resource::new(
-        move || (q(), version.get()),
-        |(q, _)| async move {
+        move || (q(), version.get(), found_page.get()),
+        |(q, _, n)| async move {
             if q.is_empty() {
                 return Ok(None);
             }
             list_applications(AppFilter {
                 q: Some(q),
                 page: PageQuery {
-                    page: None,
-                    page_size: Some(100),
+                    page: Some(n),
+                    page_size: Some(UI_PAGE),
                 },
                 ..Default::default()
             })
@@ -74,7 +87,7 @@ pub fn ApplicationsPage() -> impl IntoView {
     });
     view! {
         <h1>{t("module.application")}</h1>
-        <NewAppForm version lines/>
+        <NewAppForm version/>
         <div class="toolbar">
             <input type="search" id="app-search" placeholder=t("apps.search") aria-label=t("apps.search")
                 prop:value=q on:change=move |ev| {
@@ -88,18 +101,19 @@ pub fn ApplicationsPage() -> impl IntoView {
             Some(p) => view! {
                 <table class="table" id="app-results">
                     <thead><tr><th>{t("apps.full_name")}</th><th>{t("apps.type")}</th><th>{t("common.description")}</th></tr></thead>
-                    <tbody>{p.results.into_iter().map(|a| view! {
+                    <tbody>{p.results.clone().into_iter().map(|a| view! {
                         <tr><td><A href=format!("/applications/{}", a.id)>{a.full_name}</A></td><td>{a.application_type}</td><td>{a.description}</td></tr>
                     }).collect_view()}</tbody>
                 </table>
-                <p class="muted">{t("common.total")} " " {p.count}</p>
+                <Pager data=p.clone() page=found_page/>
             }.into_any(),
             None => view! {
-                <Loaded res=lines render={|p: Page<Production>| view! {
+                <Loaded res=lines render={move |p: Page<Production>| view! {
                     <ul class="tree" id="app-tree">
-                        {p.results.into_iter().map(|l| view! { <LineNode id=l.id name=l.name count=l.application_count/> }).collect_view()}
+                        {p.results.clone().into_iter().map(|l| view! { <LineNode id=l.id name=l.name count=l.application_count/> }).collect_view()}
                         <LineNode id=0 name=String::new() count=0/>
                     </ul>
+                    {paged(&p).then(|| view! { <Pager data=p.clone() page=lines_page/> })}
                 }}/>
             }.into_any(),
         }}/>
@@ -196,24 +210,28 @@ fn AppNode(app: Application) -> impl IntoView {
 }
 
 #[component]
-fn NewAppForm(
-    version: RwSignal<u32>,
-    lines: Resource<Result<Page<Production>, AppError>>,
-) -> impl IntoView {
+fn NewAppForm(version: RwSignal<u32>) -> impl IntoView {
     let open = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     let parent = RwSignal::new(String::new());
     let line = RwSignal::new(String::new());
     let kind = RwSignal::new("process".to_string());
-    let create = refreshing(version, |(input, parent): (AppInput, String)| async move {
-        let mut input = input;
-        if !parent.trim().is_empty() {
-            input.parent_app = Some(Some(
-                app_named(parent.trim().to_string(), "parent_app").await?.id,
-            ));
-        }
-        create_application(input).await
-    });
+    let create = refreshing(
+        version,
+        |(input, parent, line): (AppInput, String, String)| async move {
+            let mut input = input;
+            if !line.trim().is_empty() {
+                input.production =
+                    Some(Some(production_by_name(line.trim().to_string()).await?.id));
+            }
+            if !parent.trim().is_empty() {
+                input.parent_app = Some(Some(
+                    app_named(parent.trim().to_string(), "parent_app").await?.id,
+                ));
+            }
+            create_application(input).await
+        },
+    );
     let shown = form_result(create, move || {
         name.set(String::new());
         open.set(false);
@@ -225,13 +243,12 @@ fn NewAppForm(
                 ev.prevent_default();
                 let input = AppInput {
                     name: Some(name.get()),
-                    production: Some(line.get().parse().ok()),
                     application_type: Some(kind.get()),
                     ..Default::default()
                 };
                 match validate_name(name.get().trim()) {
                     Err(e) => shown.set(Some(Err(e))),
-                    Ok(()) => { shown.set(None); create.dispatch((input, parent.get())); }
+                    Ok(()) => { shown.set(None); create.dispatch((input, parent.get(), line.get())); }
                 }
             }>
                 <label>{t("common.name")}<input name="app-name" required bind:value=name/></label>
@@ -239,10 +256,7 @@ fn NewAppForm(
                 <label>{t("apps.parent")}<input name="app-parent" placeholder="shop.api" bind:value=parent/></label>
                 <FieldError value=shown field="parent_app"/>
                 <label>{t("module.business")}
-                    <select name="app-line" on:change=move |ev| line.set(event_target_value(&ev))>
-                        <option value="">"—"</option>
-                        <Loaded res=lines render={|p: Page<Production>| p.results.into_iter().map(|l| view! { <option value=l.id.to_string()>{l.name}</option> }).collect_view()}/>
-                    </select>
+                    <Suggest value=line name="app-line" list_id="app-line-options" search=line_names label=Signal::derive(t("module.business"))/>
                 </label>
                 <FieldError value=shown field="production"/>
                 <label>{t("apps.type")}

@@ -1,11 +1,13 @@
 //! Users list and user detail.
-use crate::common::components::{form_result, refreshing, ActionError, FieldError, Loaded, Pager};
+use crate::common::components::{
+    form_result, refreshing, ActionError, FieldError, Loaded, Pager, Suggest,
+};
 use crate::common::i18n::t;
 use crate::common::Page;
 use crate::common::{validate, PageQuery};
 use crate::perms::pages::{Explainer, PermMatrix, ResourcePerms};
 use crate::perms::types::SubjectType;
-use crate::roles::api::{change_members, list_roles};
+use crate::roles::api::{change_members, list_roles, role_by_name};
 use crate::roles::types::RoleFilter;
 use crate::users::api::*;
 use crate::users::types::*;
@@ -176,25 +178,34 @@ fn ProfileForm(user: User) -> impl IntoView {
     }
 }
 
+/// Up to 20 role names containing `q` (the role picker).
+async fn role_names(q: String) -> Vec<String> {
+    let filter = RoleFilter {
+        name: Some(q),
+        page: PageQuery {
+            page: None,
+            page_size: Some(20),
+        },
+    };
+    list_roles(filter)
+        .await
+        .map(|p| p.results.into_iter().map(|r| r.name).collect())
+        .unwrap_or_default()
+}
+
 #[component]
 fn UserRoles(user: User, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let uid = user.id;
-    let roles = Resource::new(
-        || (),
-        |_| {
-            list_roles(RoleFilter {
-                page: PageQuery {
-                    page: Some(1),
-                    page_size: Some(100),
-                },
-                ..Default::default()
-            })
-        },
-    );
     let pick = RwSignal::new(String::new());
-    let change = Action::new(move |(rid, add): &(i64, bool)| {
-        let (rid, add) = (*rid, *add);
+    // A role is chosen by name (suggested as one types), so any number of roles can be picked.
+    let change = Action::new(move |(rid, name, add): &(i64, String, bool)| {
+        let (rid, name, add) = (*rid, name.clone(), *add);
         async move {
+            let rid = if name.trim().is_empty() {
+                rid
+            } else {
+                role_by_name(name.trim().to_string()).await?.id
+            };
             let r = change_members(rid, vec![uid], add).await;
             if r.is_ok() {
                 on_change();
@@ -208,22 +219,12 @@ fn UserRoles(user: User, on_change: impl Fn() + Copy + Send + Sync + 'static) ->
         <ul class="chips">
             {current.into_iter().map(|r| {
                 let rid = r.id;
-                view! { <li class="chip">{r.name.clone()} <button class="chip-x" aria-label=t("common.remove") on:click=move |_| { change.dispatch((rid, false)); }>"×"</button></li> }
+                view! { <li class="chip">{r.name.clone()} <button class="chip-x" aria-label=t("common.remove") on:click=move |_| { change.dispatch((rid, String::new(), false)); }>"×"</button></li> }
             }).collect_view()}
         </ul>
         <div class="toolbar">
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let options = roles.await.map(|p| p.results).unwrap_or_default();
-                    view! {
-                        <select aria-label=t("users.add_role") on:change=move |ev| pick.set(event_target_value(&ev))>
-                            <option value="">{t("users.add_role")}</option>
-                            {options.into_iter().map(|r| view! { <option value=r.id.to_string()>{r.name}</option> }).collect_view()}
-                        </select>
-                    }
-                })}
-            </Transition>
-            <button class="btn" on:click=move |_| { if let Ok(rid) = pick.get().parse::<i64>() { change.dispatch((rid, true)); } }>{t("common.add")}</button>
+            <Suggest value=pick name="role-name" list_id="role-options" search=role_names label=Signal::derive(t("users.add_role"))/>
+            <button class="btn" on:click=move |_| { if !pick.get().trim().is_empty() { change.dispatch((0, pick.get(), true)); } }>{t("common.add")}</button>
         </div>
         <ActionError value=change.value()/>
     }
