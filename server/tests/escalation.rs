@@ -774,3 +774,25 @@ both! {
         }
     }
 }
+
+both! {
+    async fn the_tree_stays_within_what_casbin_follows(t: TestApp) {
+        // Eight levels nest; a ninth is refused, by creation and by moving a subtree.
+        let mut parent = mk(&t, t.admin(), json!({"name": "l1"})).await;
+        let top = parent;
+        for i in 2..=8 {
+            parent = mk(&t, t.admin(), json!({"name": format!("l{i}"), "parent_app": parent})).await;
+        }
+        let e = t.post("/api/applications/", t.admin(), json!({"name": "l9", "parent_app": parent})).await.err(400, 40000);
+        assert_eq!(e["field"], "parent_app");
+        let other = mk(&t, t.admin(), json!({"name": "other"})).await;
+        mk(&t, t.admin(), json!({"name": "kid", "parent_app": other})).await;
+        t.call(Method::PATCH, &format!("/api/applications/{other}/"), t.admin(), Some(json!({"parent_app": parent}))).await.err(400, 40000);
+        // A grant at the top reaches the deepest level, by Casbin and by the list alike.
+        let (uid, token) = t.user("deep").await;
+        t.post(&format!("/api/users/{uid}/application/perms/"), t.admin(), json!({"authorizations": [{"id": top, "permission": {"view_app": true}}]})).await.ok();
+        assert!(app::perms::service::holds_resource(&t.ctx, uid, ResourceType::Application, parent, "view_app").await);
+        t.get(&format!("/api/applications/{parent}/"), Auth::Token(&token)).await.ok();
+        assert_eq!(t.get("/api/applications/", Auth::Token(&token)).await.ok()["count"], 8);
+    }
+}

@@ -354,6 +354,7 @@ pub(crate) async fn create_in<C: ConnectionTrait>(
     )
     .await?;
     let full_name = full_name_of(parent.as_ref(), &name);
+    validate_depth(&full_name, 0)?;
     ensure_free(txn, &full_name, None).await?;
     let now = crate::time::now();
     let a = app::ActiveModel {
@@ -514,6 +515,13 @@ pub(crate) async fn update_in<C: ConnectionTrait>(
         .to_string();
     let full_name = full_name_of(parent.as_ref(), &name);
     if full_name != before.full_name {
+        let own = before.full_name.matches('.').count();
+        let below = tree
+            .iter()
+            .map(|a| a.full_name.matches('.').count().saturating_sub(own))
+            .max()
+            .unwrap_or(0);
+        validate_depth(&full_name, below)?;
         ensure_free(txn, &full_name, Some(id)).await?;
     }
     let mut am: app::ActiveModel = before.clone().into();

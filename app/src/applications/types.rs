@@ -169,6 +169,24 @@ pub const GRAPH_DEPTH: i32 = 6;
 /// How many applications a dependency picture shows each way.
 pub const GRAPH_NODES: usize = 150;
 
+/// The deepest an application may sit: `a.b.c…` with at most this many parts. Casbin follows
+/// inheritance links (application → parent → … → product line) only 10 steps deep, so deeper
+/// applications would be listed (SQL closure) but refused (Casbin); 8 leaves room.
+pub const MAX_DEPTH: usize = 8;
+
+/// Checks that an application at `full_name` with descendants `below` levels under it stays
+/// within `MAX_DEPTH`.
+pub fn validate_depth(full_name: &str, below: usize) -> crate::error::AppResult<()> {
+    let depth = full_name.matches('.').count() + 1 + below;
+    if depth > MAX_DEPTH {
+        return Err(crate::error::AppError::invalid(
+            "parent_app",
+            format!("applications nest at most {MAX_DEPTH} levels deep; this would make {depth}"),
+        ));
+    }
+    Ok(())
+}
+
 /// An application name: 1–64 letters, digits, `-` or `_` (dots separate the path).
 pub fn validate_name(name: &str) -> crate::error::AppResult<()> {
     let ok = (1..=64).contains(&name.chars().count())
