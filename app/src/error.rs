@@ -161,8 +161,31 @@ impl From<sea_orm::DbErr> for AppError {
             Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Self::conflict("the object is referenced by or refers to a missing object")
             }
+            _ if unstorable_text(&e) => {
+                Self::bad_request("text may not contain a NUL character (\\u0000)")
+            }
             _ => Self::internal(e),
         }
+    }
+}
+
+/// PostgreSQL refused a text value it cannot store (a NUL character: 22021 "invalid byte
+/// sequence", 22P05 "untranslatable character"). The HTTP extractors refuse NUL first; this is
+/// the backstop for text that reaches the database another way.
+#[cfg(feature = "ssr")]
+fn unstorable_text(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let (DbErr::Exec(RuntimeErr::SqlxError(s))
+    | DbErr::Query(RuntimeErr::SqlxError(s))
+    | DbErr::Conn(RuntimeErr::SqlxError(s))) = e
+    else {
+        return false;
+    };
+    match &**s {
+        sea_orm::sqlx::Error::Database(d) => {
+            matches!(d.code().as_deref(), Some("22021") | Some("22P05"))
+        }
+        _ => false,
     }
 }
 

@@ -6,10 +6,15 @@
 //! up mail), and renews the lock of each running job every third of `Config::job_lock_seconds`,
 //! so a job that runs longer than the lock is never taken over by another runner while its own
 //! runner lives.
+//!
+//! Every attempt counts, including one whose runner died: a job whose lock lapsed after its
+//! last attempt is failed, not claimed again (an import that kills its process would otherwise
+//! restart it forever). Imports run one at a time (an import is not claimed while another
+//! one's lock is live), so they never fill the job slots that mail needs.
 use crate::ctx::Ctx;
 use crate::entities::job;
 use crate::error::AppResult;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -30,7 +35,7 @@ pub async fn enqueue<C: ConnectionTrait, T: Serialize>(
         payload: Set(serde_json::to_string(payload).map_err(crate::error::AppError::internal)?),
         status: Set("queued".into()),
         attempts: Set(0),
-        max_attempts: Set(5),
+        max_attempts: Set(max_attempts(kind)),
         last_error: Set(None),
         run_after: Set(now),
         locked_until: Set(None),
@@ -43,13 +48,41 @@ pub async fn enqueue<C: ConnectionTrait, T: Serialize>(
     Ok(j.id)
 }
 
+/// Attempts a job of `kind` gets. An import re-runs once (a restart mid-import finishes it);
+/// its own errors mark the import failed rather than fail the job.
+fn max_attempts(kind: &str) -> i32 {
+    if kind == IMPORT {
+        2
+    } else {
+        5
+    }
+}
+
+/// The kind of import jobs: at most one runs at a time.
+const IMPORT: &str = "import";
+
 fn lock_duration(ctx: &Ctx) -> chrono::Duration {
     chrono::Duration::seconds(ctx.config.job_lock_seconds.max(1) as i64)
 }
 
 /// Claims the next due job, atomically (a conditional update that only one runner can win).
+/// A lapsed job that has had all its attempts is failed instead (`give_up`); an import waits
+/// while another import's lock is live.
 async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
+    use sea_orm::sea_query::ExprTrait;
     let now = crate::time::now();
+    let import_running = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from_as(job::Entity, Alias::new("other"))
+            .and_where(Expr::col((Alias::new("other"), job::Column::Kind)).eq(IMPORT))
+            .and_where(Expr::col((Alias::new("other"), job::Column::Status)).eq("running"))
+            .and_where(Expr::col((Alias::new("other"), job::Column::LockedUntil)).gt(now))
+            .to_owned(),
+    );
+    let waits = Condition::all()
+        .add(job::Column::Kind.eq(IMPORT))
+        .add(import_running);
     let due = Condition::any()
         .add(
             Condition::all()
@@ -61,6 +94,7 @@ async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
                 .add(job::Column::Status.eq("running"))
                 .add(job::Column::LockedUntil.lte(now)),
         );
+    let due = Condition::all().add(due).add(waits.not());
     let candidates = job::Entity::find()
         .filter(due.clone())
         .order_by_asc(job::Column::Id)
@@ -68,6 +102,10 @@ async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
         .all(&ctx.db)
         .await?;
     for c in candidates {
+        if c.status == "running" && c.attempts >= c.max_attempts {
+            give_up(ctx, &c).await?;
+            continue;
+        }
         let res = job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value("running"))
             .col_expr(
@@ -86,6 +124,49 @@ async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
         }
     }
     Ok(None)
+}
+
+/// Fails a job whose runner stopped (its lock lapsed) during its last attempt; an import's row
+/// is marked failed too. Only the runner whose update wins does it.
+async fn give_up(ctx: &Ctx, j: &job::Model) -> AppResult<()> {
+    let now = crate::time::now();
+    // A mail given up keeps no body (as in `finish`: a reset link must not stay readable).
+    let payload = if j.kind == "mail" {
+        crate::mail::without_body(&j.payload)
+    } else {
+        j.payload.clone()
+    };
+    let res = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value("failed"))
+        .col_expr(job::Column::Payload, Expr::value(payload))
+        .col_expr(job::Column::LockedUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+        .col_expr(
+            job::Column::LastError,
+            Expr::value(format!(
+                "stopped while running in each of its {} attempts (the process ended?); not retried",
+                j.attempts
+            )),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.eq(j.id))
+        .filter(job::Column::Attempts.eq(j.attempts))
+        .filter(job::Column::Status.eq("running"))
+        .filter(job::Column::LockedUntil.lte(now))
+        .exec(&ctx.db)
+        .await?;
+    if res.rows_affected == 1 {
+        tracing::error!(job = j.id, kind = %j.kind, attempts = j.attempts, "job abandoned: its runner stopped on every attempt");
+        if j.kind == IMPORT {
+            if let Some(id) = import_id(&j.payload) {
+                crate::bulk::service::abandon(ctx, id).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn import_id(payload: &str) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(payload).ok()?["import_id"].as_i64()
 }
 
 /// Extends the lock of a job this runner holds (same attempt, still running).

@@ -115,6 +115,15 @@ fn body_limit_of(path: &str) -> usize {
 pub async fn body_limit(req: Request, next: Next) -> Response {
     use http_body_util::BodyExt;
     let limit = body_limit_of(req.uri().path());
+    // Only signed-in users import: an anonymous caller is refused before 21 MB are read.
+    if limit > BODY_LIMIT && req.extensions().get::<Actor>().is_none_or(|a| a.id <= 0) {
+        return AppError::unauthenticated().into_response();
+    }
+    // Server functions decode their arguments themselves: refuse a NUL there too (see `J`).
+    let rpc = req.uri().path().starts_with("/rpc/");
+    if rpc && req.uri().query().is_some_and(has_nul_escape) {
+        return nul_refused().into_response();
+    }
     let too_large = || {
         AppError::new(
             app::error::ErrorCode::PayloadTooLarge,
@@ -138,8 +147,42 @@ pub async fn body_limit(req: Request, next: Next) -> Response {
             return AppError::bad_request("the request body could not be read").into_response()
         }
     };
+    if rpc && json_has_nul(&bytes) {
+        return nul_refused().into_response();
+    }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// The refusal of text carrying a NUL character: PostgreSQL stores none in text columns (it
+/// answered 22021 with a 500), and no Opsdeck field has a use for one.
+fn nul_refused() -> AppError {
+    AppError::bad_request("text may not contain a NUL character (\\u0000)")
+}
+
+/// True when a URL query or path carries `%00` (the only way to write a NUL in one: a `%` is
+/// never part of an escape before it, so every `%00` decodes to NUL).
+fn has_nul_escape(s: &str) -> bool {
+    s.contains("%00")
+}
+
+/// True when JSON text carries a NUL character: the escape `\u0000` in a string (an escaped
+/// backslash before `u0000` is plain text), or a raw 0 byte.
+pub fn json_has_nul(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            0 => return true,
+            b'\\' => {
+                if b.get(i + 1) == Some(&b'u') && b.get(i + 2..i + 6) == Some(&b"0000"[..]) {
+                    return true;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    false
 }
 
 /// True when the browser says the request comes from another site.
@@ -171,6 +214,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let q = parts.uri.query().unwrap_or("");
+        if has_nul_escape(q) {
+            return Err(nul_refused());
+        }
         serde_urlencoded::from_str(q)
             .map(Q)
             .map_err(|e| AppError::bad_request(format!("bad query: {e}")))
@@ -183,6 +229,15 @@ pub struct J<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        // The body was read whole by `body_limit`; a NUL anywhere in it is refused.
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, IMPORT_BODY_LIMIT)
+            .await
+            .map_err(|_| AppError::bad_request("the request body could not be read"))?;
+        if json_has_nul(&bytes) {
+            return Err(nul_refused());
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(J(v)),
             Err(e) => Err(AppError::bad_request(e.body_text())),
@@ -196,6 +251,9 @@ pub struct P<T>(pub T);
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for P<T> {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        if has_nul_escape(parts.uri.path()) {
+            return Err(nul_refused());
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(P(v)),
             Err(e) => Err(AppError::bad_request(format!(

@@ -113,13 +113,14 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
-        .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
         // Bodies: 64 KB, imports 21 MB (`http::body_limit`, in front of every route and the
         // fallback); axum's extractors' own default limit (2 MB) is lifted to the import size.
         .layer(axum::extract::DefaultBodyLimit::max(
             http::IMPORT_BODY_LIMIT,
         ))
+        // Inside the actor layer: an anonymous import is refused before its body is read.
         .layer(axum::middleware::from_fn(http::body_limit))
+        .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
         .layer(sessions)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

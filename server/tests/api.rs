@@ -157,7 +157,7 @@ both! {
         t.post(&format!("/api/users/{id}/actions/disable/"), t.admin(), json!({})).await.ok();
         t.get("/api/auth/me/", Auth::Token(&token)).await.err(401, 40100);
         t.get("/api/auth/me/", Auth::Cookie(&cookie)).await.err(401, 40100);
-        t.post("/api/auth/login/", Auth::None, json!({"username": "carol", "password": "user-pass-123"})).await.err(403, 40300);
+        t.post("/api/auth/login/", Auth::None, json!({"username": "carol", "password": "user-pass-123"})).await.err(401, 40100);
         assert_eq!(t.get("/api/users/?status=disabled", t.admin()).await.ok()["count"], 1);
         t.post(&format!("/api/users/{id}/actions/enable/"), t.admin(), json!({})).await.ok();
         assert_eq!(t.get("/api/auth/me/", Auth::Token(&token)).await.status, 200);

@@ -311,3 +311,211 @@ both! {
         assert_eq!(t.get(&format!("/api/users/{uid}/application/perms/?app_name=b"), t.admin()).await.ok()["count"], 2);
     }
 }
+
+/// Creates an application as `auth`; answers its id.
+async fn app_as(t: &TestApp, auth: Auth<'_>, body: Value) -> i64 {
+    let r = t.post("/api/applications/", auth, body).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    r.json["id"].as_i64().unwrap()
+}
+
+/// A product line created by the admin; answers its id.
+async fn line(t: &TestApp, name: &str) -> i64 {
+    t.post("/api/productions/", t.admin(), json!({"name": name}))
+        .await
+        .ok()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+both! {
+    async fn owners_show_contacts_and_take_ids_only_with_view_users(t: TestApp) {
+        let (tid, _) = t.user("tara").await;
+        t.call(Method::PATCH, &format!("/api/users/{tid}/"), t.admin(), Some(json!({"phone": "+86 138-0000"}))).await.ok();
+        let (cid, ctok) = t.user("carl").await;
+        let me = Auth::Token(&ctok);
+        t.grant("user", cid, "application", &["enable_app_mgmt", "create_app"]).await;
+        let mine = app_as(&t, me, json!({"name": "mine"})).await;
+        let path = format!("/api/applications/{mine}/response-person/");
+        // Another user's id, and a missing one, read alike: no name, no e-mail, no phone.
+        let other = t.post(&path, me, json!([{"id": tid, "type": "ops"}])).await.err(400, 40000);
+        let missing = t.post(&path, me, json!([{"id": 999999, "type": "ops"}])).await.err(400, 40000);
+        assert_eq!(other["field"], "id");
+        assert_eq!(msg(&other).replace(&tid.to_string(), "N"), msg(&missing).replace("999999", "N"));
+        assert!(msg(&other).contains("not found or not permitted"), "{other}");
+        assert!(!other.to_string().contains("tara"), "{other}");
+        // Oneself needs nothing; one's own contacts are shown.
+        let r = t.post(&path, me, json!([{"id": cid, "type": "dev"}])).await.ok();
+        assert_eq!(r["results"][0]["email"], "carl@example.test", "{r}");
+        // tara, added by the admin: carl sees her name, not her e-mail or phone.
+        t.post(&path, t.admin(), json!([{"id": tid, "type": "ops"}])).await.ok();
+        let list = t.get(&path, me).await.ok();
+        assert_eq!(list["count"], 2, "{list}");
+        let tara = list["results"].as_array().unwrap().iter().find(|o| o["id"] == tid).unwrap().clone();
+        assert_eq!(tara["username"], "tara");
+        assert_eq!((tara["email"].as_str(), tara["mobile"].as_str()), (Some(""), Some("")), "{list}");
+        assert!(!list.to_string().contains("tara@example.test") && !list.to_string().contains("138"), "{list}");
+        // With view_users: contacts shown, and others may be added by id.
+        let admin_list = t.get(&path, t.admin()).await.ok();
+        assert!(admin_list.to_string().contains("tara@example.test") && admin_list.to_string().contains("+86 138-0000"), "{admin_list}");
+        t.grant("user", cid, "system", &["enable_system_mgmt", "view_users"]).await;
+        let list = t.get(&path, me).await.ok();
+        assert!(list.to_string().contains("tara@example.test") && list.to_string().contains("+86 138-0000"), "{list}");
+        t.post(&path, me, json!([{"id": tid, "type": "qa"}])).await.ok();
+        let e = t.post(&path, me, json!([{"id": 999999, "type": "qa"}])).await.err(400, 40000);
+        assert_eq!(msg(&e), msg(&missing));
+    }
+}
+
+both! {
+    async fn product_line_names_and_counts_follow_view_business(t: TestApp) {
+        let secret = line(&t, "secret-line").await;
+        let open = line(&t, "open-line").await;
+        let a1 = app(&t, json!({"name": "a1", "production": secret})).await;
+        app(&t, json!({"name": "a2", "production": secret})).await;
+        let a3 = app(&t, json!({"name": "a3", "production": open})).await;
+        app(&t, json!({"name": "a4", "production": open})).await;
+        let (cid, ctok) = t.user("carl").await;
+        let me = Auth::Token(&ctok);
+        for a in [a1, a3] {
+            grant_on(&t, cid, "application", a, &["view_app", "edit_app"]).await;
+        }
+        grant_on(&t, cid, "business", open, &["view_business"]).await;
+        // The export names only lines carl may view; a1's line is the stand-in `…`.
+        let csv = csv_of(t.get("/api/applications/export.csv", me).await);
+        assert!(!csv.contains("secret-line"), "{csv}");
+        let rows: Vec<Vec<String>> = csv.lines().skip(1).map(cells).collect();
+        assert_eq!(rows.len(), 2, "{csv}");
+        let row = |n: &str| rows.iter().find(|r| r[0] == n).unwrap().clone();
+        assert_eq!(row("a1")[1], "…", "{csv}");
+        assert_eq!(row("a3")[1], "open-line", "{csv}");
+        // Imported back, the stand-in keeps the line (an empty cell would take a1 out of it).
+        let back = import(&t, me, "applications", &csv).await;
+        assert_eq!(back["unchanged"], 2, "{back}");
+        assert!(back["errors"].as_array().unwrap().is_empty(), "{back}");
+        assert_eq!(t.get(&format!("/api/applications/{a1}/"), t.admin()).await.ok()["production"], secret);
+        // A new application cannot go into a line the file does not name.
+        t.grant("user", cid, "application", &["enable_app_mgmt", "create_app"]).await;
+        let r = import(&t, me, "applications", "full_name,production\nfresh,…\n").await;
+        assert_eq!(r["created"], 0, "{r}");
+        assert_eq!(r["errors"][0]["field"], "production", "{r}");
+        assert!(msg(&r["errors"][0]).contains("not found or not permitted"), "{r}");
+        // No product line may take the stand-in's name.
+        t.post("/api/productions/", t.admin(), json!({"name": "…"})).await.err(400, 40000);
+        // The admin's export names every line.
+        let all = csv_of(t.get("/api/applications/export.csv", t.admin()).await);
+        assert!(all.contains("a1,secret-line,") && !all.contains('…'), "{all}");
+        // Application counts cover only what carl may view.
+        let lines = t.get("/api/productions/", me).await.ok();
+        assert_eq!(lines["count"], 1, "{lines}");
+        assert_eq!(lines["results"][0]["application_count"], 1, "{lines}");
+        grant_on(&t, cid, "business", secret, &["view_business"]).await;
+        let one = t.get(&format!("/api/productions/{secret}/"), me).await.ok();
+        assert_eq!(one["application_count"], 1, "{one}");
+        assert_eq!(t.get(&format!("/api/productions/{secret}/"), t.admin()).await.ok()["application_count"], 2);
+    }
+}
+
+both! {
+    async fn taking_hidden_applications_out_of_a_line_reads_like_missing_ones(t: TestApp) {
+        let l = line(&t, "line").await;
+        let other = line(&t, "other").await;
+        let hidden_in = app(&t, json!({"name": "hidden-in", "production": l})).await;
+        let hidden_out = app(&t, json!({"name": "hidden-out", "production": other})).await;
+        let shown_out = app(&t, json!({"name": "shown-out"})).await;
+        let shown_in = app(&t, json!({"name": "shown-in", "production": l})).await;
+        let (cid, ctok) = t.user("carl").await;
+        let me = Auth::Token(&ctok);
+        grant_on(&t, cid, "business", l, &["view_business", "edit_business"]).await;
+        for a in [shown_out, shown_in] {
+            grant_on(&t, cid, "application", a, &["view_app", "edit_app"]).await;
+        }
+        let path = format!("/api/productions/{l}/applications/");
+        let out = |id: i64| t.call(Method::DELETE, &path, me, Some(json!([{"id": id}])));
+        let missing = out(999999).await.err(400, 40000);
+        for id in [hidden_in, hidden_out] {
+            let e = out(id).await.err(400, 40000);
+            assert_eq!(e["field"], missing["field"]);
+            assert_eq!(msg(&e).replace(&id.to_string(), "N"), msg(&missing).replace("999999", "N"));
+        }
+        assert!(msg(&missing).contains("not found or not permitted"), "{missing}");
+        // Nothing moved; one carl may view but that is elsewhere is skipped, as before.
+        assert_eq!(t.get(&format!("/api/applications/{hidden_in}/"), t.admin()).await.ok()["production"], l);
+        assert_eq!(t.get(&format!("/api/applications/{hidden_out}/"), t.admin()).await.ok()["production"], other);
+        out(shown_out).await.ok();
+        out(shown_in).await.ok();
+        assert_eq!(t.get(&format!("/api/applications/{shown_in}/"), t.admin()).await.ok()["production"], Value::Null);
+    }
+}
+
+both! {
+    async fn a_hidden_parent_or_line_reads_like_a_missing_one(t: TestApp) {
+        let secret = app(&t, json!({"name": "secret-svc"})).await;
+        let shown = app(&t, json!({"name": "shown"})).await;
+        let secret_line = line(&t, "secret-line").await;
+        let (cid, ctok) = t.user("carl").await;
+        let me = Auth::Token(&ctok);
+        t.grant("user", cid, "application", &["enable_app_mgmt", "create_app"]).await;
+        grant_on(&t, cid, "application", shown, &["view_app"]).await;
+        let mine = app_as(&t, me, json!({"name": "mine"})).await;
+        let mine_path = format!("/api/applications/{mine}/");
+        let patch = |body: Value| t.call(Method::PATCH, &mine_path, me, Some(body));
+        let same = |hidden: &Value, missing: &Value, id: i64| {
+            assert_eq!(hidden["field"], missing["field"], "{hidden} / {missing}");
+            assert_eq!(msg(hidden).replace(&id.to_string(), "N"), msg(missing).replace("999999", "N"));
+            assert!(!hidden.to_string().contains("secret"), "{hidden}");
+        };
+        // A move under a hidden parent, and under a missing one.
+        let h = patch(json!({"parent_app": secret})).await.err(400, 40000);
+        let m = patch(json!({"parent_app": 999999})).await.err(400, 40000);
+        assert_eq!(m["field"], "parent_app");
+        same(&h, &m, secret);
+        // Creating under them reads alike too.
+        let h = t.post("/api/applications/", me, json!({"name": "kid", "parent_app": secret})).await.err(400, 40000);
+        let m = t.post("/api/applications/", me, json!({"name": "kid", "parent_app": 999999})).await.err(400, 40000);
+        same(&h, &m, secret);
+        // Product lines: hidden and missing alike.
+        let h = patch(json!({"production": secret_line})).await.err(400, 40000);
+        let m = patch(json!({"production": 999999})).await.err(400, 40000);
+        assert_eq!(m["field"], "production");
+        same(&h, &m, secret_line);
+        // A parent carl may view but not edit is a plain refusal.
+        patch(json!({"parent_app": shown})).await.err(403, 40300);
+        assert_eq!(t.get(&format!("/api/applications/{mine}/"), t.admin()).await.ok()["parent_app"], Value::Null);
+    }
+}
+
+both! {
+    async fn delete_refusals_name_the_application_only_to_those_who_may_view_it(t: TestApp) {
+        let parent = app(&t, json!({"name": "secret-parent"})).await;
+        app(&t, json!({"name": "kid", "parent_app": parent})).await;
+        let needed = app(&t, json!({"name": "secret-needed"})).await;
+        let user = app(&t, json!({"name": "user-svc"})).await;
+        t.post(&format!("/api/applications/{user}/required-apps/"), t.admin(), json!([{"id": needed}])).await.ok();
+        let (cid, ctok) = t.user("carl").await;
+        let me = Auth::Token(&ctok);
+        // Module-wide delete_app, without view_app.
+        t.grant("user", cid, "application", &["enable_app_mgmt", "delete_app"]).await;
+        for (id, name) in [(parent, "secret-parent"), (needed, "secret-needed")] {
+            let path = format!("/api/applications/{id}/");
+            let e = t.call(Method::DELETE, &path, me, None).await.err(409, 40900);
+            assert!(!msg(&e).contains(name), "{e}");
+            assert!(msg(&e).contains(&format!("application {id}")), "{e}");
+            let e = t.call(Method::DELETE, &path, t.admin(), None).await.err(409, 40900);
+            assert!(msg(&e).contains(name), "{e}");
+        }
+        // Who may view it reads its name.
+        grant_on(&t, cid, "application", needed, &["view_app"]).await;
+        let e = t.call(Method::DELETE, &format!("/api/applications/{needed}/"), me, None).await.err(409, 40900);
+        assert!(msg(&e).contains("secret-needed"), "{e}");
+        // Product lines alike: module-wide delete_business does not show the line's name.
+        let l = line(&t, "secret-line").await;
+        app(&t, json!({"name": "in-line", "production": l})).await;
+        t.grant("user", cid, "business", &["enable_business_mgmt", "delete_business"]).await;
+        let e = t.call(Method::DELETE, &format!("/api/productions/{l}/"), me, None).await.err(409, 40900);
+        assert!(!msg(&e).contains("secret-line") && !msg(&e).contains("in-line"), "{e}");
+        assert!(msg(&e).contains(&format!("product line {l} ")), "{e}");
+        let e = t.call(Method::DELETE, &format!("/api/productions/{l}/"), t.admin(), None).await.err(409, 40900);
+        assert!(msg(&e).contains("secret-line") && msg(&e).contains("in-line"), "{e}");
+    }
+}

@@ -581,6 +581,13 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
     authorize_resource(ctx, actor, APP, id, "delete_app").await?;
     let (_structure, txn) = crate::perms::inherit::begin(ctx).await?;
     let a = load(&txn, id).await?;
+    // Module-wide `delete_app` does not imply `view_app`: refusals name the application itself
+    // only for those who may view it (its id was sent by the caller).
+    let me = if crate::perms::service::holds_resource(ctx, actor.id, APP, id, "view_app").await {
+        a.full_name.clone()
+    } else {
+        format!("application {id}")
+    };
     let children = app::Entity::find()
         .filter(app::Column::ParentId.eq(id))
         .order_by_asc(app::Column::FullName)
@@ -589,7 +596,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
     if !children.is_empty() {
         return Err(AppError::conflict(format!(
             "{} has child applications: {}; move or delete them first",
-            a.full_name,
+            me,
             names(ctx, actor, &children).await?
         )));
     }
@@ -609,7 +616,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
     if !dependants.is_empty() && !force {
         return Err(AppError::conflict(format!(
             "{} is required by {}; delete with force=true to remove those links",
-            a.full_name,
+            me,
             names(ctx, actor, &dependants).await?
         )));
     }
@@ -632,7 +639,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
     if !on_hosts.is_empty() && !force {
         return Err(AppError::conflict(format!(
             "{} has instances on {}; delete with force=true to remove them",
-            a.full_name,
+            me,
             crate::perms::service::visible_names(ctx, actor, ResourceType::Host, &on_hosts).await?
         )));
     }

@@ -125,7 +125,9 @@ pub struct Owner {
     pub id: i64,
     pub name: String,
     pub username: String,
+    /// Empty unless the caller holds `system.view_users` or is this user.
     pub email: String,
+    /// Empty unless the caller holds `system.view_users` or is this user.
     pub mobile: String,
     #[serde(rename = "type")]
     pub owner_type: String,
@@ -136,7 +138,8 @@ pub struct Owner {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserApplications {
     pub user_id: i64,
-    /// Applications the user may view (at most 1,000), with the user's own available_actions.
+    /// Applications the user may view (at most 1,000, or 5,000 / the number of users asked about
+    /// when fewer), with the user's own available_actions.
     pub applications: Vec<Application>,
 }
 

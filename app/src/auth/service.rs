@@ -17,13 +17,24 @@ const WINDOW_MINUTES: i64 = 15;
 /// the window. The limit is per account and address, so one person's typos behind an office NAT
 /// lock out nobody else; attempts from many names or many addresses are slowed instead.
 pub const MAX_FAILURES: u64 = 10;
+/// Failed logins from one address (any user name; an IPv6 address counts by its /64) after which
+/// the address is refused (429) for the window. High enough that a floor's typos behind one NAT
+/// never reach it; guessing many names from one address stops there.
+pub const MAX_FAILURES_PER_ADDRESS: u64 = 100;
 /// Failures of one user name from one address after which each further attempt is delayed.
 const SLOW_AFTER: u64 = 3;
-/// Failures from one address (any user name), or of one user name (any address), after which each
-/// attempt is delayed: a slow-down, never a lock-out.
+/// Failures of one user name (any address) after which each attempt is delayed and attempts on
+/// that name are checked one at a time: a slow-down, never a lock-out.
 const SLOW_AFTER_WIDE: u64 = 20;
 /// The longest delay of one attempt.
 const MAX_DELAY_MS: u64 = 2_000;
+/// How long an attempt on a much-guessed name waits for its turn before it is refused (429).
+const TURN_WAIT_MS: u64 = 5_000;
+/// Expired failure rows removed per attempt (oldest first, by primary key: no scan).
+const PURGE_BATCH: u64 = 500;
+/// The pseudo-address under which failed checks of the current password (change-password, own
+/// e-mail change) are counted, per user and whatever the address.
+const PASSWORD_CHECK: &str = "password-check";
 
 /// A fingerprint of the password hash kept in the session: a password change ends other sessions.
 pub fn password_fingerprint(hash: &str) -> String {
@@ -41,19 +52,45 @@ fn too_many() -> AppError {
     )
 }
 
-/// Counts this attempt before the password is checked, atomically: in one write transaction
-/// (`BEGIN IMMEDIATE` on SQLite; a transaction-scoped advisory lock per user name and address on
-/// PostgreSQL) it counts the pair's recent failures and, under the cap, inserts this attempt as a
-/// failure, which a successful login deletes again. Parallel guesses therefore cannot exceed the
-/// cap. Answers the pair's earlier failures.
-async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<u64> {
-    let txn = crate::db::begin(&ctx.db).await?;
+fn invalid_login() -> AppError {
+    AppError::new(ErrorCode::Unauthenticated, "invalid username or password")
+}
+
+/// A transaction-scoped PostgreSQL advisory lock keyed by `what` (nothing on SQLite, where the
+/// write transaction of `db::begin` already excludes other writers).
+async fn advisory_lock<C: ConnectionTrait>(txn: &C, what: &str) -> AppResult<()> {
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        let digest = crate::security::sha256_hex(&format!("login\n{username}\n{ip}"));
+        let digest = crate::security::sha256_hex(what);
         let key = u64::from_str_radix(&digest[..16], 16).unwrap_or_default() as i64;
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
             .await?;
     }
+    Ok(())
+}
+
+/// Counts this attempt before the password is checked, atomically: in one write transaction
+/// (`BEGIN IMMEDIATE` on SQLite; transaction-scoped advisory locks per address and per user name
+/// and address on PostgreSQL) it counts the pair's and the address's recent failures and, under
+/// the caps, inserts this attempt as a failure, which a successful login deletes again. Parallel
+/// guesses therefore cannot exceed the caps. Expired rows are purged on the way. `ip` is the
+/// throttled address (`security::throttle_address`). Answers the pair's earlier failures.
+async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<u64> {
+    let txn = crate::db::begin(&ctx.db).await?;
+    if !ip.is_empty() {
+        advisory_lock(&txn, &format!("login-address\n{ip}")).await?;
+    }
+    advisory_lock(&txn, &format!("login\n{username}\n{ip}")).await?;
+    let oldest = sea_orm::sea_query::Query::select()
+        .column(login_failure::Column::Id)
+        .from(login_failure::Entity)
+        .order_by(login_failure::Column::Id, sea_orm::Order::Asc)
+        .limit(PURGE_BATCH)
+        .to_owned();
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Id.in_subquery(oldest))
+        .filter(login_failure::Column::CreatedAt.lte(since()))
+        .exec(&txn)
+        .await?;
     let earlier = login_failure::Entity::find()
         .filter(login_failure::Column::Username.eq(username))
         .filter(login_failure::Column::Ip.eq(ip))
@@ -62,6 +99,16 @@ async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<u64> 
         .await?;
     if earlier >= MAX_FAILURES {
         return Err(too_many());
+    }
+    if !ip.is_empty() && ip != PASSWORD_CHECK {
+        let by_address = login_failure::Entity::find()
+            .filter(login_failure::Column::Ip.eq(ip))
+            .filter(login_failure::Column::CreatedAt.gt(since()))
+            .count(&txn)
+            .await?;
+        if by_address >= MAX_FAILURES_PER_ADDRESS {
+            return Err(too_many());
+        }
     }
     login_failure::ActiveModel {
         username: Set(username.to_string()),
@@ -75,9 +122,10 @@ async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<u64> 
     Ok(earlier)
 }
 
-/// How long to hold this attempt back: growing with the pair's failures, and with the failures
-/// from the address (any name) or of the name (any address) beyond `SLOW_AFTER_WIDE`.
-async fn delay_ms(ctx: &Ctx, username: &str, ip: &str, pair: u64) -> AppResult<u64> {
+/// How long to hold this attempt back, growing with the pair's failures and with the name's
+/// failures from anywhere beyond `SLOW_AFTER_WIDE`; and whether the name is that much guessed
+/// (its attempts then take turns, `name_turn`).
+async fn delay_ms(ctx: &Ctx, username: &str, pair: u64) -> AppResult<(u64, bool)> {
     let mut ms = if pair >= SLOW_AFTER {
         200 * (pair - SLOW_AFTER + 1)
     } else {
@@ -88,20 +136,27 @@ async fn delay_ms(ctx: &Ctx, username: &str, ip: &str, pair: u64) -> AppResult<u
         .filter(login_failure::Column::CreatedAt.gt(since()))
         .count(&ctx.db)
         .await?;
-    let by_ip = if ip.is_empty() {
-        0
-    } else {
-        login_failure::Entity::find()
-            .filter(login_failure::Column::Ip.eq(ip))
-            .filter(login_failure::Column::CreatedAt.gt(since()))
-            .count(&ctx.db)
-            .await?
-    };
-    let wide = by_user.max(by_ip);
-    if wide >= SLOW_AFTER_WIDE {
-        ms = ms.max(100 * ((wide - SLOW_AFTER_WIDE) / 5 + 1));
+    let hot = by_user >= SLOW_AFTER_WIDE;
+    if hot {
+        ms = ms.max(100 * ((by_user - SLOW_AFTER_WIDE) / 5 + 1));
     }
-    Ok(ms.min(MAX_DELAY_MS))
+    Ok((ms.min(MAX_DELAY_MS), hot))
+}
+
+/// The turn of an attempt on a much-guessed name: attempts on one name (hashed onto 64 stripes)
+/// are delayed and checked one at a time in this process, so guesses from many addresses in
+/// parallel cannot outrun the delay. Refused (429) after `TURN_WAIT_MS`.
+async fn name_turn(username: &str) -> AppResult<tokio::sync::MutexGuard<'static, ()>> {
+    static STRIPES: std::sync::OnceLock<Vec<tokio::sync::Mutex<()>>> = std::sync::OnceLock::new();
+    let stripes = STRIPES.get_or_init(|| (0..64).map(|_| tokio::sync::Mutex::new(())).collect());
+    let digest = crate::security::sha256_hex(username);
+    let i = usize::from_str_radix(&digest[..4], 16).unwrap_or_default() % stripes.len();
+    tokio::time::timeout(
+        std::time::Duration::from_millis(TURN_WAIT_MS),
+        stripes[i].lock(),
+    )
+    .await
+    .map_err(|_| too_many())
 }
 
 /// Audits a failed attempt (already counted by `reserve_attempt`) and answers the error.
@@ -118,15 +173,14 @@ async fn fail(ctx: &Ctx, actor: &Actor, username: &str, reason: &str) -> AppResu
             .detail(json!({"reason": reason})),
     )
     .await?;
-    Ok(AppError::new(
-        ErrorCode::Unauthenticated,
-        "invalid username or password",
-    ))
+    Ok(invalid_login())
 }
 
-/// Checks a username and password. Attempts are counted before the check, per user name and
-/// address; repeated failures are delayed, then refused (429) for the window; every success and
-/// failure is audited. Password hashing runs on the blocking pool.
+/// Checks a username and password. A name that cannot exist answers like a wrong password
+/// without touching the database. Attempts are counted before the check, per user name and
+/// address and per address; repeated failures are delayed, then refused (429) for the window;
+/// every success and failure is audited. A disabled account answers like a wrong password.
+/// Password hashing runs on the blocking pool, a bounded number at once (503 when saturated).
 pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<user::Model> {
     let username = input.username.trim();
     if username.is_empty() || input.password.is_empty() {
@@ -135,8 +189,19 @@ pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<use
             "username and password are required",
         ));
     }
-    let pair = reserve_attempt(ctx, username, &actor.ip).await?;
-    let ms = delay_ms(ctx, username, &actor.ip, pair).await?;
+    if validate::username(username).is_err() {
+        // No such account can exist: nothing to count, nothing to audit (the name may be 64 KB).
+        crate::security::burn_password_check_if_idle(&input.password).await;
+        return Err(invalid_login());
+    }
+    let address = crate::security::throttle_address(&actor.ip);
+    let pair = reserve_attempt(ctx, username, &address).await?;
+    let (ms, hot) = delay_ms(ctx, username, pair).await?;
+    let _turn = if hot {
+        Some(name_turn(username).await?)
+    } else {
+        None
+    };
     if ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
@@ -145,21 +210,22 @@ pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<use
         .one(&ctx.db)
         .await?;
     let Some(u) = found else {
-        crate::security::burn_password_check_off(&input.password).await;
+        crate::security::burn_password_check_off(&input.password).await?;
         return Err(fail(ctx, actor, username, "unknown user").await?);
     };
-    if !crate::security::verify_password_off(&input.password, &u.password_hash).await {
+    if !crate::security::verify_password_off(&input.password, &u.password_hash).await? {
         return Err(fail(ctx, actor, username, "wrong password").await?);
     }
     if u.status != "enabled" {
-        fail(ctx, actor, username, "disabled").await?;
-        return Err(AppError::forbidden("this account is disabled"));
+        // The same answer as a wrong password: a distinct one would confirm the password of a
+        // disabled account. The audit record keeps the real reason.
+        return Err(fail(ctx, actor, username, "disabled").await?);
     }
     let txn = crate::db::begin(&ctx.db).await?;
     // This attempt and the pair's earlier failures; failures from elsewhere keep slowing guesses.
     login_failure::Entity::delete_many()
         .filter(login_failure::Column::Username.eq(username))
-        .filter(login_failure::Column::Ip.eq(actor.ip.as_str()))
+        .filter(login_failure::Column::Ip.eq(address.as_str()))
         .exec(&txn)
         .await?;
     let mut am: user::ActiveModel = u.clone().into();
@@ -178,6 +244,47 @@ pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<use
     .await?;
     txn.commit().await?;
     Ok(u)
+}
+
+/// Checks the current password of user `u` (change-password, a change of one's own e-mail) under
+/// the login throttle, counted per user whatever the address: after `MAX_FAILURES` failures in
+/// the window further checks are refused (429). A wrong password answers 300001 on `field`.
+pub async fn check_current_password(
+    ctx: &Ctx,
+    u: &user::Model,
+    password: &str,
+    field: &str,
+) -> AppResult<()> {
+    let key = format!("#{}", u.id);
+    let earlier = reserve_attempt(ctx, &key, PASSWORD_CHECK)
+        .await
+        .map_err(|e| {
+            if e.error_code == ErrorCode::TooManyRequests.number() {
+                AppError::new(
+                    ErrorCode::TooManyRequests,
+                    format!("too many wrong passwords; try again in {WINDOW_MINUTES} minutes"),
+                )
+            } else {
+                e
+            }
+        })?;
+    if earlier >= SLOW_AFTER {
+        let ms = (200 * (earlier - SLOW_AFTER + 1)).min(MAX_DELAY_MS);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    if !crate::security::verify_password_off(password, &u.password_hash).await? {
+        return Err(AppError::new(
+            ErrorCode::WrongOriginalPassword,
+            "the current password is wrong",
+        )
+        .with_field(field));
+    }
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Username.eq(key))
+        .filter(login_failure::Column::Ip.eq(PASSWORD_CHECK))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
 }
 
 /// Records a logout.
@@ -235,34 +342,27 @@ const FORGOT_MIN_MS: u64 = 250;
 /// `POST /auth/forgot-password/` (by username or e-mail) and `POST /users/{id}/actions/forget-password/`
 /// (by id and e-mail): mails a single-use reset link. Always answers success, so it reveals nothing,
 /// and takes the same time (at least `FORGOT_MIN_MS`) whether the user exists or not. Throttled per
-/// address (429, counted over every request) and per user (silently: no further mail).
+/// address (429, counted over every request) and per user (silently: no further mail); both counts
+/// and the request's own record are one transaction, so parallel requests cannot pass the caps.
 pub async fn forgot_password(
     ctx: &Ctx,
     actor: &Actor,
     user_id: Option<i64>,
     input: ForgotPassword,
 ) -> AppResult<Message> {
-    let by_address = crate::entities::audit_log::Entity::find()
-        .filter(crate::entities::audit_log::Column::Category.eq("auth"))
-        .filter(crate::entities::audit_log::Column::OpType.eq("forgot_password"))
-        .filter(crate::entities::audit_log::Column::Ip.eq(actor.ip.as_str()))
-        .filter(crate::entities::audit_log::Column::OpTime.gt(since()))
-        .count(&ctx.db)
-        .await?;
-    if by_address >= FORGOT_PER_ADDRESS {
-        return Err(AppError::new(
-            ErrorCode::TooManyRequests,
-            format!("too many password reset requests; try again in {WINDOW_MINUTES} minutes"),
-        ));
-    }
     let started = tokio::time::Instant::now();
     let answer = request_reset(ctx, actor, user_id, input).await;
+    if matches!(&answer, Err(e) if e.error_code == ErrorCode::TooManyRequests.number()) {
+        return answer;
+    }
     tokio::time::sleep_until(started + std::time::Duration::from_millis(FORGOT_MIN_MS)).await;
     answer
 }
 
-/// The work of `forgot_password`; every outcome but bad input writes one audit record (which the
-/// per-address count reads).
+/// The work of `forgot_password`, in one write transaction (`BEGIN IMMEDIATE` on SQLite; advisory
+/// locks per address, then per user, on PostgreSQL): the address's count, the user's count, and
+/// the audit record that every outcome but bad input writes (which the per-address count reads)
+/// with the reset row and its mail.
 async fn request_reset(
     ctx: &Ctx,
     actor: &Actor,
@@ -288,6 +388,9 @@ async fn request_reset(
     if let Some(e) = email {
         validate::email(e, true)?;
     }
+    if username.is_some_and(|n| n.chars().count() > 254) {
+        return Err(AppError::invalid("username", "this is not a user name"));
+    }
     let mut cond = Condition::all().add(user::Column::Status.eq("enabled"));
     if let Some(id) = user_id {
         cond = cond.add(user::Column::Id.eq(id));
@@ -303,79 +406,122 @@ async fn request_reset(
         (None, Some(n), _) => n.to_string(),
         (None, None, e) => e.unwrap_or_default().to_string(),
     };
+    let txn = crate::db::begin(&ctx.db).await?;
+    advisory_lock(&txn, &format!("forgot-address\n{}", actor.ip)).await?;
+    let by_address = crate::entities::audit_log::Entity::find()
+        .filter(crate::entities::audit_log::Column::Category.eq("auth"))
+        .filter(crate::entities::audit_log::Column::OpType.eq("forgot_password"))
+        .filter(crate::entities::audit_log::Column::Ip.eq(actor.ip.as_str()))
+        .filter(crate::entities::audit_log::Column::OpTime.gt(since()))
+        .count(&txn)
+        .await?;
+    if by_address >= FORGOT_PER_ADDRESS {
+        return Err(AppError::new(
+            ErrorCode::TooManyRequests,
+            format!("too many password reset requests; try again in {WINDOW_MINUTES} minutes"),
+        ));
+    }
     let found = user::Entity::find()
         .filter(cond)
-        .one(&ctx.db)
+        .one(&txn)
         .await?
         .filter(|u| !u.email.is_empty());
     let recent = match &found {
         Some(u) => {
+            advisory_lock(&txn, &format!("forgot-user\n{}", u.id)).await?;
             password_reset::Entity::find()
                 .filter(password_reset::Column::UserId.eq(u.id))
                 .filter(password_reset::Column::CreatedAt.gt(since()))
-                .count(&ctx.db)
+                .count(&txn)
                 .await?
         }
         None => 0,
     };
-    let u = match found {
-        Some(u) if recent < FORGOT_PER_USER => u,
-        other => {
-            let entry = Entry::new("auth", "forgot_password");
-            let entry = match other {
-                Some(u) => entry
-                    .target("user", Some(u.id), &u.username)
-                    .detail(json!({"sent": false, "reason": "throttled"})),
-                None => entry
-                    .target("user", None, asked)
-                    .detail(json!({"sent": false, "reason": "no such user with an e-mail"})),
-            };
-            record(&ctx.db, actor, entry).await?;
-            return Ok(Message::success());
+    let entry = Entry::new("auth", "forgot_password");
+    let entry = match found {
+        Some(u) if recent < FORGOT_PER_USER => {
+            queue_reset_mail(&txn, ctx, &u, false).await?;
+            entry
+                .target("user", Some(u.id), &u.username)
+                .detail(json!({"sent": true}))
         }
+        Some(u) => entry
+            .target("user", Some(u.id), &u.username)
+            .detail(json!({"sent": false, "reason": "throttled"})),
+        None => entry
+            .target("user", None, asked)
+            .detail(json!({"sent": false, "reason": "no such user with an e-mail"})),
     };
+    record(&txn, actor, entry).await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(Message::success())
+}
+
+/// How long the link of a new account (`welcome`) stays valid.
+const WELCOME_MINUTES: i64 = 3 * 24 * 60;
+
+/// Stores a single-use reset link for `u` and queues the mail with it to `u.email`, in the
+/// caller's transaction (the caller wakes the job runner after commit). `welcome`: the mail of a
+/// new account created without a password (valid for three days instead of an hour).
+pub async fn queue_reset_mail<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    u: &user::Model,
+    welcome: bool,
+) -> AppResult<()> {
     let token = crate::security::random_token(24);
     let now = crate::time::now();
     let link = format!(
         "{}/reset-password?token={token}",
         ctx.config.public_url.trim_end_matches('/')
     );
-    let txn = crate::db::begin(&ctx.db).await?;
+    let minutes = if welcome {
+        WELCOME_MINUTES
+    } else {
+        RESET_MINUTES
+    };
     password_reset::ActiveModel {
         user_id: Set(u.id),
         token_hash: Set(crate::security::sha256_hex(&token)),
-        expires_at: Set(now + chrono::Duration::minutes(RESET_MINUTES)),
+        expires_at: Set(now + chrono::Duration::minutes(minutes)),
         used_at: Set(None),
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    crate::jobs::enqueue(
-        &txn,
-        "mail",
-        &crate::mail::Mail {
-            to: u.email.clone(),
-            subject: "Opsdeck password reset / 重置密码".into(),
-            body: format!(
+    let (subject, body) = if welcome {
+        (
+            "Your Opsdeck account / 您的 Opsdeck 账号".to_string(),
+            format!(
+                "Hello {name},\n\nAn Opsdeck account was created for you. Open this link within {days} days to choose your password:\n{link}\n\n\
+                 已为您创建 Opsdeck 账号，请在 {days} 天内打开上面的链接设置密码。\n",
+                name = u.username,
+                days = WELCOME_MINUTES / (24 * 60)
+            ),
+        )
+    } else {
+        (
+            "Opsdeck password reset / 重置密码".to_string(),
+            format!(
                 "Hello {name},\n\nOpen this link within {RESET_MINUTES} minutes to choose a new password:\n{link}\n\n\
                  如需重置密码，请在 {RESET_MINUTES} 分钟内打开上面的链接。\n\nIf you did not ask for this, ignore this mail.\n",
                 name = u.username
             ),
+        )
+    };
+    crate::jobs::enqueue(
+        txn,
+        "mail",
+        &crate::mail::Mail {
+            to: u.email.clone(),
+            subject,
+            body,
         },
     )
     .await?;
-    record(
-        &txn,
-        actor,
-        Entry::new("auth", "forgot_password")
-            .target("user", Some(u.id), &u.username)
-            .detail(json!({"sent": true})),
-    )
-    .await?;
-    txn.commit().await?;
-    ctx.jobs_notify.notify_one();
-    Ok(Message::success())
+    Ok(())
 }
 
 /// `POST /auth/reset-password/`: sets a new password with a mailed token (single use, expiring).

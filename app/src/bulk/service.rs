@@ -18,7 +18,7 @@ use crate::ctx::{Actor, Ctx};
 use crate::entities::{application as app, import, production, user};
 use crate::error::{AppError, AppResult};
 use crate::hosts::service as hosts;
-use crate::hosts::types::{HostFilter, HostInput, IpAddress};
+use crate::hosts::types::{HostFilter, HostInput, IpAddress, MAX_HOST_IPS};
 use crate::perms::casbin::{apply, Rule};
 use crate::perms::service::{authorize_module, granted_ids, granted_set, holds_resource};
 use crate::perms::types::ResourceType;
@@ -58,6 +58,10 @@ fn parse_ips(cell: &str) -> AppResult<Vec<IpAddress>> {
     let bad = |m: String| AppError::invalid("ip_addresses", m);
     let mut out = vec![];
     for entry in cell.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        // Refused before a huge cell is turned into addresses.
+        if out.len() >= MAX_HOST_IPS {
+            return Err(bad(format!("a host has at most {MAX_HOST_IPS} addresses")));
+        }
         let mut words = entry.split_whitespace();
         let first = words.next().unwrap_or_default();
         let (address, netmask) = first
@@ -201,6 +205,11 @@ pub async fn export_hosts(ctx: &Ctx, actor: &Actor, f: HostFilter) -> AppResult<
     finish(w)
 }
 
+/// The `production` cell of an application in a product line the exporter may not view (the
+/// dashboard's label too). Importing it keeps the application's current line; no product line
+/// may be named so.
+pub const HIDDEN_LINE: &str = "…";
+
 /// `GET /api/applications/export.csv`: the applications the actor may see that match the filter.
 pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppResult<String> {
     actor.require()?;
@@ -208,7 +217,13 @@ pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppR
         .await?
         .order_by_asc(app::Column::FullName)
         .order_by_asc(app::Column::Id);
-    let lines: HashMap<i64, String> = production::Entity::find()
+    // Only product lines the actor may view are named; an application in another one gets
+    // `HIDDEN_LINE`, which an import reads as "keep the current line".
+    let mut lines_q = production::Entity::find();
+    if let Some(sub) = granted_ids(ctx, actor, ResourceType::Business, "view_business").await? {
+        lines_q = lines_q.filter(production::Column::Id.in_subquery(sub));
+    }
+    let lines: HashMap<i64, String> = lines_q
         .all(&ctx.db)
         .await?
         .into_iter()
@@ -231,7 +246,7 @@ pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppR
                 [
                     a.full_name,
                     a.production_id
-                        .and_then(|p| lines.get(&p).cloned())
+                        .map(|p| lines.get(&p).cloned().unwrap_or_else(|| HIDDEN_LINE.into()))
                         .unwrap_or_default(),
                     a.application_type,
                     a.description,
@@ -252,17 +267,20 @@ pub async fn export_applications(ctx: &Ctx, actor: &Actor, f: AppFilter) -> AppR
     finish(w)
 }
 
-/// A parsed data row: its line in the file and its cells by column name.
+/// A parsed data row: its line in the file and its cells, in the order of the file's header
+/// (shared by every row: a row costs its text and little more).
 #[derive(Clone)]
 struct Row {
     line: u64,
-    cells: HashMap<String, String>,
+    header: std::sync::Arc<[String]>,
+    cells: Vec<String>,
 }
 
 impl Row {
     /// The cell of `col`, when the file has that column.
     fn get(&self, col: &str) -> Option<&str> {
-        self.cells.get(col).map(String::as_str)
+        let i = self.header.iter().position(|h| h == col)?;
+        self.cells.get(i).map(String::as_str)
     }
     fn text(&self, col: &str) -> Option<String> {
         self.get(col).map(str::to_string)
@@ -281,8 +299,9 @@ impl Row {
     }
 }
 
-/// Parses the file: a header naming known columns (`key` required), then data rows.
-fn parse(kind: &str, text: &str) -> AppResult<Vec<Row>> {
+/// A reader over the file's data rows and its header (lower-cased), once the header names known
+/// columns, `key` among them.
+fn reader<'a>(kind: &str, text: &'a str) -> AppResult<(csv::Reader<&'a [u8]>, Vec<String>)> {
     let (columns, key) = match kind {
         "hosts" => (HOST_COLUMNS, "name"),
         _ => (APP_COLUMNS, "full_name"),
@@ -313,30 +332,67 @@ fn parse(kind: &str, text: &str) -> AppResult<Vec<Row>> {
             format!("the header needs a {key} column"),
         ));
     }
+    Ok((r, header))
+}
+
+/// Checks a record read from the file: `None` for an empty line, else its line number once
+/// it has as many cells as the header and the file has not gone past `MAX_IMPORT_ROWS`.
+fn check_record(rec: &csv::StringRecord, header: &[String], rows: usize) -> AppResult<Option<u64>> {
+    let line = rec.position().map(|p| p.line()).unwrap_or(0);
+    if rec.iter().all(str::is_empty) {
+        return Ok(None);
+    }
+    if rec.len() != header.len() {
+        return Err(AppError::invalid(
+            "csv",
+            format!(
+                "line {line} has {} cells; the header has {}",
+                rec.len(),
+                header.len()
+            ),
+        ));
+    }
+    if rows >= MAX_IMPORT_ROWS {
+        return Err(AppError::invalid(
+            "csv",
+            format!("the file has more than {MAX_IMPORT_ROWS} rows; split it"),
+        ));
+    }
+    Ok(Some(line))
+}
+
+/// Counts the file's data rows (checking the header, each row's cells and the row cap) without
+/// keeping them.
+fn count_rows(kind: &str, text: &str) -> AppResult<usize> {
+    let (mut r, header) = reader(kind, text)?;
+    let mut rec = csv::StringRecord::new();
+    let mut rows = 0;
+    while r
+        .read_record(&mut rec)
+        .map_err(|e| AppError::invalid("csv", format!("unreadable CSV: {e}")))?
+    {
+        if check_record(&rec, &header, rows)?.is_some() {
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+/// Parses the file: a header naming known columns (`key` required), then data rows (at most
+/// `MAX_IMPORT_ROWS`).
+fn parse(kind: &str, text: &str) -> AppResult<Vec<Row>> {
+    let (mut r, header) = reader(kind, text)?;
+    let shared: std::sync::Arc<[String]> = header.clone().into();
     let mut rows = vec![];
     for rec in r.records() {
         let rec = rec.map_err(|e| AppError::invalid("csv", format!("unreadable CSV: {e}")))?;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        if rec.iter().all(str::is_empty) {
+        let Some(line) = check_record(&rec, &header, rows.len())? else {
             continue;
-        }
-        if rec.len() != header.len() {
-            return Err(AppError::invalid(
-                "csv",
-                format!(
-                    "line {line} has {} cells; the header has {}",
-                    rec.len(),
-                    header.len()
-                ),
-            ));
-        }
+        };
         rows.push(Row {
             line,
-            cells: header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(|c| unneutralize(c).to_string()))
-                .collect(),
+            header: shared.clone(),
+            cells: rec.iter().map(|c| unneutralize(c).to_string()).collect(),
         });
     }
     Ok(rows)
@@ -433,8 +489,14 @@ pub async fn start(ctx: &Ctx, actor: &Actor, input: ImportInput) -> AppResult<Im
     actor.require()?;
     validate_import(&input)?;
     authorize_import(ctx, actor, &input.kind).await?;
-    let rows = parse(&input.kind, &input.csv)?;
-    if rows.is_empty() {
+    // Only counted here (the job parses the file); off the async workers, a 20 MB file takes a
+    // moment.
+    let (kind, csv) = (input.kind.clone(), input.csv);
+    let (rows, csv) = tokio::task::spawn_blocking(move || (count_rows(&kind, &csv), csv))
+        .await
+        .map_err(AppError::internal)?;
+    let (input, rows) = (ImportInput { csv, ..input }, rows?);
+    if rows == 0 {
         return Err(AppError::invalid(
             "csv",
             "the file has a header but no rows",
@@ -452,7 +514,7 @@ pub async fn start(ctx: &Ctx, actor: &Actor, input: ImportInput) -> AppResult<Im
         status: Set("queued".into()),
         all_or_nothing: Set(input.all_or_nothing),
         content: Set(input.csv),
-        total: Set(rows.len() as i64),
+        total: Set(rows as i64),
         errors: Set("[]".into()),
         message: Set(None),
         created_by: Set(actor.id),
@@ -518,10 +580,16 @@ const NOT_FOUND_OR_NOT_PERMITTED: &str = "not found or not permitted";
 /// What one import did, for the import row and its audit record.
 #[derive(Default)]
 struct Outcome {
+    /// What this batch created and updated (for its audit record).
     created: Vec<Value>,
     updated: Vec<Value>,
+    /// Counts of what absorbed batches created and updated (their details are not kept).
+    created_before: u64,
+    updated_before: u64,
     unchanged: u64,
+    /// The first `MAX_IMPORT_ERRORS` refused rows; `refused` counts them all.
     errors: Vec<RowError>,
+    refused: u64,
     added: Vec<Rule>,
     removed: Vec<Rule>,
 }
@@ -537,18 +605,40 @@ impl Outcome {
         } else {
             e.message
         };
-        self.errors.push(RowError {
-            line,
-            field: e.field,
-            message,
-        });
+        self.refused += 1;
+        if self.errors.len() < MAX_IMPORT_ERRORS {
+            self.errors.push(RowError {
+                line,
+                field: e.field,
+                message,
+            });
+        }
     }
-    /// Adds another batch's outcome (rules excepted: each batch applies its own).
+    /// Adds another batch's outcome as counts and refused rows (rules excepted: each batch
+    /// applies its own), so an import keeps no per-row detail beyond its batch.
     fn absorb(&mut self, o: Outcome) {
-        self.created.extend(o.created);
-        self.updated.extend(o.updated);
+        self.created_before += o.created();
+        self.updated_before += o.updated();
         self.unchanged += o.unchanged;
-        self.errors.extend(o.errors);
+        self.refused += o.refused;
+        let room = MAX_IMPORT_ERRORS.saturating_sub(self.errors.len());
+        self.errors.extend(o.errors.into_iter().take(room));
+    }
+    fn created(&self) -> u64 {
+        self.created_before + self.created.len() as u64
+    }
+    fn updated(&self) -> u64 {
+        self.updated_before + self.updated.len() as u64
+    }
+    /// The import's message when it listed only some of the refused rows.
+    fn errors_cut(&self) -> Option<String> {
+        (self.refused > self.errors.len() as u64).then(|| {
+            format!(
+                "{} rows were refused; the first {} are listed",
+                self.refused,
+                self.errors.len()
+            )
+        })
     }
     /// Keeps a row's savepoint when it changed something, drops it when it did not.
     async fn settle(
@@ -765,6 +855,8 @@ async fn import_applications(
         let production = match row.get("production") {
             None => None,
             Some("") => Some(None),
+            // Exported for a line the exporter may not view: the current line stays.
+            Some(HIDDEN_LINE) => None,
             // A product line the uploader may not see reads like a missing one.
             Some(p) => match lines.get(p) {
                 Some(pid)
@@ -800,6 +892,18 @@ async fn import_applications(
         let sp = txn.begin().await?;
         let written = match app_by_name(&sp, &full).await? {
             Some(a) => apps::update_in(&sp, ctx, actor, a.id, input, &created_here).await,
+            // A new application cannot go into a line the file does not name.
+            None if row.get("production") == Some(HIDDEN_LINE) => {
+                sp.rollback().await?;
+                out.refuse(
+                    row.line,
+                    AppError::invalid(
+                        "production",
+                        format!("product line {HIDDEN_LINE} {NOT_FOUND_OR_NOT_PERMITTED}"),
+                    ),
+                );
+                continue;
+            }
             None => {
                 let parent = match parent_path {
                     Some(p) => match app_by_name(&sp, p).await? {
@@ -861,10 +965,26 @@ async fn import_dependencies(
         let Some(cell) = row.get("required_apps") else {
             continue;
         };
+        let names: Vec<&str> = cell
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .take(MAX_REQUIRED_APPS + 1)
+            .collect();
+        if names.len() > MAX_REQUIRED_APPS {
+            out.refuse(
+                row.line,
+                AppError::invalid(
+                    "required_apps",
+                    format!("at most {MAX_REQUIRED_APPS} applications per row"),
+                ),
+            );
+            continue;
+        }
         let sp = txn.begin().await?;
         let mut required = vec![];
         let mut missing = None;
-        for name in cell.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for name in names {
             match app_by_name(&sp, name).await? {
                 Some(r) if sees(ctx, actor, APP, r.id, &created_here).await => required.push(r),
                 _ => missing = Some(name.to_string()),
@@ -933,6 +1053,28 @@ pub async fn run(ctx: &Ctx, import_id: i64) -> Result<(), String> {
     }
 }
 
+/// Marks an import failed whose job was given up (its runner stopped on every attempt, e.g.
+/// the process ran out of memory): the batches it committed stay.
+pub async fn abandon(ctx: &Ctx, import_id: i64) -> AppResult<()> {
+    if let Ok(mut p) = ctx.progress.lock() {
+        p.remove(&import_id);
+    }
+    let unfinished = import::Entity::find_by_id(import_id)
+        .one(&ctx.db)
+        .await?
+        .is_some_and(|m| m.status != "done" && m.status != "failed");
+    if !unfinished {
+        return Ok(());
+    }
+    finish_row(
+        ctx,
+        import_id,
+        "failed",
+        Some("the import stopped before its end on every attempt; rows already written stay"),
+    )
+    .await
+}
+
 async fn finish_row(ctx: &Ctx, id: i64, status: &str, message: Option<&str>) -> AppResult<()> {
     let Some(m) = import::Entity::find_by_id(id).one(&ctx.db).await? else {
         return Ok(());
@@ -971,7 +1113,10 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
     am.update(&ctx.db).await?;
     tick(ctx, m.id, 0);
 
-    let mut rows = parse(&m.kind, &m.content)?;
+    let (kind, text) = (m.kind.clone(), m.content.clone());
+    let mut rows = tokio::task::spawn_blocking(move || parse(&kind, &text))
+        .await
+        .map_err(AppError::internal)??;
     if m.kind != "hosts" {
         // Parents before children, whatever the file's order (and across batches).
         rows.sort_by_key(|r| {
@@ -996,13 +1141,13 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
             check.absorb(import_dependencies(&txn, ctx, &actor, placed, &st.created_here).await?);
         }
         txn.rollback().await?;
-        if !check.errors.is_empty() {
+        if check.refused > 0 {
             am.errors = Set(json!(check.errors).to_string());
             am.unchanged = Set(check.unchanged as i64);
-            am.message = Set(Some(format!(
-                "nothing imported: {} rows were refused",
-                check.errors.len()
-            )));
+            am.message = Set(Some(match check.errors_cut() {
+                Some(cut) => format!("nothing imported: {cut}"),
+                None => format!("nothing imported: {} rows were refused", check.refused),
+            }));
             am.update(&ctx.db).await?;
             return Ok(());
         }
@@ -1029,11 +1174,12 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
         commit_batch(ctx, &actor, &m, category, batch, txn, out, &mut total).await?;
     }
     am.errors = Set(json!(total.errors).to_string());
+    am.message = Set(total.errors_cut());
     am.unchanged = Set(total.unchanged as i64);
-    am.created = Set(total.created.len() as i64);
-    am.updated = Set(total.updated.len() as i64);
+    am.created = Set(total.created() as i64);
+    am.updated = Set(total.updated() as i64);
     am.update(&ctx.db).await?;
-    if total.created.len() + total.updated.len() >= 1000 {
+    if total.created() + total.updated() >= 1000 {
         crate::db::optimize(&ctx.db).await?;
     }
     Ok(())
@@ -1079,7 +1225,7 @@ async fn commit_batch(
                     "created": out.created,
                     "updated": out.updated,
                     "unchanged": out.unchanged,
-                    "refused": out.errors.len(),
+                    "refused": out.refused,
                 })),
         )
         .await?;

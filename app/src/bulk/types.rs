@@ -37,6 +37,12 @@ pub const APP_COLUMNS: &[&str] = &[
 ];
 /// The largest file an import takes.
 pub const MAX_IMPORT_BYTES: usize = 20 * 1024 * 1024;
+/// Most data rows in one import file (split larger files).
+pub const MAX_IMPORT_ROWS: usize = 50_000;
+/// Most refused rows an import lists (`errors`); its `message` counts all of them.
+pub const MAX_IMPORT_ERRORS: usize = 1_000;
+/// Most application names in one `required_apps` cell.
+pub const MAX_REQUIRED_APPS: usize = 64;
 
 /// `POST /api/imports/`: a CSV file to import.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

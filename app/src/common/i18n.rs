@@ -179,6 +179,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("users.new", "New user", "新建用户"),
     ("users.profile", "Profile", "基本信息"),
     ("users.add_role", "Add to role", "加入角色"),
+    ("users.password_optional", "Password (superusers only; leave empty to mail the user a link)", "密码（仅超级管理员；留空则向用户发送设置密码的链接）"),
+    ("users.current_password", "Your current password (needed to change your e-mail)", "当前密码（修改邮箱时需要）"),
     ("roles.new", "New role", "新建角色"),
     ("roles.members", "Members", "成员"),
     (

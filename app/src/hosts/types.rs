@@ -18,6 +18,8 @@ pub const HOST_TYPES: &[&str] = &[
 pub const HOST_STATUSES: &[&str] = &["attached", "inited", "raw", "offline"];
 /// Operating-system statuses (seed 003).
 pub const OS_STATUSES: &[&str] = &["stopped", "running", "restarting"];
+/// Most IP addresses one host carries (API, form and CSV import alike).
+pub const MAX_HOST_IPS: usize = 64;
 
 /// An IP address of a host (seed 003 "Ip Address Object").
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -287,13 +289,17 @@ pub fn validate_host(h: &HostInput) -> AppResult<Option<Vec<IpAddress>>> {
     let Some(ips) = &h.ip_address else {
         return Ok(None);
     };
+    if ips.len() > MAX_HOST_IPS {
+        return Err(AppError::invalid(
+            "ip_address",
+            format!("a host has at most {MAX_HOST_IPS} addresses"),
+        ));
+    }
     let mut out: Vec<IpAddress> = vec![];
+    let mut seen = std::collections::HashSet::new();
     for ip in ips {
         let n = normalize_ip(ip)?;
-        if out
-            .iter()
-            .any(|o| o.network == n.network && o.address == n.address)
-        {
+        if !seen.insert((n.network.clone(), n.address.clone())) {
             return Err(AppError::invalid(
                 "ip_address",
                 format!("{} is listed twice", n.address),

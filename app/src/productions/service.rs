@@ -27,14 +27,19 @@ fn snapshot(p: &production::Model) -> serde_json::Value {
     json!({ "name": p.name, "description": p.description })
 }
 
-/// Maps rows to the wire type: one grouped count query, actions from the enforcer.
+/// Maps rows to the wire type: one grouped count query (of the applications the actor may
+/// view), actions from the enforcer.
 async fn to_wire(
     ctx: &Ctx,
     actor: &Actor,
     rows: Vec<production::Model>,
 ) -> AppResult<Vec<Production>> {
     let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
-    let counts: HashMap<i64, i64> = application::Entity::find()
+    let mut apps = application::Entity::find();
+    if let Some(sub) = granted_ids(ctx, actor, ResourceType::Application, "view_app").await? {
+        apps = apps.filter(application::Column::Id.in_subquery(sub));
+    }
+    let counts: HashMap<i64, i64> = apps
         .select_only()
         .column(application::Column::ProductionId)
         .column_as(Expr::col(application::Column::Id).count(), "n")
@@ -132,6 +137,13 @@ pub async fn by_name(ctx: &Ctx, actor: &Actor, name: &str) -> AppResult<Producti
 fn check_input(name: Option<&str>, description: Option<&str>) -> AppResult<()> {
     if let Some(n) = name {
         validate::name("name", n)?;
+        // The CSV export's (and the dashboard's) stand-in for a line the reader may not view.
+        if n.trim() == crate::bulk::service::HIDDEN_LINE {
+            return Err(AppError::invalid(
+                "name",
+                "… is reserved (it stands for a hidden product line)",
+            ));
+        }
     }
     if description.is_some_and(|d| d.chars().count() > 1000) {
         return Err(AppError::invalid(
@@ -267,9 +279,18 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
         if apps.len() > 5 {
             names.push_str(", …");
         }
+        // Module-wide `delete_business` does not imply `view_business`: the line itself is
+        // named only for those who may view it (its id was sent by the caller).
+        let me =
+            if crate::perms::service::holds_resource(ctx, actor.id, BUSINESS, id, "view_business")
+                .await
+            {
+                p.name.clone()
+            } else {
+                id.to_string()
+            };
         return Err(AppError::conflict(format!(
-            "product line {} still has applications: {names}",
-            p.name
+            "product line {me} still has applications: {names}"
         )));
     }
     let removed = drop_resource_grants(&txn, BUSINESS, id).await?;

@@ -9,7 +9,7 @@ pub struct Production {
     pub id: i64,
     pub name: String,
     pub description: String,
-    /// Applications that belong to it.
+    /// Applications that belong to it and that the caller may view.
     pub application_count: u64,
     pub created_at: String,
     pub updated_at: String,

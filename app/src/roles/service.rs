@@ -121,7 +121,8 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: RoleInput) -> AppResult<Rol
     to_wire(ctx, actor, r).await
 }
 
-/// `PATCH /roles/{id}/`: rename or describe. Built-in roles keep their name.
+/// `PATCH /roles/{id}/`: rename or describe. Built-in roles keep their name. Needs holding
+/// everything the role carries, like `delete` (`perms::inherit::ensure_role_within`).
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: RoleInput) -> AppResult<Role> {
     authorize_module(ctx, actor, "system", "manage_roles").await?;
     let txn = crate::db::begin(&ctx.db).await?;
@@ -129,6 +130,12 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: RoleInput) -> AppR
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("role"))?;
+    // Editing a role needs what deleting it needs: holding everything it carries. Otherwise a
+    // `manage_roles` holder could swap the names of a powerful role and a harmless one, and whoever
+    // hands out the harmless one by name would hand out the powerful one (the grants cannot change
+    // under the check: they take the structure lock).
+    crate::db::lock_structure(&txn).await?;
+    inherit::ensure_role_within(&txn, ctx, actor, id).await?;
     let mut am: role::ActiveModel = before.clone().into();
     if let Some(n) = input.name {
         let n = n.trim().to_string();

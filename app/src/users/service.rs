@@ -149,17 +149,41 @@ fn check_profile(
     Ok(())
 }
 
-/// `POST /users/`: creates a user (the seed leaves creation out; Opsdeck adds it).
+/// `POST /users/`: creates a user (the seed leaves creation out; Opsdeck adds it). Only a
+/// superuser may give the password; otherwise (and whenever none is given) the account gets an
+/// unusable random one and the new user is mailed a link to choose theirs, so the creator never
+/// knows the password of an account they may then hand rights to (an e-mail is then required).
 pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<User> {
     authorize_module(ctx, actor, "system", "manage_users").await?;
     let username = input.username.trim().to_string();
     validate::username(&username)?;
-    validate::password("password", &input.password)?;
+    let with_password = !input.password.is_empty();
+    if with_password {
+        if !crate::perms::service::is_superuser(ctx, actor.id).await {
+            return Err(AppError::forbidden(
+                "only a superuser sets another user's password: leave it out and the new user \
+                 is mailed a link to choose one",
+            )
+            .with_field("password"));
+        }
+        validate::password("password", &input.password)?;
+    } else if input.email.trim().is_empty() {
+        return Err(AppError::invalid(
+            "email",
+            "an e-mail address is needed: the new user is mailed a link to choose a password",
+        ));
+    }
     check_profile(
         Some(&input.email),
         Some(&input.phone),
         Some(&input.display_name),
     )?;
+    let password = if with_password {
+        input.password.clone()
+    } else {
+        crate::security::random_token(32)
+    };
+    let password_hash = crate::security::hash_password_off(&password).await?;
     let txn = crate::db::begin(&ctx.db).await?;
     if user::Entity::find()
         .filter(user::Column::Username.eq(&username))
@@ -177,7 +201,7 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<Us
         email: Set(input.email.trim().to_string()),
         phone: Set(input.phone.trim().to_string()),
         display_name: Set(input.display_name.trim().to_string()),
-        password_hash: Set(crate::security::hash_password_off(&input.password).await?),
+        password_hash: Set(password_hash),
         status: Set("enabled".into()),
         locale: Set("en".into()),
         last_login_at: Set(None),
@@ -187,20 +211,32 @@ pub async fn create(ctx: &Ctx, actor: &Actor, input: CreateUser) -> AppResult<Us
     }
     .insert(&txn)
     .await?;
+    if !with_password {
+        crate::auth::service::queue_reset_mail(&txn, ctx, &u, true).await?;
+    }
     record(
         &txn,
         actor,
         Entry::new("user", "add")
             .target("user", Some(u.id), &u.username)
-            .change(json!(null), snapshot(&u)),
+            .detail(json!({
+                "before": null,
+                "after": snapshot(&u),
+                "password": if with_password { "set by creator" } else { "mailed link" },
+            })),
     )
     .await?;
     txn.commit().await?;
+    if !with_password {
+        ctx.jobs_notify.notify_one();
+    }
     Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
 }
 
 /// `PATCH /users/{id}/`: e-mail, phone, display name (anyone may edit their own). Another user's
-/// profile needs `system.manage_users` and holding everything they hold (`perms::guard`).
+/// profile needs `system.manage_users` and holding everything they hold (`perms::guard`); only a
+/// superuser changes another user's e-mail (the reset link goes there). One's own e-mail changes
+/// only in a signed-in session (not with an API token) and with `current_password`.
 pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> AppResult<User> {
     if actor.id != id {
         authorize_module(ctx, actor, "system", "manage_users").await?;
@@ -211,6 +247,39 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
         input.phone.as_deref(),
         input.display_name.as_deref(),
     )?;
+    let new_email = input.email.as_deref().map(str::trim);
+    let email_changes = |u: &user::Model| new_email.is_some_and(|e| e != u.email);
+    // One's own e-mail decides where reset links go: a copied API token or an unattended session
+    // must not be enough to take the account over. Checked before the write transaction (Argon2
+    // must not hold the writer lock) and confirmed inside it.
+    let mut checked_hash = None;
+    if actor.id == id {
+        let current = load(ctx, id).await?;
+        if email_changes(&current) {
+            if actor.via_token.is_some() {
+                return Err(AppError::forbidden(
+                    "your e-mail cannot be changed with an API token: sign in and give your \
+                     current password",
+                )
+                .with_field("email"));
+            }
+            let password = input.current_password.as_deref().unwrap_or_default();
+            if password.is_empty() {
+                return Err(AppError::invalid(
+                    "current_password",
+                    "give your current password to change your e-mail",
+                ));
+            }
+            crate::auth::service::check_current_password(
+                ctx,
+                &current,
+                password,
+                "current_password",
+            )
+            .await?;
+            checked_hash = Some(current.password_hash);
+        }
+    }
     let txn = crate::db::begin(&ctx.db).await?;
     let before = user::Entity::find_by_id(id)
         .one(&txn)
@@ -220,6 +289,18 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
         // What the target holds cannot change under the check (grants and roles take this lock).
         crate::db::lock_structure(&txn).await?;
         crate::perms::guard::ensure_covers(ctx, &txn, actor, id).await?;
+        if email_changes(&before) && !crate::perms::service::is_superuser(ctx, actor.id).await {
+            return Err(AppError::forbidden(
+                "only a superuser changes another user's e-mail (password-reset links go there)",
+            )
+            .with_field("email"));
+        }
+    } else if email_changes(&before)
+        && checked_hash.as_deref() != Some(before.password_hash.as_str())
+    {
+        return Err(AppError::conflict(
+            "your account changed meanwhile; reload and try again",
+        ));
     }
     let mut am: user::ActiveModel = before.clone().into();
     if let Some(v) = input.email {
@@ -293,12 +374,22 @@ pub async fn change_password(
         return Err(AppError::forbidden("you can only change your own password"));
     }
     validate::password("new_password", &input.new_password)?;
+    // Checked under the login throttle (per user) and before the write transaction, so Argon2
+    // never holds the writer lock; the hash is confirmed unchanged inside it.
+    let current = load(ctx, id).await?;
+    crate::auth::service::check_current_password(
+        ctx,
+        &current,
+        &input.original_password,
+        "original_password",
+    )
+    .await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let u = user::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
-    if !crate::security::verify_password_off(&input.original_password, &u.password_hash).await {
+    if u.password_hash != current.password_hash {
         return Err(AppError::new(
             ErrorCode::WrongOriginalPassword,
             "the original password is wrong",
@@ -313,7 +404,8 @@ pub async fn change_password(
 
 /// Stores a new password hash, revokes every API token of the user (a changed or reset password
 /// must also shut out whoever copied a token; the caller clears the token cache after commit with
-/// `tokens::service::forget_tokens`) and audits both (the hash itself is never audited).
+/// `tokens::service::forget_tokens`), marks every open reset link of the user used, and audits
+/// (the hash itself is never audited).
 pub async fn set_password<C: sea_orm::ConnectionTrait>(
     db: &C,
     actor: &Actor,
@@ -331,6 +423,17 @@ pub async fn set_password<C: sea_orm::ConnectionTrait>(
         .exec(db)
         .await?
         .rows_affected;
+    // Every other open reset link of the user dies with the old password.
+    use crate::entities::password_reset;
+    password_reset::Entity::update_many()
+        .col_expr(
+            password_reset::Column::UsedAt,
+            sea_orm::sea_query::Expr::value(Some(crate::time::now())),
+        )
+        .filter(password_reset::Column::UserId.eq(id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
     record(
         db,
         actor,

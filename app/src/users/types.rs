@@ -61,6 +61,9 @@ pub struct UserFilter {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateUser {
     pub username: String,
+    /// Only a superuser may give it; empty (or left out): the new user is mailed a link to
+    /// choose one (then `email` is required).
+    #[serde(default)]
     pub password: String,
     #[serde(default)]
     pub email: String,
@@ -80,6 +83,9 @@ pub struct UpdateUser {
     pub phone: Option<String>,
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Required to change one's own e-mail (in a signed-in session; API tokens cannot).
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 /// `POST /users/{id}/actions/change-password/`.

@@ -199,7 +199,7 @@ pub fn routes(mut api: Api) -> Api {
             .get(&format!("{base}/{{id}}/required-by-apps/"), required_by, Op::new(t, "Applications that depend on this one").query::<AppFilter>().ok_page::<Application>().perm(view))
             .get(&format!("{base}/{{id}}/dependency-graph/"), graph, Op::new(t, "Dependencies and dependants, transitively (the picture on the application page)").ok::<DepGraph>().perm(view))
             .get(&format!("{base}/{{id}}/response-person/"), owners, Op::new(t, "Response persons").query::<PageQuery>().ok_page::<Owner>().perm(view))
-            .post(&format!("{base}/{{id}}/response-person/"), add_owners, Op::new(t, "Add response persons (type dev, ops, qa or pm)").body_list::<OwnerRef>().ok_page::<Owner>().perm("edit_app on it"))
+            .post(&format!("{base}/{{id}}/response-person/"), add_owners, Op::new(t, "Add response persons (type dev, ops, qa or pm)").body_list::<OwnerRef>().ok_page::<Owner>().perm("edit_app on it; another user than yourself: system.view_users"))
             .delete(&format!("{base}/{{id}}/response-person/"), remove_owners, Op::new(t, "Remove response persons").body_list::<OwnerRef>().perm("edit_app on it"));
     }
     api.get(

@@ -1,5 +1,6 @@
 //! The application tree: ancestor closure, placement checks, children and product lines.
 use super::*;
+use crate::perms::service::holds_resource;
 
 /// The ids of an application's subtree (itself included), parents before children.
 pub(super) async fn subtree<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<Vec<app::Model>> {
@@ -71,6 +72,9 @@ pub(super) fn links(a: &app::Model) -> Vec<Rule> {
 /// children under them although the enforcer learns of the creator's grants only at commit.
 pub(crate) type CreatedHere = HashSet<i64>;
 
+/// Checks a new parent application and product line: each must exist and be editable by the
+/// actor. One the actor may not view (nor edit) reads exactly like a missing one (400 on the
+/// field, "not found or not permitted"); one they may view but not edit is a 403.
 pub(super) async fn check_placement<C: ConnectionTrait>(
     db: &C,
     ctx: &Ctx,
@@ -81,25 +85,53 @@ pub(super) async fn check_placement<C: ConnectionTrait>(
 ) -> AppResult<Option<app::Model>> {
     let parent = match parent {
         Some(p) => {
-            let m = load(db, p)
-                .await
-                .map_err(|_| AppError::invalid("parent_app", "no such parent application"))?;
+            let missing = || {
+                AppError::invalid(
+                    "parent_app",
+                    format!("parent application {p} not found or not permitted"),
+                )
+            };
+            let m = app::Entity::find_by_id(p)
+                .one(db)
+                .await?
+                .ok_or_else(missing)?;
             if !created_here.contains(&p) {
-                authorize_resource(ctx, actor, APP, p, "edit_app").await?;
+                if let Err(e) = authorize_resource(ctx, actor, APP, p, "edit_app").await {
+                    return Err(if holds_resource(ctx, actor.id, APP, p, "view_app").await {
+                        e
+                    } else {
+                        missing()
+                    });
+                }
             }
             Some(m)
         }
         None => None,
     };
     if let Some(b) = production {
+        let missing = || {
+            AppError::invalid(
+                "production",
+                format!("product line {b} not found or not permitted"),
+            )
+        };
+        let business = ResourceType::Business;
         if crate::entities::production::Entity::find_by_id(b)
             .one(db)
             .await?
             .is_none()
         {
-            return Err(AppError::invalid("production", "no such product line"));
+            return Err(missing());
         }
-        authorize_resource(ctx, actor, ResourceType::Business, b, "edit_business").await?;
+        if let Err(e) = authorize_resource(ctx, actor, business, b, "edit_business").await {
+            return Err(
+                if holds_resource(ctx, actor.id, business, b, "view_business").await {
+                    e
+                } else {
+                    missing()
+                },
+            );
+        }
     }
     Ok(parent)
 }
@@ -217,6 +249,8 @@ pub async fn of_production(
 }
 
 /// `POST|DELETE /productions/{id}/applications/`: puts applications into (or takes them out of) a product line.
+/// Taking out: an application the actor may not view (nor edit) reads like a missing one (400,
+/// "not found or not permitted"), wherever it is; a visible one in another line is skipped.
 pub async fn set_production(
     ctx: &Ctx,
     actor: &Actor,
@@ -234,8 +268,21 @@ pub async fn set_production(
     .await?;
     let mut items = vec![];
     for a in distinct(ids) {
-        if !add && load(&ctx.db, a).await?.production_id != Some(production) {
-            continue;
+        if !add {
+            let missing =
+                || AppError::invalid("id", format!("application {a} not found or not permitted"));
+            let m = app::Entity::find_by_id(a)
+                .one(&ctx.db)
+                .await?
+                .ok_or_else(missing)?;
+            if !holds_resource(ctx, actor.id, APP, a, "view_app").await
+                && !holds_resource(ctx, actor.id, APP, a, "edit_app").await
+            {
+                return Err(missing());
+            }
+            if m.production_id != Some(production) {
+                continue;
+            }
         }
         let target = if add { Some(production) } else { None };
         let input = AppInput {

@@ -109,8 +109,9 @@ fn NewUserForm(version: RwSignal<u32>) -> impl IntoView {
             <form class="form card" id="new-user-form" on:submit=move |ev| {
                 ev.prevent_default();
                 let input = CreateUser { username: username.get(), password: password.get(), email: email.get(), ..Default::default() };
+                // The password is optional (superusers only); without it the user is mailed a link.
                 let check = validate::username(&input.username)
-                    .and_then(|_| validate::password("password", &input.password))
+                    .and_then(|_| if input.password.is_empty() { Ok(()) } else { validate::password("password", &input.password) })
                     .and_then(|_| validate::email(&input.email, false));
                 match check {
                     Err(e) => merged.set(Some(Err(e))),
@@ -119,7 +120,7 @@ fn NewUserForm(version: RwSignal<u32>) -> impl IntoView {
             }>
                 <label>{t("login.username")}<input name="username" required bind:value=username/></label>
                 <FieldError value=merged field="username"/>
-                <label>{t("login.password")}<input name="password" type="password" autocomplete="new-password" required bind:value=password/></label>
+                <label>{t("users.password_optional")}<input name="password" type="password" autocomplete="new-password" bind:value=password/></label>
                 <FieldError value=merged field="password"/>
                 <label>{t("common.email")}<input name="email" type="email" bind:value=email/></label>
                 <FieldError value=merged field="email"/>
@@ -156,6 +157,10 @@ fn ProfileForm(user: User) -> impl IntoView {
     let email = RwSignal::new(user.email.clone());
     let phone = RwSignal::new(user.phone.clone());
     let display = RwSignal::new(user.display_name.clone());
+    // Changing one's own e-mail needs the current password (the service decides whose it is).
+    let current_password = RwSignal::new(String::new());
+    let original_email = user.email.clone();
+    let email_changed = Memo::new(move |_| email.get().trim() != original_email.trim());
     let save = ServerAction::<EditUser>::new();
     let value = save.value();
     let id = user.id;
@@ -163,12 +168,18 @@ fn ProfileForm(user: User) -> impl IntoView {
         <h2>{t("users.profile")}</h2>
         <form class="form narrow" on:submit=move |ev| {
             ev.prevent_default();
-            save.dispatch(EditUser { id, input: UpdateUser { email: Some(email.get()), phone: Some(phone.get()), display_name: Some(display.get()) } });
+            let pw = current_password.get();
+            let current_password = (email_changed.get_untracked() && !pw.is_empty()).then_some(pw);
+            save.dispatch(EditUser { id, input: UpdateUser { email: Some(email.get()), phone: Some(phone.get()), display_name: Some(display.get()), current_password } });
         }>
             <label>{t("common.display_name")}<input bind:value=display/></label>
             <FieldError value field="display_name"/>
             <label>{t("common.email")}<input type="email" bind:value=email/></label>
             <FieldError value field="email"/>
+            <Show when=move || email_changed.get()>
+                <label>{t("users.current_password")}<input name="current_password" type="password" autocomplete="current-password" bind:value=current_password/></label>
+            </Show>
+            <FieldError value field="current_password"/>
             <label>{t("common.phone")}<input type="tel" bind:value=phone/></label>
             <FieldError value field="phone"/>
             <ActionError value/>
