@@ -331,3 +331,21 @@ both! {
         assert_eq!(import_of(&t, b).await["status"], "done");
     }
 }
+
+both! {
+    async fn lists_of_objects_are_capped_per_request(t: TestApp) {
+        let a = t.post("/api/applications/", t.admin(), serde_json::json!({"name": "capped"})).await.ok()["id"].as_i64().unwrap();
+        let ids: Vec<serde_json::Value> = (0..501).map(|i| serde_json::json!({"id": 100000 + i})).collect();
+        for path in [
+            format!("/api/applications/{a}/required-apps/"),
+            format!("/api/applications/{a}/child-apps/"),
+            format!("/api/applications/{a}/response-person/"),
+        ] {
+            let e = t.post(&path, t.admin(), serde_json::Value::Array(ids.clone())).await.err(400, 40000);
+            assert_eq!(e["field"], "items", "{path}: {e}");
+        }
+        // 500 is still taken (all missing here, so refused for that reason instead).
+        let e = t.post(&format!("/api/applications/{a}/required-apps/"), t.admin(), serde_json::Value::Array(ids[..500].to_vec())).await.err(400, 40000);
+        assert_ne!(e["field"], "items");
+    }
+}

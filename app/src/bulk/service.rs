@@ -1132,15 +1132,24 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
     am.finished_at = Set(Some(crate::time::now()));
 
     if m.all_or_nothing {
-        // Validation pass: the whole file, in one transaction that is rolled back.
-        let txn = crate::db::begin(&ctx.db).await?;
+        // Validation pass: the whole file, in one transaction that is rolled back, on a
+        // scratch copy where that holds no lock other writers wait for (see `Scratch`).
+        let scratch = Scratch::new(ctx).await?;
+        let v = &scratch.ctx;
+        let txn = crate::db::begin(&v.db).await?;
         let mut st = Carry::default();
-        let mut check = rows_of(&txn, ctx, &actor, &m, rows.clone(), &mut st).await?;
-        if m.kind != "hosts" {
-            let placed = std::mem::take(&mut st.placed);
-            check.absorb(import_dependencies(&txn, ctx, &actor, placed, &st.created_here).await?);
+        let checked = async {
+            let mut check = rows_of(&txn, v, &actor, &m, rows.clone(), &mut st).await?;
+            if m.kind != "hosts" {
+                let placed = std::mem::take(&mut st.placed);
+                check.absorb(import_dependencies(&txn, v, &actor, placed, &st.created_here).await?);
+            }
+            AppResult::Ok(check)
         }
+        .await;
         txn.rollback().await?;
+        scratch.close().await;
+        let check = checked?;
         if check.refused > 0 {
             am.errors = Set(json!(check.errors).to_string());
             am.unchanged = Set(check.unchanged as i64);
@@ -1183,6 +1192,56 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
         crate::db::optimize(&ctx.db).await?;
     }
     Ok(())
+}
+
+/// Where an all-or-nothing import is validated (the whole file written in one transaction that
+/// is rolled back). On SQLite, a copy of the database made with `VACUUM INTO` (a read: it
+/// takes no write lock): validating on the database itself held its only write lock for the
+/// whole file, and every other writer waited. On PostgreSQL the database itself: a rolled-back
+/// transaction holds row locks only on the rows it touches. The copy gets its own visible-set
+/// cache (its sets are of the snapshot, and must never be served for the live database).
+struct Scratch {
+    ctx: Ctx,
+    file: Option<std::path::PathBuf>,
+}
+
+impl Scratch {
+    async fn new(ctx: &Ctx) -> AppResult<Scratch> {
+        if ctx.db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+            return Ok(Scratch {
+                ctx: ctx.clone(),
+                file: None,
+            });
+        }
+        let file = std::env::temp_dir().join(format!(
+            "opsdeck-import-check-{}.db",
+            crate::security::random_token(8)
+        ));
+        let quoted = file.display().to_string().replace('\'', "''");
+        ctx.db
+            .execute_unprepared(&format!("VACUUM INTO '{quoted}'"))
+            .await?;
+        let url = format!("sqlite://{}?mode=rw", file.display());
+        let db = crate::db::connect_with(&url, Some(1), 0, ctx.config.sqlite_cache_mb).await?;
+        Ok(Scratch {
+            ctx: Ctx {
+                db,
+                visible: Default::default(),
+                tokens: Default::default(),
+                structure: Default::default(),
+                ..ctx.clone()
+            },
+            file: Some(file),
+        })
+    }
+
+    async fn close(self) {
+        let Some(file) = self.file else { return };
+        let _ = self.ctx.db.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    }
 }
 
 /// Writes `rows` of an import's file in `txn`.

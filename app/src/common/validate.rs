@@ -2,6 +2,21 @@
 use crate::error::{AppError, AppResult};
 
 /// A user name: 2–64 characters of letters, digits, `.`, `_`, `-`, `@`.
+/// The most objects one request may name (children, dependencies, owners, instances, role
+/// members): each costs lookups and an audit record inside one transaction.
+pub const MAX_ITEMS: usize = 500;
+
+/// Refuses a list of more than `MAX_ITEMS` objects.
+pub fn items(n: usize) -> AppResult<()> {
+    if n > MAX_ITEMS {
+        return Err(AppError::invalid(
+            "items",
+            format!("at most {MAX_ITEMS} objects per request (got {n})"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn username(v: &str) -> AppResult<()> {
     let ok = (2..=64).contains(&v.chars().count())
         && v.chars()

@@ -796,6 +796,7 @@ pub async fn add_instances(
     app_id: i64,
     on: Vec<InstanceOnHost>,
 ) -> AppResult<Vec<Instance>> {
+    crate::common::validate::items(on.len())?;
     authorize_resource(ctx, actor, ResourceType::Application, app_id, "edit_app").await?;
     for o in &on {
         authorize_resource(ctx, actor, HOST, o.hostid, "edit_host").await?;
@@ -866,6 +867,7 @@ pub async fn remove_instances(
     app_id: i64,
     ids: Vec<IdRef>,
 ) -> AppResult<Message> {
+    crate::common::validate::items(ids.len())?;
     authorize_resource(ctx, actor, ResourceType::Application, app_id, "edit_app").await?;
     let rows = instance::Entity::find()
         .filter(instance::Column::AppId.eq(app_id))

@@ -239,6 +239,7 @@ pub async fn change_membership(
     pairs: Vec<(i64, i64)>,
     add: bool,
 ) -> AppResult<Message> {
+    crate::common::validate::items(pairs.len())?;
     authorize_module(ctx, actor, "system", "manage_roles").await?;
     let (_structure, txn) = inherit::begin(ctx).await?;
     let mut rules = vec![];

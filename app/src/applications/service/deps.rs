@@ -260,6 +260,7 @@ pub async fn add_required(
     id: i64,
     ids: Vec<IdRef>,
 ) -> AppResult<Message> {
+    crate::common::validate::items(ids.len())?;
     authorize_resource(ctx, actor, APP, id, "edit_app").await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let a = load(&txn, id).await?;
@@ -299,6 +300,7 @@ pub async fn remove_required(
     id: i64,
     ids: Vec<IdRef>,
 ) -> AppResult<Message> {
+    crate::common::validate::items(ids.len())?;
     authorize_resource(ctx, actor, APP, id, "edit_app").await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let a = load(&txn, id).await?;

@@ -61,6 +61,7 @@ pub async fn add_owners(
     id: i64,
     items: Vec<OwnerRef>,
 ) -> AppResult<Page<Owner>> {
+    crate::common::validate::items(items.len())?;
     authorize_resource(ctx, actor, APP, id, "edit_app").await?;
     // Users are looked up by id only with `view_users` (or one's own id), so ids cannot be
     // probed for names, e-mail addresses and phones.
@@ -124,6 +125,7 @@ pub async fn remove_owners(
     id: i64,
     items: Vec<OwnerRef>,
 ) -> AppResult<Message> {
+    crate::common::validate::items(items.len())?;
     authorize_resource(ctx, actor, APP, id, "edit_app").await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let a = load(&txn, id).await?;

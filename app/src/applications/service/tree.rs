@@ -169,6 +169,7 @@ pub async fn add_children(
     id: i64,
     ids: Vec<IdRef>,
 ) -> AppResult<Vec<Application>> {
+    crate::common::validate::items(ids.len())?;
     authorize_resource(ctx, actor, APP, id, "edit_app").await?;
     let items = distinct(ids)
         .into_iter()
@@ -201,6 +202,7 @@ pub async fn remove_children(
     id: i64,
     ids: Vec<IdRef>,
 ) -> AppResult<Message> {
+    crate::common::validate::items(ids.len())?;
     authorize_resource(ctx, actor, APP, id, "edit_app").await?;
     let mut items = vec![];
     for c in distinct(ids) {
@@ -258,6 +260,7 @@ pub async fn set_production(
     ids: Vec<IdRef>,
     add: bool,
 ) -> AppResult<Message> {
+    crate::common::validate::items(ids.len())?;
     authorize_resource(
         ctx,
         actor,
