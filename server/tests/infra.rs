@@ -290,13 +290,6 @@ async fn queue_mail(t: &TestApp, subject: &str) -> i64 {
     id
 }
 
-async fn job(t: &TestApp, id: i64) -> app::entities::job::Model {
-    app::entities::job::Entity::find_by_id(id)
-        .one(&t.ctx.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
 
 /// Polls `cond` every 50 ms for up to `secs` seconds.
 async fn eventually<F: std::future::Future<Output = bool>>(

@@ -47,13 +47,6 @@ async fn job_of_import(t: &TestApp, import_id: i64) -> app::entities::job::Model
         .expect("the import's job")
 }
 
-async fn job(t: &TestApp, id: i64) -> app::entities::job::Model {
-    app::entities::job::Entity::find_by_id(id)
-        .one(&t.ctx.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
 
 /// Sets a job `running` with `attempts`, its lock ending `lock_secs` from now (negative: lapsed,
 /// as when its runner died).

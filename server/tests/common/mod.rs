@@ -293,6 +293,16 @@ impl TestApp {
     }
 }
 
+/// A job row as the database has it.
+pub async fn job(t: &TestApp, id: i64) -> app::entities::job::Model {
+    use sea_orm::EntityTrait;
+    app::entities::job::Entity::find_by_id(id)
+        .one(&t.ctx.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 pub async fn user_id(ctx: &Ctx, username: &str) -> i64 {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     app::entities::user::Entity::find()
