@@ -47,7 +47,6 @@ async fn job_of_import(t: &TestApp, import_id: i64) -> app::entities::job::Model
         .expect("the import's job")
 }
 
-
 /// Sets a job `running` with `attempts`, its lock ending `lock_secs` from now (negative: lapsed,
 /// as when its runner died).
 async fn set_running(t: &TestApp, j: app::entities::job::Model, attempts: i32, lock_secs: i64) {
@@ -340,5 +339,32 @@ both! {
         // 500 is still taken (all missing here, so refused for that reason instead).
         let e = t.post(&format!("/api/applications/{a}/required-apps/"), t.admin(), serde_json::Value::Array(ids[..500].to_vec())).await.err(400, 40000);
         assert_ne!(e["field"], "items");
+    }
+}
+
+both! {
+    async fn imports_refuse_repeated_columns_and_long_queues_and_keep_no_files(t: TestApp) {
+        use sea_orm::EntityTrait;
+        let e = t.post("/api/imports/", t.admin(), serde_json::json!({"kind": "hosts", "csv": "name,cpu,cpu\nx,1,2\n"})).await.err(400, 40000);
+        assert_eq!(e["field"], "csv", "{e}");
+        // Three imports may wait; a fourth is refused until one finishes.
+        for i in 0..3 {
+            let r = t.post("/api/imports/", t.admin(), serde_json::json!({"kind": "hosts", "csv": format!("name,status\nq-{i},raw\n"), "all_or_nothing": true})).await;
+            assert_eq!(r.status, 202, "{}", r.json);
+        }
+        t.post("/api/imports/", t.admin(), serde_json::json!({"kind": "hosts", "csv": "name\nq-9\n"})).await.err(429, 42900);
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        t.post("/api/imports/", t.admin(), serde_json::json!({"kind": "hosts", "csv": "name\nq-9\n"})).await;
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        // Finished imports keep their result, not their file.
+        for m in app::entities::import::Entity::find().all(&t.ctx.db).await.unwrap() {
+            assert_eq!(m.status, "done", "{m:?}");
+            assert!(m.content.is_empty(), "import {} kept its file", m.id);
+        }
+        assert_eq!(t.get("/api/hosts/", t.admin()).await.ok()["count"], 4);
+        // No copy of the database is left beside it (SQLite validates on a copy).
+        let dir = t.dir.clone();
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with(".opsdeck-import-check-")).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

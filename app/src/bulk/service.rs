@@ -332,6 +332,17 @@ fn reader<'a>(kind: &str, text: &'a str) -> AppResult<(csv::Reader<&'a [u8]>, Ve
             format!("the header needs a {key} column"),
         ));
     }
+    // Each column once: a repeated one would only multiply every row's cells.
+    if let Some(twice) = header
+        .iter()
+        .enumerate()
+        .find_map(|(i, h)| header[..i].contains(h).then_some(h))
+    {
+        return Err(AppError::invalid(
+            "csv",
+            format!("column {twice} appears twice in the header"),
+        ));
+    }
     Ok((r, header))
 }
 
@@ -483,12 +494,27 @@ async fn to_wire(ctx: &Ctx, rows: Vec<import::Model>) -> AppResult<Vec<ImportRun
         .collect())
 }
 
+/// Imports one user may have queued or running at once.
+pub const MAX_UNFINISHED_IMPORTS: u64 = 3;
+
 /// `POST /api/imports/`: checks the file's header and queues the import; rows are checked by
 /// the job (see `GET /api/imports/{id}/`).
 pub async fn start(ctx: &Ctx, actor: &Actor, input: ImportInput) -> AppResult<ImportRun> {
     actor.require()?;
     validate_import(&input)?;
     authorize_import(ctx, actor, &input.kind).await?;
+    // Imports run one at a time: one user cannot queue the others' imports away.
+    let waiting = import::Entity::find()
+        .filter(import::Column::CreatedBy.eq(actor.id))
+        .filter(import::Column::Status.is_in(["queued", "running"]))
+        .count(&ctx.db)
+        .await?;
+    if waiting >= MAX_UNFINISHED_IMPORTS {
+        return Err(AppError::new(
+            crate::error::ErrorCode::TooManyRequests,
+            format!("you have {waiting} imports waiting or running; wait for one to finish"),
+        ));
+    }
     // Only counted here (the job parses the file); off the async workers, a 20 MB file takes a
     // moment.
     let (kind, csv) = (input.kind.clone(), input.csv);
@@ -1081,6 +1107,8 @@ async fn finish_row(ctx: &Ctx, id: i64, status: &str, message: Option<&str>) -> 
     };
     let mut am: import::ActiveModel = m.into();
     am.status = Set(status.into());
+    // A finished import is never re-run: its file is not kept.
+    am.content = Set(String::new());
     am.message = Set(message.map(str::to_string));
     am.finished_at = Set(Some(crate::time::now()));
     am.update(&ctx.db).await?;
@@ -1129,6 +1157,7 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
     let category = if m.kind == "hosts" { "host" } else { "app" };
     let mut am: import::ActiveModel = m.clone().into();
     am.status = Set("done".into());
+    am.content = Set(String::new());
     am.finished_at = Set(Some(crate::time::now()));
 
     if m.all_or_nothing {
@@ -1137,6 +1166,12 @@ async fn process(ctx: &Ctx, import_id: i64) -> AppResult<()> {
         let scratch = Scratch::new(ctx).await?;
         let v = &scratch.ctx;
         let txn = crate::db::begin(&v.db).await?;
+        if m.kind != "hosts" {
+            // On PostgreSQL (where the copy is the database itself) a file of applications
+            // takes the structure lock first, like every other writer of the tree: taken
+            // later, after its inserts locked the row counts, it could deadlock with them.
+            crate::db::lock_structure(&txn).await?;
+        }
         let mut st = Carry::default();
         let checked = async {
             let mut check = rows_of(&txn, v, &actor, &m, rows.clone(), &mut st).await?;
@@ -1213,33 +1248,100 @@ impl Scratch {
                 file: None,
             });
         }
-        let file = std::env::temp_dir().join(format!(
-            "opsdeck-import-check-{}.db",
+        // Beside the database (as private as the database itself), readable by the owner only:
+        // the copy holds everything the database does.
+        let dir = sqlite_dir(&ctx.config.database_url);
+        sweep_scratch(&dir);
+        let file = dir.join(format!(
+            "{SCRATCH_PREFIX}{}.db",
             crate::security::random_token(8)
         ));
+        create_private(&file).map_err(AppError::internal)?;
+        let guard = Scratch {
+            ctx: ctx.clone(),
+            file: Some(file.clone()),
+        };
         let quoted = file.display().to_string().replace('\'', "''");
         ctx.db
             .execute_unprepared(&format!("VACUUM INTO '{quoted}'"))
             .await?;
         let url = format!("sqlite://{}?mode=rw", file.display());
         let db = crate::db::connect_with(&url, Some(1), 0, ctx.config.sqlite_cache_mb).await?;
-        Ok(Scratch {
-            ctx: Ctx {
-                db,
-                visible: Default::default(),
-                tokens: Default::default(),
-                structure: Default::default(),
-                ..ctx.clone()
-            },
-            file: Some(file),
-        })
+        let mut guard = guard;
+        guard.ctx = Ctx {
+            db,
+            visible: Default::default(),
+            tokens: Default::default(),
+            structure: Default::default(),
+            ..ctx.clone()
+        };
+        Ok(guard)
     }
 
-    async fn close(self) {
-        let Some(file) = self.file else { return };
-        let _ = self.ctx.db.close().await;
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    async fn close(mut self) {
+        if self.file.is_some() {
+            let _ = self.ctx.db.clone().close().await;
+        }
+        self.remove();
+    }
+
+    fn remove(&mut self) {
+        if let Some(file) = self.file.take() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+    }
+}
+
+/// Whatever way validation ends (an error, a panic), the copy goes.
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+const SCRATCH_PREFIX: &str = ".opsdeck-import-check-";
+
+/// The folder of a SQLite database file (`sqlite://path?mode=rwc`).
+fn sqlite_dir(url: &str) -> std::path::PathBuf {
+    let path = url
+        .strip_prefix("sqlite://")
+        .unwrap_or(url)
+        .split('?')
+        .next()
+        .unwrap_or("");
+    std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.to_path_buf())
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}
+
+/// An empty file only the owner may read (`VACUUM INTO` fills an existing empty file).
+fn create_private(file: &std::path::Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(file).map(|_| ())
+}
+
+/// Removes copies left by a process that died while validating (older than an hour: a copy
+/// in use by another process is younger).
+fn sweep_scratch(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if old && e.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX) {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
