@@ -46,10 +46,13 @@ pub fn burn_password_check(password: &str) {
 
 /// Argon2 hashes and verifications that may run at once in this process (twice the cores): each
 /// takes ~19 MiB and a core for tens of milliseconds, so without a bound a flood of logins would
-/// queue hundreds of blocking threads and gigabytes of memory.
-pub fn argon_limiter() -> &'static tokio::sync::Semaphore {
-    static LIMITER: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    LIMITER.get_or_init(|| tokio::sync::Semaphore::new(argon_capacity() as usize))
+/// queue hundreds of blocking threads and gigabytes of memory. Permits are owned and moved into
+/// the blocking task, so a hash keeps its permit until it ends even if the request is dropped.
+pub fn argon_limiter() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static LIMITER: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> =
+        std::sync::OnceLock::new();
+    LIMITER
+        .get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(argon_capacity() as usize)))
 }
 
 /// The number of permits of `argon_limiter`.
@@ -63,10 +66,10 @@ const ARGON_WAIT_MS: u64 = 1_000;
 
 /// A permit of `argon_limiter`, waiting at most `ARGON_WAIT_MS` (first come, first served); when
 /// the server is saturated the request is refused with 503 rather than queued without bound.
-async fn argon_permit() -> AppResult<tokio::sync::SemaphorePermit<'static>> {
+async fn argon_permit() -> AppResult<tokio::sync::OwnedSemaphorePermit> {
     match tokio::time::timeout(
         std::time::Duration::from_millis(ARGON_WAIT_MS),
-        argon_limiter().acquire(),
+        argon_limiter().clone().acquire_owned(),
     )
     .await
     {
@@ -81,30 +84,38 @@ async fn argon_permit() -> AppResult<tokio::sync::SemaphorePermit<'static>> {
 /// `hash_password` on the blocking pool, under `argon_limiter`: argon2 takes tens of milliseconds
 /// of CPU, which must not stall the async workers that serve every other request.
 pub async fn hash_password_off(password: &str) -> AppResult<String> {
-    let _permit = argon_permit().await?;
+    let permit = argon_permit().await?;
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(AppError::internal)?
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        hash_password(&password)
+    })
+    .await
+    .map_err(AppError::internal)?
 }
 
 /// `verify_password` on the blocking pool, under `argon_limiter` (see `hash_password_off`);
 /// refused (503) when the server is saturated.
 pub async fn verify_password_off(password: &str, hash: &str) -> AppResult<bool> {
-    let _permit = argon_permit().await?;
+    let permit = argon_permit().await?;
     let (password, hash) = (password.to_string(), hash.to_string());
-    Ok(
-        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false),
-    )
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        verify_password(&password, &hash)
+    })
+    .await
+    .unwrap_or(false))
 }
 
 /// `burn_password_check` on the blocking pool, under `argon_limiter` (see `hash_password_off`).
 pub async fn burn_password_check_off(password: &str) -> AppResult<()> {
-    let _permit = argon_permit().await?;
+    let permit = argon_permit().await?;
     let password = password.to_string();
-    let _ = tokio::task::spawn_blocking(move || burn_password_check(&password)).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        burn_password_check(&password)
+    })
+    .await;
     Ok(())
 }
 
@@ -112,9 +123,13 @@ pub async fn burn_password_check_off(password: &str) -> AppResult<()> {
 /// refusals that need no real check (an invalid user name) close to a real one without letting
 /// them queue for, or crowd out, real checks.
 pub async fn burn_password_check_if_idle(password: &str) {
-    if let Ok(_permit) = argon_limiter().try_acquire() {
+    if let Ok(permit) = argon_limiter().clone().try_acquire_owned() {
         let password = password.to_string();
-        let _ = tokio::task::spawn_blocking(move || burn_password_check(&password)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            burn_password_check(&password)
+        })
+        .await;
     }
 }
 

@@ -18,9 +18,9 @@ const WINDOW_MINUTES: i64 = 15;
 /// lock out nobody else; attempts from many names or many addresses are slowed instead.
 pub const MAX_FAILURES: u64 = 10;
 /// Failed logins from one address (any user name; an IPv6 address counts by its /64) after which
-/// the address is refused (429) for the window. High enough that a floor's typos behind one NAT
-/// never reach it; guessing many names from one address stops there.
-pub const MAX_FAILURES_PER_ADDRESS: u64 = 100;
+/// each attempt from it is delayed, growing with the count: a slow-down, never a refusal, so
+/// everybody behind one NAT, /64 or proxy can still sign in with a correct password.
+pub const SLOW_AFTER_ADDRESS: u64 = 30;
 /// Failures of one user name from one address after which each further attempt is delayed.
 const SLOW_AFTER: u64 = 3;
 /// Failures of one user name (any address) after which each attempt is delayed and attempts on
@@ -73,8 +73,9 @@ async fn advisory_lock<C: ConnectionTrait>(txn: &C, what: &str) -> AppResult<()>
 /// and address on PostgreSQL) it counts the pair's and the address's recent failures and, under
 /// the caps, inserts this attempt as a failure, which a successful login deletes again. Parallel
 /// guesses therefore cannot exceed the caps. Expired rows are purged on the way. `ip` is the
-/// throttled address (`security::throttle_address`). Answers the pair's earlier failures.
-async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<u64> {
+/// throttled address (`security::throttle_address`). Answers the pair's earlier failures and the
+/// address's (any name; 0 for `PASSWORD_CHECK`), which only slows attempts.
+async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<(u64, u64)> {
     let txn = crate::db::begin(&ctx.db).await?;
     if !ip.is_empty() {
         advisory_lock(&txn, &format!("login-address\n{ip}")).await?;
@@ -100,16 +101,15 @@ async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<u64> 
     if earlier >= MAX_FAILURES {
         return Err(too_many());
     }
-    if !ip.is_empty() && ip != PASSWORD_CHECK {
-        let by_address = login_failure::Entity::find()
+    let by_address = if !ip.is_empty() && ip != PASSWORD_CHECK {
+        login_failure::Entity::find()
             .filter(login_failure::Column::Ip.eq(ip))
             .filter(login_failure::Column::CreatedAt.gt(since()))
             .count(&txn)
-            .await?;
-        if by_address >= MAX_FAILURES_PER_ADDRESS {
-            return Err(too_many());
-        }
-    }
+            .await?
+    } else {
+        0
+    };
     login_failure::ActiveModel {
         username: Set(username.to_string()),
         ip: Set(ip.to_string()),
@@ -119,18 +119,22 @@ async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<u64> 
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    Ok(earlier)
+    Ok((earlier, by_address))
 }
 
-/// How long to hold this attempt back, growing with the pair's failures and with the name's
-/// failures from anywhere beyond `SLOW_AFTER_WIDE`; and whether the name is that much guessed
-/// (its attempts then take turns, `name_turn`).
-async fn delay_ms(ctx: &Ctx, username: &str, pair: u64) -> AppResult<(u64, bool)> {
+/// How long to hold this attempt back, growing with the pair's failures, with the address's
+/// beyond `SLOW_AFTER_ADDRESS` and with the name's failures from anywhere beyond
+/// `SLOW_AFTER_WIDE`; and whether the name is that much guessed (its checks then take turns,
+/// `name_turn`).
+async fn delay_ms(ctx: &Ctx, username: &str, pair: u64, by_address: u64) -> AppResult<(u64, bool)> {
     let mut ms = if pair >= SLOW_AFTER {
         200 * (pair - SLOW_AFTER + 1)
     } else {
         0
     };
+    if by_address >= SLOW_AFTER_ADDRESS {
+        ms = ms.max(100 * ((by_address - SLOW_AFTER_ADDRESS) / 10 + 1));
+    }
     let by_user = login_failure::Entity::find()
         .filter(login_failure::Column::Username.eq(username))
         .filter(login_failure::Column::CreatedAt.gt(since()))
@@ -143,9 +147,10 @@ async fn delay_ms(ctx: &Ctx, username: &str, pair: u64) -> AppResult<(u64, bool)
     Ok((ms.min(MAX_DELAY_MS), hot))
 }
 
-/// The turn of an attempt on a much-guessed name: attempts on one name (hashed onto 64 stripes)
-/// are delayed and checked one at a time in this process, so guesses from many addresses in
-/// parallel cannot outrun the delay. Refused (429) after `TURN_WAIT_MS`.
+/// The turn of an attempt on a much-guessed name: the password checks on one name (hashed onto
+/// 64 stripes) run one at a time in this process. The turn is taken after the delay and held only
+/// around the check, so an attacker's delayed attempts cannot hold a victim's login back until it
+/// is refused. Refused (429) after `TURN_WAIT_MS`.
 async fn name_turn(username: &str) -> AppResult<tokio::sync::MutexGuard<'static, ()>> {
     static STRIPES: std::sync::OnceLock<Vec<tokio::sync::Mutex<()>>> = std::sync::OnceLock::new();
     let stripes = STRIPES.get_or_init(|| (0..64).map(|_| tokio::sync::Mutex::new(())).collect());
@@ -178,7 +183,8 @@ async fn fail(ctx: &Ctx, actor: &Actor, username: &str, reason: &str) -> AppResu
 
 /// Checks a username and password. A name that cannot exist answers like a wrong password
 /// without touching the database. Attempts are counted before the check, per user name and
-/// address and per address; repeated failures are delayed, then refused (429) for the window;
+/// address and per address; repeated failures are delayed; a name and address pair is then
+/// refused (429) for the window (an address as a whole is only slowed, never refused);
 /// every success and failure is audited. A disabled account answers like a wrong password.
 /// Password hashing runs on the blocking pool, a bounded number at once (503 when saturated).
 pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<user::Model> {
@@ -195,25 +201,29 @@ pub async fn login(ctx: &Ctx, actor: &Actor, input: LoginInput) -> AppResult<use
         return Err(invalid_login());
     }
     let address = crate::security::throttle_address(&actor.ip);
-    let pair = reserve_attempt(ctx, username, &address).await?;
-    let (ms, hot) = delay_ms(ctx, username, pair).await?;
-    let _turn = if hot {
+    let (pair, by_address) = reserve_attempt(ctx, username, &address).await?;
+    let (ms, hot) = delay_ms(ctx, username, pair, by_address).await?;
+    if ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    // Taken after the delay: the turn covers only the check (see `name_turn`).
+    let turn = if hot {
         Some(name_turn(username).await?)
     } else {
         None
     };
-    if ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
     let found = user::Entity::find()
         .filter(user::Column::Username.eq(username))
         .one(&ctx.db)
         .await?;
     let Some(u) = found else {
         crate::security::burn_password_check_off(&input.password).await?;
+        drop(turn);
         return Err(fail(ctx, actor, username, "unknown user").await?);
     };
-    if !crate::security::verify_password_off(&input.password, &u.password_hash).await? {
+    let verified = crate::security::verify_password_off(&input.password, &u.password_hash).await?;
+    drop(turn);
+    if !verified {
         return Err(fail(ctx, actor, username, "wrong password").await?);
     }
     if u.status != "enabled" {
@@ -256,7 +266,7 @@ pub async fn check_current_password(
     field: &str,
 ) -> AppResult<()> {
     let key = format!("#{}", u.id);
-    let earlier = reserve_attempt(ctx, &key, PASSWORD_CHECK)
+    let (earlier, _) = reserve_attempt(ctx, &key, PASSWORD_CHECK)
         .await
         .map_err(|e| {
             if e.error_code == ErrorCode::TooManyRequests.number() {
@@ -331,8 +341,9 @@ pub async fn me(ctx: &Ctx, actor: &Actor) -> AppResult<Me> {
 
 /// How long a reset link stays valid.
 const RESET_MINUTES: i64 = 60;
-/// Forgot-password requests from one address per window (`WINDOW_MINUTES`); more answer 429,
-/// whoever they name, so the limit reveals nothing about accounts.
+/// Forgot-password requests from one address per window (`WINDOW_MINUTES`; an IPv6 address counts
+/// by its /64, `security::throttle_address`, kept as `address` in each request's audit detail);
+/// more answer 429, whoever they name, so the limit reveals nothing about accounts.
 pub const FORGOT_PER_ADDRESS: u64 = 10;
 /// Reset mails to one user per window; further requests answer the same success and send nothing.
 pub const FORGOT_PER_USER: u64 = 3;
@@ -406,12 +417,16 @@ async fn request_reset(
         (None, Some(n), _) => n.to_string(),
         (None, None, e) => e.unwrap_or_default().to_string(),
     };
+    let address = crate::security::throttle_address(&actor.ip);
     let txn = crate::db::begin(&ctx.db).await?;
-    advisory_lock(&txn, &format!("forgot-address\n{}", actor.ip)).await?;
+    advisory_lock(&txn, &format!("forgot-address\n{address}")).await?;
+    // Counted by the throttle address the audit detail keeps (the row's `ip` is the raw one).
+    let tag = json!({ "address": address }).to_string();
+    let tag = tag.trim_start_matches('{').trim_end_matches('}');
     let by_address = crate::entities::audit_log::Entity::find()
         .filter(crate::entities::audit_log::Column::Category.eq("auth"))
         .filter(crate::entities::audit_log::Column::OpType.eq("forgot_password"))
-        .filter(crate::entities::audit_log::Column::Ip.eq(actor.ip.as_str()))
+        .filter(crate::entities::audit_log::Column::Detail.contains(tag))
         .filter(crate::entities::audit_log::Column::OpTime.gt(since()))
         .count(&txn)
         .await?;
@@ -443,14 +458,14 @@ async fn request_reset(
             queue_reset_mail(&txn, ctx, &u, false).await?;
             entry
                 .target("user", Some(u.id), &u.username)
-                .detail(json!({"sent": true}))
+                .detail(json!({"sent": true, "address": address}))
         }
         Some(u) => entry
             .target("user", Some(u.id), &u.username)
-            .detail(json!({"sent": false, "reason": "throttled"})),
-        None => entry
-            .target("user", None, asked)
-            .detail(json!({"sent": false, "reason": "no such user with an e-mail"})),
+            .detail(json!({"sent": false, "reason": "throttled", "address": address})),
+        None => entry.target("user", None, asked).detail(
+            json!({"sent": false, "reason": "no such user with an e-mail", "address": address}),
+        ),
     };
     record(&txn, actor, entry).await?;
     txn.commit().await?;
@@ -528,11 +543,22 @@ pub async fn queue_reset_mail<C: ConnectionTrait>(
 pub async fn reset_password(ctx: &Ctx, actor: &Actor, input: ResetPassword) -> AppResult<Message> {
     validate::password("new_password", &input.new_password)?;
     let invalid = || AppError::invalid("token", "this reset link is invalid or has expired");
+    let token_hash = crate::security::sha256_hex(input.token.trim());
+    let open = password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(token_hash.as_str()))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .filter(password_reset::Column::ExpiresAt.gt(crate::time::now()))
+        .one(&ctx.db)
+        .await?;
+    if open.is_none() {
+        return Err(invalid());
+    }
+    // Hashed before the write transaction (Argon2 and its permit wait must not hold the writer
+    // lock), and only for a link that exists; the link is checked again inside.
+    let new_hash = crate::security::hash_password_off(&input.new_password).await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let r = password_reset::Entity::find()
-        .filter(
-            password_reset::Column::TokenHash.eq(crate::security::sha256_hex(input.token.trim())),
-        )
+        .filter(password_reset::Column::TokenHash.eq(token_hash.as_str()))
         .one(&txn)
         .await?
         .ok_or_else(invalid)?;
@@ -551,8 +577,7 @@ pub async fn reset_password(ctx: &Ctx, actor: &Actor, input: ResetPassword) -> A
         username: u.username.clone(),
         ..actor.clone()
     };
-    crate::users::service::set_password(&txn, &who, u, &input.new_password, "reset_password")
-        .await?;
+    crate::users::service::set_password(&txn, &who, u, new_hash, "reset_password").await?;
     txn.commit().await?;
     crate::tokens::service::forget_tokens(ctx);
     Ok(Message::success())

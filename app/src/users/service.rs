@@ -314,6 +314,10 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: UpdateUser) -> App
     }
     am.updated_at = Set(crate::time::now());
     let after = am.update(&txn).await?;
+    if after.email != before.email {
+        // Links mailed to the old address (a welcome link included) must not outlive it.
+        close_reset_links(&txn, id).await?;
+    }
     record(
         &txn,
         actor,
@@ -384,6 +388,7 @@ pub async fn change_password(
         "original_password",
     )
     .await?;
+    let new_hash = crate::security::hash_password_off(&input.new_password).await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let u = user::Entity::find_by_id(id)
         .one(&txn)
@@ -396,26 +401,27 @@ pub async fn change_password(
         )
         .with_field("original_password"));
     }
-    set_password(&txn, actor, u, &input.new_password, "change_password").await?;
+    set_password(&txn, actor, u, new_hash, "change_password").await?;
     txn.commit().await?;
     crate::tokens::service::forget_tokens(ctx);
     Ok(Message::success())
 }
 
-/// Stores a new password hash, revokes every API token of the user (a changed or reset password
-/// must also shut out whoever copied a token; the caller clears the token cache after commit with
-/// `tokens::service::forget_tokens`), marks every open reset link of the user used, and audits
-/// (the hash itself is never audited).
+/// Stores a new password hash (made by the caller with `security::hash_password_off` before its
+/// transaction, so Argon2 never holds the writer lock), revokes every API token of the user (a
+/// changed or reset password must also shut out whoever copied a token; the caller clears the
+/// token cache after commit with `tokens::service::forget_tokens`), marks every open reset link
+/// of the user used, and audits (the hash itself is never audited).
 pub async fn set_password<C: sea_orm::ConnectionTrait>(
     db: &C,
     actor: &Actor,
     u: user::Model,
-    password: &str,
+    password_hash: String,
     op: &str,
 ) -> AppResult<()> {
     let (id, name) = (u.id, u.username.clone());
     let mut am: user::ActiveModel = u.into();
-    am.password_hash = Set(crate::security::hash_password_off(password).await?);
+    am.password_hash = Set(password_hash);
     am.updated_at = Set(crate::time::now());
     am.update(db).await?;
     let revoked = crate::entities::api_token::Entity::delete_many()
@@ -424,6 +430,19 @@ pub async fn set_password<C: sea_orm::ConnectionTrait>(
         .await?
         .rows_affected;
     // Every other open reset link of the user dies with the old password.
+    close_reset_links(db, id).await?;
+    record(
+        db,
+        actor,
+        Entry::new("user", op)
+            .target("user", Some(id), name)
+            .detail(json!({"tokens_revoked": revoked})),
+    )
+    .await
+}
+
+/// Marks every open reset link of user `id` used (a new password, a changed e-mail).
+async fn close_reset_links<C: sea_orm::ConnectionTrait>(db: &C, id: i64) -> AppResult<()> {
     use crate::entities::password_reset;
     password_reset::Entity::update_many()
         .col_expr(
@@ -434,14 +453,7 @@ pub async fn set_password<C: sea_orm::ConnectionTrait>(
         .filter(password_reset::Column::UsedAt.is_null())
         .exec(db)
         .await?;
-    record(
-        db,
-        actor,
-        Entry::new("user", op)
-            .target("user", Some(id), name)
-            .detail(json!({"tokens_revoked": revoked})),
-    )
-    .await
+    Ok(())
 }
 
 /// Creates the bootstrap administrator (member of the superuser role) if no such user exists.
@@ -502,6 +514,7 @@ pub async fn ensure_admin(
         .or(generated.clone())
         .unwrap_or_default();
     validate::password("password", &pw)?;
+    let password_hash = crate::security::hash_password_off(&pw).await?;
     let now = crate::time::now();
     let txn = crate::db::begin(&ctx.db).await?;
     let u = user::ActiveModel {
@@ -509,7 +522,7 @@ pub async fn ensure_admin(
         email: Set(email.unwrap_or_default().to_string()),
         phone: Set(String::new()),
         display_name: Set("Administrator".into()),
-        password_hash: Set(crate::security::hash_password_off(&pw).await?),
+        password_hash: Set(password_hash),
         status: Set("enabled".into()),
         locale: Set("en".into()),
         last_login_at: Set(None),

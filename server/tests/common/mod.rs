@@ -293,6 +293,63 @@ impl TestApp {
     }
 }
 
+/// Every (user, object, permission) that holds for the given users, over every module flag and
+/// every application, host and product line: what "nobody gained anything" is compared on.
+pub async fn matrix(
+    t: &TestApp,
+    users: &[i64],
+) -> std::collections::BTreeSet<(i64, String, String)> {
+    use app::entities::{application, host, production};
+    use app::perms::types::{ResourceType, APP_PERMS, HOST_PERMS, MODULES, PRODUCTION_PERMS};
+    use sea_orm::EntityTrait;
+    let apps: Vec<i64> = application::Entity::find()
+        .all(&t.ctx.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let hosts: Vec<i64> = host::Entity::find()
+        .all(&t.ctx.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.id)
+        .collect();
+    let lines: Vec<i64> = production::Entity::find()
+        .all(&t.ctx.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    let mut out = std::collections::BTreeSet::new();
+    for &u in users {
+        for m in MODULES {
+            for p in m.perms {
+                let obj = format!("module:{}", m.name);
+                if app::perms::service::holds(&t.ctx, u, &obj, p).await {
+                    out.insert((u, obj, p.to_string()));
+                }
+            }
+        }
+        for (rtype, ids, perms) in [
+            (ResourceType::Application, &apps, APP_PERMS),
+            (ResourceType::Host, &hosts, HOST_PERMS),
+            (ResourceType::Business, &lines, PRODUCTION_PERMS),
+        ] {
+            for &id in ids {
+                for p in perms {
+                    if app::perms::service::holds_resource(&t.ctx, u, rtype, id, p).await {
+                        out.insert((u, format!("{}:{id}", rtype.as_str()), p.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A job row as the database has it.
 pub async fn job(t: &TestApp, id: i64) -> app::entities::job::Model {
     use sea_orm::EntityTrait;
