@@ -519,3 +519,24 @@ both! {
         assert!(msg(&e).contains("secret-line") && msg(&e).contains("in-line"), "{e}");
     }
 }
+
+both! {
+    async fn lookups_by_name_answer_hidden_like_missing(t: TestApp) {
+        // The pickers' by-name lookups (product line, role): a product line the caller may not
+        // view reads exactly like a missing one; roles need view_users.
+        t.post("/api/productions/", t.admin(), json!({"name": "secret-line"})).await.ok();
+        t.post("/api/roles/", t.admin(), json!({"name": "secret-role"})).await.ok();
+        let (uid, _) = t.user("picker").await;
+        let me = app::ctx::Actor { id: uid, username: "picker".into(), ..Default::default() };
+        let hidden = app::productions::service::by_name(&t.ctx, &me, "secret-line").await.unwrap_err();
+        let missing = app::productions::service::by_name(&t.ctx, &me, "no-such-line").await.unwrap_err();
+        assert_eq!((hidden.error_code, hidden.field.clone()), (missing.error_code, missing.field.clone()));
+        assert_eq!(hidden.message.replace("secret-line", "X"), missing.message.replace("no-such-line", "X"));
+        let e = app::roles::service::by_name(&t.ctx, &me, "secret-role").await.unwrap_err();
+        assert_eq!(e.error_code, 40300);
+        // With the rights, both are found.
+        let admin = app::ctx::Actor { id: t.admin_id, username: "admin".into(), ..Default::default() };
+        assert_eq!(app::productions::service::by_name(&t.ctx, &admin, "secret-line").await.unwrap().name, "secret-line");
+        assert_eq!(app::roles::service::by_name(&t.ctx, &admin, "secret-role").await.unwrap().name, "secret-role");
+    }
+}
