@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the tests need from Debian and npm: PostgreSQL, Chromium, an SMTP sink.
+# Installs what the tests need from Debian and npm: PostgreSQL, Chromium, an SMTP sink,
+# PowerDNS (with its SQLite backend) and BIND (with dig and nsupdate).
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+[ -x /usr/sbin/pdns_server ] || need+=(pdns-server)
+[ -d /usr/share/pdns-backend-sqlite3 ] || need+=(pdns-backend-sqlite3)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+[ -x /usr/sbin/named ] || need+=(bind9)
+command -v dig >/dev/null || need+=(dnsutils)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}"

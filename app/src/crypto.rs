@@ -40,9 +40,34 @@ pub struct SecretColumn {
     pub context: &'static str,
 }
 
-/// Every column that stores encrypted secrets. Empty today: no domain stores a secret yet. A
-/// domain that adds one registers it here, so `opsdeck rotate-secrets` re-encrypts it.
-pub const SECRET_COLUMNS: &[SecretColumn] = &[];
+/// Every column that stores encrypted secrets. A domain that adds one registers it here, so
+/// `opsdeck rotate-secrets` re-encrypts it.
+pub const SECRET_COLUMNS: &[SecretColumn] = &[
+    SecretColumn {
+        table: "cert_authorities",
+        id: "id",
+        column: "key_enc",
+        context: "cert_authorities.key_enc",
+    },
+    SecretColumn {
+        table: "certificates",
+        id: "id",
+        column: "key_enc",
+        context: "certificates.key_enc",
+    },
+    SecretColumn {
+        table: "dns_services",
+        id: "id",
+        column: "api_key_enc",
+        context: "dns_services.api_key_enc",
+    },
+    SecretColumn {
+        table: "dns_services",
+        id: "id",
+        column: "tsig_secret_enc",
+        context: "dns_services.tsig_secret_enc",
+    },
+];
 
 struct Key {
     id: String,

@@ -49,6 +49,11 @@ pub struct Config {
     pub job_lock_seconds: u64,
     /// Rows an import writes per transaction (default 250; see `bulk::service`).
     pub import_batch_rows: usize,
+    /// An operator-provided CA certificate to issue from (`OPSDECK_CA_CERT`, a PEM file); with
+    /// `ca_key_path`. Unset: Opsdeck generates its own CA on first use (see `certs`).
+    pub ca_cert_path: Option<String>,
+    /// The private key of `ca_cert_path` (`OPSDECK_CA_KEY`, an unencrypted PEM file).
+    pub ca_key_path: Option<String>,
 }
 
 impl Default for Config {
@@ -73,6 +78,8 @@ impl Default for Config {
             job_concurrency: 4,
             job_lock_seconds: 300,
             import_batch_rows: 250,
+            ca_cert_path: None,
+            ca_key_path: None,
         }
     }
 }

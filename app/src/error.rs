@@ -18,6 +18,10 @@ pub enum ErrorCode {
     TooManyRequests,
     /// The request body is larger than the endpoint takes (64 KB; imports 21 MB).
     PayloadTooLarge,
+    /// A request (approval subject) was already approved (seed 003: 30001 申请单已批准).
+    AlreadyApproved,
+    /// A request is closed, rejected or finished (seed 003: 30002 申请单已关闭/已完成).
+    RequestClosed,
     Internal,
     Unavailable,
 }
@@ -36,6 +40,8 @@ impl ErrorCode {
             ErrorCode::Conflict => 40900,
             ErrorCode::TooManyRequests => 42900,
             ErrorCode::PayloadTooLarge => 41300,
+            ErrorCode::AlreadyApproved => 30001,
+            ErrorCode::RequestClosed => 30002,
             ErrorCode::Internal => 50000,
             ErrorCode::Unavailable => 50300,
         }
@@ -51,7 +57,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::AlreadyApproved | ErrorCode::RequestClosed => 409,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Internal => 500,

@@ -50,13 +50,21 @@ pub async fn enqueue<C: ConnectionTrait, T: Serialize>(
 
 /// Attempts a job of `kind` gets. An import re-runs once (a restart mid-import finishes it);
 /// its own errors mark the import failed rather than fail the job.
+/// Work that must eventually happen (a DNS push, a request's fulfilment) is retried until it
+/// succeeds: its backoff is capped at `MAX_BACKOFF_SECONDS`.
 fn max_attempts(kind: &str) -> i32 {
-    if kind == IMPORT {
-        2
-    } else {
-        5
+    match kind {
+        IMPORT => 2,
+        k if UNTIL_DONE.contains(&k) => i32::MAX,
+        _ => 5,
     }
 }
+
+/// Kinds retried until they succeed (see `max_attempts`).
+const UNTIL_DONE: &[&str] = &["dns_push", "fulfil"];
+
+/// The longest wait between two attempts of a job.
+const MAX_BACKOFF_SECONDS: i64 = 300;
 
 /// The kind of import jobs: at most one runs at a time.
 const IMPORT: &str = "import";
@@ -201,6 +209,23 @@ async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
                 .ok_or("import job without import_id")?;
             crate::bulk::service::run(ctx, id).await
         }
+        "dns_push" => {
+            let p: serde_json::Value =
+                serde_json::from_str(&j.payload).map_err(|e| e.to_string())?;
+            let id = p["domain_id"]
+                .as_i64()
+                .ok_or("dns_push job without domain_id")?;
+            crate::dns::service::push_zone(ctx, id).await
+        }
+        "fulfil" => {
+            let p: serde_json::Value =
+                serde_json::from_str(&j.payload).map_err(|e| e.to_string())?;
+            let id = p["request_id"]
+                .as_i64()
+                .ok_or("fulfil job without request_id")?;
+            crate::requests::service::fulfil(ctx, id).await
+        }
+        "cert_expiry" => crate::certs::service::expiry_sweep(ctx).await,
         other => Err(format!("unknown job kind {other}")),
     }
 }
@@ -248,8 +273,8 @@ async fn finish(ctx: &Ctx, j: &job::Model, result: Result<(), String>) -> AppRes
                 am.status = Set("failed".into());
             } else {
                 am.status = Set("queued".into());
-                am.run_after =
-                    Set(now + chrono::Duration::seconds(5 * 2i64.pow(j.attempts as u32)));
+                let wait = 5i64.saturating_mul(2i64.saturating_pow(j.attempts.min(20) as u32));
+                am.run_after = Set(now + chrono::Duration::seconds(wait.min(MAX_BACKOFF_SECONDS)));
             }
         }
     }
@@ -292,11 +317,67 @@ pub async fn run_due(ctx: &Ctx) -> AppResult<usize> {
     }
 }
 
+/// Job kinds the runner queues once a day (see `schedule_daily`).
+const DAILY: &[&str] = &["cert_expiry"];
+
+/// Queues a job of `kind` (empty payload) if none was queued in the last 24 hours; answers
+/// whether it did. The last run is the `settings` row `<kind>_last_run` (RFC 3339, UTC), moved by
+/// one conditional write in the job's transaction, so several runners queue it once.
+pub async fn schedule_daily(ctx: &Ctx, kind: &str) -> AppResult<bool> {
+    use crate::entities::setting;
+    use sea_orm::sea_query::OnConflict;
+    let name = format!("{kind}_last_run");
+    let now = crate::time::now();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let txn = crate::db::begin(&ctx.db).await?;
+    let inserted = setting::Entity::insert(setting::ActiveModel {
+        name: Set(name.clone()),
+        value: Set(stamp(now)),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(setting::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    let due = inserted == 1
+        || setting::Entity::update_many()
+            .col_expr(setting::Column::Value, Expr::value(stamp(now)))
+            .col_expr(setting::Column::UpdatedAt, Expr::value(now))
+            .filter(setting::Column::Name.eq(name))
+            .filter(setting::Column::Value.lte(stamp(now - chrono::Duration::hours(24))))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1;
+    if due {
+        enqueue(&txn, kind, &serde_json::json!({})).await?;
+    }
+    txn.commit().await?;
+    if due {
+        ctx.jobs_notify.notify_one();
+    }
+    Ok(due)
+}
+
 /// The runner loop: starts jobs when one is queued, when a running one ends, or every few
 /// seconds (retries, and jobs whose runner died).
 pub async fn worker(ctx: Ctx) {
     let mut running = JoinSet::new();
+    // Daily jobs: first looked at a minute after start, then every ten minutes.
+    let mut daily_at = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
+        if tokio::time::Instant::now() >= daily_at {
+            daily_at = tokio::time::Instant::now() + Duration::from_secs(600);
+            for kind in DAILY {
+                if let Err(e) = schedule_daily(&ctx, kind).await {
+                    tracing::error!(error = %e, kind, "scheduling a daily job");
+                }
+            }
+        }
         if let Err(e) = fill(&ctx, &mut running).await {
             tracing::error!(error = %e, "job runner");
         }

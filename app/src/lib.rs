@@ -4,15 +4,19 @@
 #![recursion_limit = "512"]
 
 pub mod applications;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
+pub mod certs;
 pub mod common;
 pub mod dashboard;
+pub mod dns;
 pub mod error;
 pub mod hosts;
 pub mod perms;
 pub mod productions;
+pub mod requests;
 pub mod roles;
 pub mod shell;
 pub mod tokens;

@@ -5,12 +5,14 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
-/// A plain-text mail, the payload of a `mail` job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A mail, the payload of a `mail` job: plain text, and an HTML alternative when `html` is set.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// What a `mail` job keeps once the mail was delivered or given up: recipient and subject, no
@@ -19,6 +21,7 @@ pub fn without_body(payload: &str) -> String {
     match serde_json::from_str::<Mail>(payload) {
         Ok(m) => serde_json::to_string(&Mail {
             body: String::new(),
+            html: None,
             ..m
         })
         .unwrap_or_default(),
@@ -33,12 +36,15 @@ pub async fn send(config: &Config, mail: &Mail) -> Result<(), String> {
         .parse()
         .map_err(|e| format!("bad OPSDECK_MAIL_FROM: {e}"))?;
     let to: Mailbox = mail.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
-    let msg = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(&mail.subject)
-        .body(mail.body.clone())
-        .map_err(|e| e.to_string())?;
+    let builder = Message::builder().from(from).to(to).subject(&mail.subject);
+    let msg = match &mail.html {
+        Some(html) => builder.multipart(lettre::message::MultiPart::alternative_plain_html(
+            mail.body.clone(),
+            html.clone(),
+        )),
+        None => builder.body(mail.body.clone()),
+    }
+    .map_err(|e| e.to_string())?;
     match &config.smtp {
         Some(s) => {
             let mut b = match s.security.as_str() {

@@ -63,6 +63,12 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/applications/:id") view=crate::applications::pages::ApplicationDetailPage/>
                         <Route path=path!("/hosts") view=crate::hosts::pages::HostsPage/>
                         <Route path=path!("/hosts/:id") view=crate::hosts::pages::HostDetailPage/>
+                        <Route path=path!("/requests") view=crate::requests::pages::RequestsPage/>
+                        <Route path=path!("/requests/:kind/new") view=crate::requests::pages::NewRequestPage/>
+                        <Route path=path!("/requests/:kind/:id/edit") view=crate::requests::pages::EditRequestPage/>
+                        <Route path=path!("/requests/:kind/:id") view=crate::requests::pages::RequestDetailPage/>
+                        <Route path=path!("/certificates") view=crate::certs::pages::CertificatesPage/>
+                        <Route path=path!("/certificates/:id") view=crate::certs::pages::CertificateDetailPage/>
                         <Route path=path!("/admin/users") view=crate::users::pages::UsersPage/>
                         <Route path=path!("/admin/users/:id") view=crate::users::pages::UserDetailPage/>
                         <Route path=path!("/admin/roles") view=crate::roles::pages::RolesPage/>
@@ -123,6 +129,8 @@ fn Layout() -> impl IntoView {
 #[component]
 fn Frame(me: Me) -> impl IntoView {
     provide_context(me.clone());
+    provide_context(crate::requests::pages::InboxVersion(RwSignal::new(0)));
+    let inbox_badge = crate::requests::pages::approves_any(&me);
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if logout.value().get().is_some() {
@@ -149,8 +157,11 @@ fn Frame(me: Me) -> impl IntoView {
                     <li><A href="/" exact=true>{t("nav.dashboard")}</A></li>
                     {modules.into_iter().map(|d| {
                         let key = crate::common::i18n::module_key(d.name);
-                        view! { <li><A href=module_href(d.name) attr:data-module=d.name>{t(key)}</A></li> }
+                        let badge = (d.name == "resource_request" && inbox_badge)
+                            .then(|| view! { <crate::requests::pages::InboxBadge/> });
+                        view! { <li><A href=module_href(d.name) attr:data-module=d.name>{t(key)} {badge}</A></li> }
                     }).collect_view()}
+                    <li><A href="/certificates" attr:id="nav-certificates">{t("nav.certificates")}</A></li>
                 </ul>
                 {(sys_users || sys_audit).then(|| view! {
                     <div class="nav-group">{t("nav.admin")}</div>
@@ -192,6 +203,7 @@ fn module_href(name: &str) -> String {
         "business" => "/productions".into(),
         "host" => "/hosts".into(),
         "application" => "/applications".into(),
+        "resource_request" => "/requests".into(),
         other => format!("/m/{other}"),
     }
 }

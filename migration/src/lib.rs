@@ -8,6 +8,8 @@ mod m20261128_000003_hosts;
 mod m20261128_000004_host_search;
 mod m20261128_000005_imports;
 mod m20261128_000006_list_speed;
+mod m20261202_000001_approvals_dns;
+mod m20261202_000003_certs;
 
 pub struct Migrator;
 
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_host_search::Migration),
             Box::new(m20261128_000005_imports::Migration),
             Box::new(m20261128_000006_list_speed::Migration),
+            Box::new(m20261202_000001_approvals_dns::Migration),
+            Box::new(m20261202_000003_certs::Migration),
         ]
     }
 }

@@ -84,5 +84,7 @@ pub fn from_env() -> Result<Config, String> {
         },
         job_lock_seconds: d.job_lock_seconds,
         import_batch_rows: d.import_batch_rows,
+        ca_cert_path: opt("OPSDECK_CA_CERT"),
+        ca_key_path: opt("OPSDECK_CA_KEY"),
     })
 }

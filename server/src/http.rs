@@ -245,6 +245,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
     }
 }
 
+/// A JSON body that may be absent: an empty body is `T::default()` (the seed's actions send
+/// none, `actions/reject/` may carry a reason).
+pub struct OptJ<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptJ<T> {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, IMPORT_BODY_LIMIT)
+            .await
+            .map_err(|_| AppError::bad_request("the request body could not be read"))?;
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(OptJ(T::default()));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        J::<T>::from_request(req, state).await.map(|J(v)| OptJ(v))
+    }
+}
+
 /// Path parameters, answering bad input (`/api/users/abc/`) in the error envelope.
 pub struct P<T>(pub T);
 

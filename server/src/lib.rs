@@ -98,6 +98,8 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/docs", get(api_docs))
         .route("/api/docs/", get(api_docs))
+        // An unknown path under /api/ answers in the error envelope, not with the HTML 404 page.
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .leptos_routes_with_context(&state, routes, provide.clone(), {
@@ -124,6 +126,10 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
         .layer(sessions)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn api_not_found() -> app::error::AppError {
+    app::error::AppError::not_found("endpoint")
 }
 
 /// Background work of a running server: the job runner and expired-session cleanup.

@@ -282,6 +282,7 @@ async fn queue_mail(t: &TestApp, subject: &str) -> i64 {
             to: "someone@example.test".into(),
             subject: subject.into(),
             body: "hello".into(),
+            html: None,
         },
     )
     .await

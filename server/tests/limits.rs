@@ -283,7 +283,7 @@ both! {
         set_running(&t, j.clone(), 2, -60).await;
         // A mail job likewise, after its 5 attempts.
         let mail = app::jobs::enqueue(&t.ctx.db, "mail", &app::mail::Mail {
-            to: "someone@example.test".into(), subject: "lost".into(), body: "secret-body".into(),
+            to: "someone@example.test".into(), subject: "lost".into(), body: "secret-body".into(), html: None,
         }).await.unwrap();
         let m = job(&t, mail).await;
         assert_eq!(m.max_attempts, 5);

@@ -195,7 +195,7 @@ both! {
 both! {
     async fn stale_running_job_is_picked_up_again(t: TestApp) {
         use sea_orm::{ActiveModelTrait, EntityTrait, Set};
-        let id = app::jobs::enqueue(&t.ctx.db, "mail", &app::mail::Mail { to: "x@example.test".into(), subject: "s".into(), body: "b".into() }).await.unwrap();
+        let id = app::jobs::enqueue(&t.ctx.db, "mail", &app::mail::Mail { to: "x@example.test".into(), subject: "s".into(), body: "b".into(), html: None }).await.unwrap();
         // A runner claimed it and died: status running, lock expired.
         let j = app::entities::job::Entity::find_by_id(id).one(&t.ctx.db).await.unwrap().unwrap();
         let mut am: app::entities::job::ActiveModel = j.into();

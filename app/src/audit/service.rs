@@ -272,3 +272,37 @@ pub async fn object_ops(
         operator: r.operator,
     }))
 }
+
+/// `GET /audit/dns-operations/`: DNS servers, zones and records (`category` "dns"); `op_target`
+/// is the target kind (`server`, `domain`, `record`), `op_detail` the human message.
+pub async fn dns_ops(
+    ctx: &Ctx,
+    actor: &Actor,
+    f: crate::dns::types::DnsOpFilter,
+) -> AppResult<Page<crate::dns::types::DnsOp>> {
+    use audit_log::Column as C;
+    authorize_module(ctx, actor, "system", "view_audit").await?;
+    let mut q = audit_log::Entity::find().filter(C::Category.eq("dns"));
+    q = eq_opt(q, C::Operator, &f.operator);
+    q = eq_opt(q, C::OpType, &f.op_type);
+    q = eq_opt(q, C::TargetType, &f.op_target);
+    if let Some(d) = f.op_detail.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(C::Detail.contains(d));
+    }
+    q = time_range(q, &f.op_time_gt, &f.op_time_lt)?;
+    let page = page_of(&ctx.db, q, &f.page).await?;
+    Ok(page.map(|r| {
+        let detail: Value = serde_json::from_str(&r.detail).unwrap_or(Value::Null);
+        crate::dns::types::DnsOp {
+            id: r.id,
+            op_target: r.target_type,
+            op_type: r.op_type,
+            op_detail: detail["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(r.detail),
+            op_time: crate::time::fmt(&r.op_time),
+            operator: r.operator,
+        }
+    }))
+}

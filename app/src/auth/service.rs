@@ -533,6 +533,7 @@ pub async fn queue_reset_mail<C: ConnectionTrait>(
             to: u.email.clone(),
             subject,
             body,
+            html: None,
         },
     )
     .await?;

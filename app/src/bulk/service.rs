@@ -803,6 +803,7 @@ async fn sees(
         ResourceType::Application => ("view_app", "edit_app"),
         ResourceType::Host => ("view_host", "edit_host"),
         ResourceType::Business => ("view_business", "edit_business"),
+        ResourceType::DnsDomain => ("view_domain", "edit_domain"),
     };
     created_here.contains(&id)
         || holds_resource(ctx, actor.id, rtype, id, view).await

@@ -31,3 +31,15 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// An optional text that clients may also send as a number (`"7"` or `7`).
+pub fn opt_num_or_text<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<NumOrStr<i64>>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumOrStr::Num(n)) => Ok(Some(n.to_string())),
+        Some(NumOrStr::Str(s)) => Ok(Some(s)),
+    }
+}

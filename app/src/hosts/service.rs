@@ -493,7 +493,7 @@ async fn set_ips<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn ensure_name_free<C: ConnectionTrait>(
+pub(crate) async fn ensure_name_free<C: ConnectionTrait>(
     db: &C,
     name: &str,
     except: Option<i64>,
@@ -525,6 +525,18 @@ pub(crate) async fn create_in<C: ConnectionTrait>(
     input: HostInput,
 ) -> AppResult<Written> {
     authorize_module(ctx, actor, "host", "add_host").await?;
+    insert_in(txn, ctx, actor, input).await
+}
+
+/// Registers a host inside `txn` without an authorization check: for callers that decided
+/// already (a host request's fulfilment, approved by an approver). The actor gets every host
+/// permission on it, as a creator does.
+pub(crate) async fn insert_in<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    input: HostInput,
+) -> AppResult<Written> {
     let ips = validate_host(&input)?.unwrap_or_default();
     let name = input.name.clone().unwrap_or_default().trim().to_string();
     if name.is_empty() {

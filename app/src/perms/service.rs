@@ -162,6 +162,8 @@ fn module_flags_covering(rtype: ResourceType, perm: &str) -> Vec<(String, String
         ResourceType::Business if matches!(perm, "view_business" | "delete_business") => {
             vec![m("business", perm)]
         }
+        // Whoever manages DNS servers holds every zone permission.
+        ResourceType::DnsDomain => vec![m("dns", "manage_dns_server")],
         _ => vec![],
     }
 }
@@ -214,7 +216,7 @@ pub async fn resource_names<C: sea_orm::ConnectionTrait>(
     rtype: ResourceType,
     ids: &[i64],
 ) -> AppResult<HashMap<i64, String>> {
-    use crate::entities::{application, host, production};
+    use crate::entities::{application, dns_domain, host, production};
     let ids = ids.to_vec();
     Ok(match rtype {
         ResourceType::Application => application::Entity::find()
@@ -238,6 +240,13 @@ pub async fn resource_names<C: sea_orm::ConnectionTrait>(
             .into_iter()
             .map(|p| (p.id, p.name))
             .collect(),
+        ResourceType::DnsDomain => dns_domain::Entity::find()
+            .filter(dns_domain::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.name))
+            .collect(),
     })
 }
 
@@ -247,6 +256,7 @@ pub fn view_perm(rtype: ResourceType) -> &'static str {
         ResourceType::Application => "view_app",
         ResourceType::Host => "view_host",
         ResourceType::Business => "view_business",
+        ResourceType::DnsDomain => "view_domain",
     }
 }
 

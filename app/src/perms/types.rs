@@ -132,6 +132,9 @@ pub const PRODUCTION_PERMS: &[&str] = &[
     "view_app_monitor",
 ];
 
+/// Per-zone permissions of DNS zones (module-wide: `dns.manage_dns_server` holds both on every zone).
+pub const DNS_DOMAIN_PERMS: &[&str] = &["view_domain", "edit_domain"];
+
 /// Seed spellings accepted on input and the flag they mean.
 pub const PERM_ALIASES: &[(&str, &str)] = &[("add_app", "create_app")];
 
@@ -159,6 +162,8 @@ pub enum ResourceType {
     Host,
     #[serde(alias = "production")]
     Business,
+    /// A DNS zone (`dns_domains`).
+    DnsDomain,
 }
 
 impl ResourceType {
@@ -167,6 +172,7 @@ impl ResourceType {
             ResourceType::Application => "application",
             ResourceType::Host => "host",
             ResourceType::Business => "business",
+            ResourceType::DnsDomain => "dns_domain",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -174,6 +180,7 @@ impl ResourceType {
             "application" => Some(Self::Application),
             "host" => Some(Self::Host),
             "business" | "production" => Some(Self::Business),
+            "dns_domain" => Some(Self::DnsDomain),
             _ => None,
         }
     }
@@ -183,6 +190,7 @@ impl ResourceType {
             ResourceType::Application => "applications",
             ResourceType::Host => "hosts",
             ResourceType::Business => "productions",
+            ResourceType::DnsDomain => "dns_domains",
         }
     }
     /// The column lists of this kind sort by default (names).
@@ -191,6 +199,7 @@ impl ResourceType {
             ResourceType::Application => "full_name",
             ResourceType::Host => "hostname",
             ResourceType::Business => "name",
+            ResourceType::DnsDomain => "name",
         }
     }
     /// The permissions one can hold on this kind of resource.
@@ -199,6 +208,7 @@ impl ResourceType {
             ResourceType::Application => APP_PERMS,
             ResourceType::Host => HOST_PERMS,
             ResourceType::Business => PRODUCTION_PERMS,
+            ResourceType::DnsDomain => DNS_DOMAIN_PERMS,
         }
     }
 }

@@ -4,10 +4,13 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
+pub mod certs;
 pub mod dashboard;
+pub mod dns;
 pub mod hosts;
 pub mod perms;
 pub mod productions;
+pub mod requests;
 pub mod roles;
 pub mod tokens;
 pub mod users;
@@ -24,8 +27,11 @@ pub fn api() -> Api {
     let api = productions::routes(api);
     let api = applications::routes(api);
     let api = bulk::routes(api);
+    let api = certs::routes(api);
     let api = dashboard::routes(api);
+    let api = dns::routes(api);
     let api = hosts::routes(api);
     let api = tokens::routes(api);
+    let api = requests::routes(api);
     audit::routes(api)
 }

@@ -80,6 +80,7 @@ pub fn resource_routes(mut api: Api) -> Api {
         ),
         (ResourceType::Host, "host", &["hosts", "host"][..]),
         (ResourceType::Business, "business", &["productions"][..]),
+        (ResourceType::DnsDomain, "dns_domain", &[][..]),
     ];
     for (rtype, seg, bases) in kinds {
         for (plural, st) in [("users", SubjectType::User), ("roles", SubjectType::Role)] {

@@ -9,6 +9,8 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod dns_servers;
+
 pub const ADMIN_PW: &str = "admin-pass-123";
 
 #[derive(Clone, Copy, Debug)]
@@ -450,4 +452,32 @@ pub fn drop_pg_database(name: String) {
         })
     })
     .join();
+}
+
+/// The mails written to a mail directory (no SMTP configured) or a Maildir folder:
+/// `{to, subject, text, html}` each, decoded by Python's `email` package (MIME, base64, RFC 2047).
+pub fn decoded_mails(dir: &std::path::Path) -> Vec<Value> {
+    let script = r#"
+import email, email.policy, json, os, sys
+out = []
+d = sys.argv[1]
+for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+    p = os.path.join(d, n)
+    if not os.path.isfile(p):
+        continue
+    m = email.message_from_bytes(open(p, 'rb').read(), policy=email.policy.default)
+    text = m.get_body(('plain',))
+    html = m.get_body(('html',))
+    out.append({"to": str(m['To']), "subject": str(m['Subject']),
+                "text": text.get_content() if text else None, "html": html.get_content() if html else None})
+print(json.dumps(out))
+"#;
+    let o = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
 }

@@ -109,7 +109,8 @@ impl<S: PartialEq + Copy> Stamped<S> {
 const VISIBLE_ENTRIES: usize = 4096;
 
 /// Per resource kind: counts committed writes to its rows in this process (see `catalog_changed`).
-static CATALOG: [std::sync::atomic::AtomicU64; 3] = [
+static CATALOG: [std::sync::atomic::AtomicU64; 4] = [
+    std::sync::atomic::AtomicU64::new(0),
     std::sync::atomic::AtomicU64::new(0),
     std::sync::atomic::AtomicU64::new(0),
     std::sync::atomic::AtomicU64::new(0),
@@ -120,6 +121,7 @@ fn catalog_slot(rtype: ResourceType) -> &'static std::sync::atomic::AtomicU64 {
         ResourceType::Application => 0,
         ResourceType::Host => 1,
         ResourceType::Business => 2,
+        ResourceType::DnsDomain => 3,
     }]
 }
 

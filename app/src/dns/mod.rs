@@ -1,0 +1,6 @@
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod driver;
+#[cfg(feature = "ssr")]
+pub mod service;
+pub mod types;

@@ -1,0 +1,169 @@
+//! What resource requests (domain requests) use: check requested records against the managed
+//! zones, insert them on approval, push, and tell when the servers have them.
+use super::records::{check_targets, invalid_at, plan, write, Change, Mode};
+use super::*;
+use crate::dns::types::{validate_record, Normalized, RecordInput};
+use std::collections::BTreeMap;
+
+pub use super::push::push_zone;
+
+/// A requested record resolved to the managed zone that holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub domain_id: i64,
+    /// The zone's name.
+    pub zone: String,
+    pub record: Normalized,
+    /// Its index in the request's `records`.
+    pub index: usize,
+}
+
+fn field(i: usize, f: &str) -> String {
+    format!("records[{i}].{f}")
+}
+
+/// Validates requested records: each name lies in a managed zone (the longest suffix wins),
+/// the DNS rules of its type hold, and it clashes neither with existing records nor with the
+/// other requested ones. Errors name `records[i].field`.
+pub async fn check<C: ConnectionTrait>(
+    db: &C,
+    records: &[RecordInput],
+) -> AppResult<Vec<Resolved>> {
+    if records.is_empty() {
+        return Err(AppError::invalid(
+            "records",
+            "a domain request needs at least one record",
+        ));
+    }
+    crate::common::validate::items(records.len())?;
+    let names: Vec<String> = records
+        .iter()
+        .map(|r| r.name.trim().trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    let mut candidates: Vec<String> = vec![];
+    for n in &names {
+        let mut s = n.as_str();
+        loop {
+            candidates.push(s.to_string());
+            match s.split_once('.') {
+                Some((_, rest)) => s = rest,
+                None => break,
+            }
+        }
+    }
+    candidates.sort();
+    candidates.dedup();
+    let mut zones: HashMap<String, dns_domain::Model> = HashMap::new();
+    for chunk in candidates.chunks(500) {
+        for z in dns_domain::Entity::find()
+            .filter(dns_domain::Column::Name.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            zones.insert(z.name.clone(), z);
+        }
+    }
+    let mut out = vec![];
+    let mut by_zone: BTreeMap<i64, Vec<Change>> = BTreeMap::new();
+    for (i, (r, n)) in records.iter().zip(&names).enumerate() {
+        if n.is_empty() {
+            return Err(AppError::invalid(
+                &field(i, "name"),
+                "a record needs a name",
+            ));
+        }
+        let zone = zone_of(n, &zones).ok_or_else(|| {
+            AppError::invalid(
+                &field(i, "name"),
+                format!("no DNS zone managed by Opsdeck contains {n}"),
+            )
+        })?;
+        let mut input = r.clone();
+        input.name = format!("{n}.");
+        let rec =
+            validate_record(&zone.name, &input).map_err(|e| invalid_at(e, &|f| field(i, f)))?;
+        by_zone.entry(zone.id).or_default().push(Change {
+            replaces: None,
+            after: Some(rec.clone()),
+            origin: i,
+            op: Some("add"),
+        });
+        out.push(Resolved {
+            domain_id: zone.id,
+            zone: zone.name.clone(),
+            record: rec,
+            index: i,
+        });
+    }
+    for (did, mut changes) in by_zone {
+        let zone = zones
+            .values()
+            .find(|z| z.id == did)
+            .cloned()
+            .ok_or_else(|| AppError::not_found("domain"))?;
+        plan(db, &zone, &mut changes, &field).await?;
+        check_targets(db, &zone, &changes, &field).await?;
+        // The TTLs of records without their own are the ones of their sets.
+        for c in changes {
+            if let Some(a) = c.after {
+                out[c.origin].record = a;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The managed zone holding `name`: the longest zone name that is `name` or a suffix of it.
+fn zone_of<'a>(
+    name: &str,
+    zones: &'a HashMap<String, dns_domain::Model>,
+) -> Option<&'a dns_domain::Model> {
+    let mut s = name;
+    loop {
+        if let Some(z) = zones.get(s) {
+            return Some(z);
+        }
+        s = s.split_once('.')?.1;
+    }
+}
+
+/// Creates the checked records in `txn` for request `request_id`: each zone locked, the clash
+/// check repeated under the lock, rows `pending` with `request_id`, outbox, audit and one
+/// `dns_push` job per zone. Answers the zone ids (the caller commits, then wakes the runner).
+pub async fn insert<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    request_id: i64,
+    records: &[Resolved],
+) -> AppResult<Vec<i64>> {
+    let mut by_zone: BTreeMap<i64, Vec<Change>> = BTreeMap::new();
+    for r in records {
+        by_zone.entry(r.domain_id).or_default().push(Change {
+            replaces: None,
+            after: Some(r.record.clone()),
+            origin: r.index,
+            op: Some("add"),
+        });
+    }
+    let mut zones = vec![];
+    for (did, mut changes) in by_zone {
+        let zone = lock_zone(txn, did).await?;
+        plan(txn, &zone, &mut changes, &field).await?;
+        check_targets(txn, &zone, &changes, &field).await?;
+        write(txn, actor, &zone, changes, Some(request_id), Mode::Push).await?;
+        zones.push(did);
+    }
+    Ok(zones)
+}
+
+/// Whether the DNS servers have every record of request `request_id` (no row of it is
+/// `pending`; rows deleted since no longer count).
+pub async fn request_synced<C: ConnectionTrait>(db: &C, request_id: i64) -> AppResult<bool> {
+    use sea_orm::PaginatorTrait;
+    let pending = dns_record::Entity::find()
+        .filter(dns_record::Column::RequestId.eq(request_id))
+        .filter(dns_record::Column::State.eq("pending"))
+        .count(db)
+        .await?;
+    Ok(pending == 0)
+}

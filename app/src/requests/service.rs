@@ -1,0 +1,1159 @@
+//! Resource requests: hosts, domains and SSL certificates, through the approval engine.
+//!
+//! Who: `resource_request.create_resource_req` files; the kind's approve flag
+//! (`approve_host_req`, `approve_domain_req`, `approve_ssl_cert_req`) decides, sees every request
+//! of the kind and operates fulfilment (deliver, upload); requesters see their own; nobody else
+//! sees any (everyone needs `enable_resource_req`). Nobody decides on their own request.
+//!
+//! Fulfilment is the durable job `fulfil`, queued by the approval that completes the quorum and
+//! retried until it succeeds: a domain request's records (written at approval, `pending`) are
+//! pushed to their zones' servers; an SSL request gets a certificate from Opsdeck's CA; a host
+//! request registers its hosts (`raw`) and waits for an operator to mark them delivered.
+use super::notify::{self, What};
+use super::types::*;
+use crate::approvals::service::{self as engine, Subject};
+use crate::approvals::types::{RejectInput, STATUSES};
+use crate::audit::service::{record, Entry};
+use crate::common::{Message, Page};
+use crate::ctx::{Actor, Ctx};
+use crate::entities::{approval, resource_request as rr, user};
+use crate::error::{AppError, AppResult};
+use crate::perms::service::{holds_resource, may_module};
+use crate::perms::types::ResourceType;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+
+const MODULE: &str = "resource_request";
+
+fn subject(id: i64) -> Subject {
+    Subject {
+        kind: "resource_request",
+        table: "resource_requests",
+        id,
+    }
+}
+
+/// What a request stores besides its columns: the input of its kind and what fulfilment made.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Stored {
+    #[serde(flatten)]
+    input: RequestInput,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    host_ids: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate_id: Option<i64>,
+}
+
+fn stored(r: &rr::Model) -> Stored {
+    serde_json::from_str(&r.payload).unwrap_or_default()
+}
+
+/// The caller's standing for a kind: an approver, or a requester who sees only their own.
+struct Access {
+    approver: bool,
+}
+
+async fn access(ctx: &Ctx, actor: &Actor, kind: RequestKind) -> AppResult<Access> {
+    actor.require()?;
+    if may_module(ctx, actor, MODULE, kind.approve_perm()).await {
+        return Ok(Access { approver: true });
+    }
+    if may_module(ctx, actor, MODULE, "enable_resource_req").await {
+        return Ok(Access { approver: false });
+    }
+    Err(AppError::forbidden(format!(
+        "permission {MODULE}.enable_resource_req required"
+    )))
+}
+
+async fn require_approver(ctx: &Ctx, actor: &Actor, kind: RequestKind) -> AppResult<()> {
+    if access(ctx, actor, kind).await?.approver {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "permission {MODULE}.{} required",
+            kind.approve_perm()
+        )))
+    }
+}
+
+/// Loads a request the caller may see (404 otherwise, and for another kind's id).
+async fn load_visible<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    acc: &Access,
+    kind: RequestKind,
+    id: i64,
+) -> AppResult<rr::Model> {
+    let r = rr::Entity::find_by_id(id)
+        .filter(rr::Column::Kind.eq(kind.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("request"))?;
+    if !acc.approver && r.creator_id != actor.id {
+        return Err(AppError::not_found("request"));
+    }
+    Ok(r)
+}
+
+fn field_errors(errs: Vec<(String, String)>) -> AppResult<()> {
+    match errs.into_iter().next() {
+        None => Ok(()),
+        Some((f, m)) => Err(AppError::invalid(&f, m)),
+    }
+}
+
+/// Checks what validation cannot see alone: users and applications exist (and the requester
+/// may see the applications), records fit a managed zone, host names are free.
+async fn check_refs<C: ConnectionTrait>(
+    db: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    i: &RequestInput,
+) -> AppResult<()> {
+    if let Some(users) = &i.login_users {
+        let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        let found: BTreeSet<i64> = user::Entity::find()
+            .filter(user::Column::Id.is_in(ids.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        if let Some(n) = ids.iter().position(|id| !found.contains(id)) {
+            return Err(AppError::invalid(
+                &format!("login_users[{n}]"),
+                "unknown user",
+            ));
+        }
+    }
+    if let Some(apps) = &i.associated_app {
+        for (n, a) in apps.iter().enumerate() {
+            // A hidden application reads like a missing one.
+            if !holds_resource(ctx, actor.id, ResourceType::Application, *a, "view_app").await
+                || crate::entities::application::Entity::find_by_id(*a)
+                    .one(db)
+                    .await?
+                    .is_none()
+            {
+                return Err(AppError::invalid(
+                    &format!("associated_app[{n}]"),
+                    "unknown application",
+                ));
+            }
+        }
+    }
+    match kind {
+        RequestKind::Host => {
+            for (n, h) in i.required_hosts.iter().flatten().enumerate() {
+                crate::hosts::service::ensure_name_free(db, h.name.trim(), None)
+                    .await
+                    .map_err(|e| {
+                        AppError::invalid(&format!("required_hosts[{n}].name"), e.message)
+                    })?;
+            }
+        }
+        RequestKind::Domain => {
+            crate::dns::service::requested::check(db, &dns_inputs(i)).await?;
+        }
+        RequestKind::Ssl => {}
+    }
+    Ok(())
+}
+
+/// The requested records as the DNS module takes them.
+fn dns_inputs(i: &RequestInput) -> Vec<crate::dns::types::RecordInput> {
+    i.records
+        .iter()
+        .flatten()
+        .map(|r| crate::dns::types::RecordInput {
+            name: r.record.clone(),
+            rtype: r.rtype.clone(),
+            value: r.value.clone(),
+            ttl: r.ttl,
+            priority: r.priority,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Trims and lowercases what is stored.
+fn normalize(kind: RequestKind, mut i: RequestInput) -> RequestInput {
+    if let Some(d) = &mut i.domain {
+        *d = d.trim().trim_end_matches('.').to_lowercase();
+    }
+    for h in i.required_hosts.iter_mut().flatten() {
+        h.name = h.name.trim().to_string();
+    }
+    for r in i.records.iter_mut().flatten() {
+        r.record = r.record.trim().trim_end_matches('.').to_lowercase();
+        r.rtype = r.rtype.trim().to_uppercase();
+        r.value = r.value.trim().to_string();
+    }
+    if kind == RequestKind::Host {
+        i.expect_delivery_days.get_or_insert_with(|| "7".into());
+        i.expiration.get_or_insert_with(|| "never".into());
+    }
+    i
+}
+
+/// Answers rows as wire requests: creator names and login user names in one query.
+async fn to_wire<C: ConnectionTrait>(
+    db: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    acc: &Access,
+    rows: Vec<rr::Model>,
+) -> AppResult<Vec<ResourceRequest>> {
+    let mut ids: BTreeSet<i64> = rows.iter().map(|r| r.creator_id).collect();
+    let payloads: Vec<Stored> = rows.iter().map(stored).collect();
+    for p in &payloads {
+        ids.extend(p.input.login_users.iter().flatten().map(|u| u.id));
+    }
+    let names: HashMap<i64, String> = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.into_iter().collect::<Vec<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect();
+    let decided: BTreeSet<i64> = if acc.approver {
+        approval::Entity::find()
+            .filter(approval::Column::SubjectType.eq("resource_request"))
+            .filter(
+                approval::Column::SubjectId.is_in(rows.iter().map(|r| r.id).collect::<Vec<_>>()),
+            )
+            .filter(approval::Column::ApproverId.eq(actor.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| a.subject_id)
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    let _ = ctx;
+    Ok(rows
+        .into_iter()
+        .zip(payloads)
+        .map(|(r, p)| {
+            let kind = RequestKind::parse(&r.kind).unwrap_or(RequestKind::Host);
+            let mine = r.creator_id == actor.id;
+            let mut actions = vec![];
+            if r.status == "wait_review" {
+                if mine {
+                    actions.extend(["edit", "close"]);
+                } else if acc.approver && !decided.contains(&r.id) {
+                    actions.extend(["approve", "reject"]);
+                }
+            }
+            if r.status == "approved" && acc.approver {
+                match kind {
+                    RequestKind::Host if p.host_ids.is_some() => actions.push("deliver"),
+                    RequestKind::Ssl => actions.push("upload"),
+                    _ => {}
+                }
+            }
+            let i = p.input;
+            let (host, domain, ssl) = (
+                kind == RequestKind::Host,
+                kind == RequestKind::Domain,
+                kind == RequestKind::Ssl,
+            );
+            ResourceRequest {
+                id: r.id,
+                kind: r.kind.clone(),
+                creator: names.get(&r.creator_id).cloned().unwrap_or_default(),
+                creator_id: r.creator_id,
+                created_time: crate::time::fmt(&r.created_at),
+                updated_time: crate::time::fmt(&r.updated_at),
+                status: r.status.clone(),
+                purpose: if host || ssl {
+                    Some(i.purpose.unwrap_or_default())
+                } else {
+                    None
+                },
+                expect_delivery_days: if host || ssl {
+                    Some(i.expect_delivery_days.unwrap_or_else(|| "7".into()))
+                } else {
+                    None
+                },
+                expiration: host.then(|| i.expiration.unwrap_or_else(|| "never".into())),
+                login_users: host.then(|| {
+                    i.login_users
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|u| UserRef {
+                            id: u.id,
+                            username: names.get(&u.id).cloned(),
+                        })
+                        .collect()
+                }),
+                shipped_packages: host.then(|| i.shipped_packages.unwrap_or_default()),
+                required_hosts: host.then(|| i.required_hosts.unwrap_or_default()),
+                records: domain.then(|| i.records.unwrap_or_default()),
+                associated_app: (domain || ssl).then(|| i.associated_app.unwrap_or_default()),
+                domain: if ssl { i.domain } else { None },
+                certificate_type: if ssl { i.certificate_type } else { None },
+                approvals_needed: r.approvals_needed,
+                approvals_count: r.approvals_count,
+                fulfilment_note: r.fulfilment_note.clone(),
+                host_ids: p.host_ids,
+                certificate_id: p.certificate_id,
+                available_actions: actions.into_iter().map(String::from).collect(),
+                decisions: None,
+                timeline: None,
+            }
+        })
+        .collect())
+}
+
+fn like(backend: sea_orm::DbBackend, column: &str, v: &str) -> Expr {
+    let pattern = crate::db::contains_pattern(&v.to_lowercase());
+    let p = if backend == sea_orm::DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    Expr::cust_with_values(
+        format!(r#""resource_requests"."{column}" LIKE {p} ESCAPE '\'"#),
+        [pattern],
+    )
+}
+
+/// `GET /resource-request/{kind}/`: approvers see every request of the kind, others their own.
+/// `view=mine` narrows to one's own; `view=inbox` to those waiting for the caller's decision.
+pub async fn list(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    f: RequestFilter,
+) -> AppResult<Page<ResourceRequest>> {
+    let acc = access(ctx, actor, kind).await?;
+    let backend = ctx.db.get_database_backend();
+    let mut q = rr::Entity::find().filter(rr::Column::Kind.eq(kind.as_str()));
+    let view = f.view.as_deref().unwrap_or("");
+    if !acc.approver || view == "mine" {
+        q = q.filter(rr::Column::CreatorId.eq(actor.id));
+    }
+    if view == "inbox" {
+        if !acc.approver {
+            return Ok(Page::new(0, &f.page, vec![]));
+        }
+        q = q
+            .filter(rr::Column::Status.eq("wait_review"))
+            .filter(rr::Column::CreatorId.ne(actor.id))
+            .filter(not_decided_by(actor.id));
+    }
+    if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        if !STATUSES.contains(&s) {
+            return Err(AppError::invalid(
+                "status",
+                format!("one of {}", STATUSES.join(", ")),
+            ));
+        }
+        q = q.filter(rr::Column::Status.eq(s));
+    }
+    if let Some(c) = f.creator.as_deref().filter(|s| !s.is_empty()) {
+        let uid = user::Entity::find()
+            .filter(user::Column::Username.eq(c))
+            .one(&ctx.db)
+            .await?
+            .map(|u| u.id)
+            .unwrap_or(-1);
+        q = q.filter(rr::Column::CreatorId.eq(uid));
+    }
+    if let Some(s) = f.time_gt.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(rr::Column::CreatedAt.gt(crate::time::parse("time__gt", s)?));
+    }
+    if let Some(s) = f.time_lt.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(rr::Column::CreatedAt.lt(crate::time::parse("time__lt", s)?));
+    }
+    if kind == RequestKind::Ssl {
+        if let Some(d) = f.domain.as_deref().filter(|s| !s.is_empty()) {
+            q = q.filter(like(backend, "domain", d.trim()));
+        }
+        if let Some(t) = f.certificate_type.as_deref().filter(|s| !s.is_empty()) {
+            q = q.filter(rr::Column::CertificateType.eq(t));
+        }
+    }
+    let count = q.clone().count(&ctx.db).await?;
+    let rows = q
+        .order_by_desc(rr::Column::Id)
+        .offset(f.page.offset())
+        .limit(f.page.size())
+        .all(&ctx.db)
+        .await?;
+    let out = to_wire(&ctx.db, ctx, actor, &acc, rows).await?;
+    Ok(Page::new(count, &f.page, out))
+}
+
+/// Requests the user has not decided on yet.
+fn not_decided_by(user_id: i64) -> Condition {
+    Condition::all().add(
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(approval::Entity)
+                .and_where(
+                    Expr::col((approval::Entity, approval::Column::SubjectType))
+                        .eq("resource_request"),
+                )
+                .and_where(
+                    Expr::col((approval::Entity, approval::Column::SubjectId))
+                        .equals((Alias::new("resource_requests"), Alias::new("id"))),
+                )
+                .and_where(Expr::col((approval::Entity, approval::Column::ApproverId)).eq(user_id))
+                .to_owned(),
+        )
+        .not(),
+    )
+}
+
+/// `GET /resource-request/{kind}/{id}/`: the request with its decisions and timeline.
+pub async fn get(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    id: i64,
+) -> AppResult<ResourceRequest> {
+    let acc = access(ctx, actor, kind).await?;
+    let r = load_visible(&ctx.db, actor, &acc, kind, id).await?;
+    let mut w = to_wire(&ctx.db, ctx, actor, &acc, vec![r]).await?.remove(0);
+    w.decisions = Some(engine::decisions(&ctx.db, subject(id)).await?);
+    w.timeline = Some(engine::timeline(&ctx.db, subject(id)).await?);
+    Ok(w)
+}
+
+/// `POST /resource-request/{kind}/`: files a request (needs `create_resource_req`); mails its
+/// approvers and the owners of associated applications.
+pub async fn create(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    input: RequestInput,
+) -> AppResult<ResourceRequest> {
+    let acc = access(ctx, actor, kind).await?;
+    if !may_module(ctx, actor, MODULE, "create_resource_req").await {
+        return Err(AppError::forbidden(format!(
+            "permission {MODULE}.create_resource_req required"
+        )));
+    }
+    let input = normalize(kind, input);
+    field_errors(validate(kind, &input, true))?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    check_refs(&txn, ctx, actor, kind, &input).await?;
+    let now = crate::time::now();
+    let payload = Stored {
+        input: input.clone(),
+        ..Default::default()
+    };
+    let row = rr::ActiveModel {
+        kind: Set(kind.as_str().into()),
+        creator_id: Set(actor.id),
+        status: Set("wait_review".into()),
+        payload: Set(serde_json::to_string(&payload).map_err(AppError::internal)?),
+        domain: Set(input.domain.clone()),
+        certificate_type: Set(input.certificate_type.clone()),
+        approvals_needed: Set(engine::quorum(&txn, kind.as_str()).await?),
+        approvals_count: Set(0),
+        fulfilment_note: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    engine::event(&txn, subject(row.id), Some(actor), "filed", "").await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "add")
+            .target(
+                &format!("{}_request", kind.as_str()),
+                Some(row.id),
+                format!("#{}", row.id),
+            )
+            .detail(json!({ "after": payload.input })),
+    )
+    .await?;
+    let mut to = notify::approvers(&txn, ctx, kind).await?;
+    to.extend(notify::app_owners(&txn, input.associated_app.as_deref().unwrap_or_default()).await?);
+    to.remove(&actor.id);
+    notify::send(&txn, ctx, &to, kind, row.id, &actor.username, &What::Filed).await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(to_wire(&ctx.db, ctx, actor, &acc, vec![row])
+        .await?
+        .remove(0))
+}
+
+/// `PATCH /resource-request/{kind}/{id}/`: the requester edits while it waits for review; the
+/// fields given replace the stored ones. Approvals given to the earlier content are dropped.
+pub async fn update(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    id: i64,
+    input: RequestInput,
+) -> AppResult<ResourceRequest> {
+    let acc = access(ctx, actor, kind).await?;
+    let input = normalize(kind, input);
+    // `normalize` fills host defaults; an edit keeps the stored ones unless given.
+    let txn = crate::db::begin(&ctx.db).await?;
+    let r = load_visible(&txn, actor, &acc, kind, id).await?;
+    if r.creator_id != actor.id {
+        return Err(AppError::forbidden("only the requester may edit a request"));
+    }
+    if r.status != "wait_review" {
+        return Err(engine::refused(&r.status));
+    }
+    let before = stored(&r);
+    let mut merged = before.input.clone();
+    macro_rules! take {
+        ($($f:ident),*) => { $( if input.$f.is_some() { merged.$f = input.$f.clone(); } )* };
+    }
+    take!(
+        purpose,
+        expect_delivery_days,
+        expiration,
+        login_users,
+        shipped_packages,
+        required_hosts,
+        records,
+        associated_app,
+        domain,
+        certificate_type
+    );
+    field_errors(validate(kind, &merged, false))?;
+    check_refs(&txn, ctx, actor, kind, &merged).await?;
+    engine::edit(&txn, actor, subject(id), "").await?;
+    let payload = Stored {
+        input: merged.clone(),
+        ..before.clone()
+    };
+    rr::Entity::update_many()
+        .col_expr(
+            rr::Column::Payload,
+            Expr::value(serde_json::to_string(&payload).map_err(AppError::internal)?),
+        )
+        .col_expr(rr::Column::Domain, Expr::value(merged.domain.clone()))
+        .col_expr(
+            rr::Column::CertificateType,
+            Expr::value(merged.certificate_type.clone()),
+        )
+        .filter(rr::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "update")
+            .target(
+                &format!("{}_request", kind.as_str()),
+                Some(id),
+                format!("#{id}"),
+            )
+            .change(json!(before.input), json!(merged)),
+    )
+    .await?;
+    txn.commit().await?;
+    get(ctx, actor, kind, id).await
+}
+
+/// `POST …/{id}/actions/approve/`: one approval (no self-approval; 30001 when already
+/// approved, 30002 when closed, rejected or finished). The approval that completes the quorum
+/// re-checks the request against the current state (host names free, records fit their zones)
+/// and queues its fulfilment; a domain request's records are written then, `pending`.
+pub async fn approve(ctx: &Ctx, actor: &Actor, kind: RequestKind, id: i64) -> AppResult<Message> {
+    require_approver(ctx, actor, kind).await?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    let acc = Access { approver: true };
+    let r = load_visible(&txn, actor, &acc, kind, id).await?;
+    let done = engine::approve(&txn, actor, subject(id)).await?;
+    let p = stored(&r);
+    if done {
+        check_refs(
+            &txn,
+            ctx,
+            &requester(&txn, r.creator_id).await?,
+            kind,
+            &p.input,
+        )
+        .await
+        .map_err(|e| {
+            AppError::invalid(
+                e.field.as_deref().unwrap_or("request"),
+                format!("the request no longer fits: {}", e.message),
+            )
+        })?;
+        if kind == RequestKind::Domain {
+            let resolved =
+                crate::dns::service::requested::check(&txn, &dns_inputs(&p.input)).await?;
+            crate::dns::service::requested::insert(&txn, actor, id, &resolved).await?;
+        }
+        crate::jobs::enqueue(&txn, "fulfil", &json!({ "request_id": id })).await?;
+        let who = user_name(&txn, r.creator_id).await?;
+        notify::send(
+            &txn,
+            ctx,
+            &BTreeSet::from([r.creator_id]),
+            kind,
+            id,
+            &who,
+            &What::Approved,
+        )
+        .await?;
+    }
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "approve")
+            .target(
+                &format!("{}_request", kind.as_str()),
+                Some(id),
+                format!("#{id}"),
+            )
+            .detail(json!({ "quorum_reached": done })),
+    )
+    .await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(Message::success())
+}
+
+/// `POST …/{id}/actions/reject/`: rejects with an optional reason (the UI requires one).
+pub async fn reject(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    id: i64,
+    input: RejectInput,
+) -> AppResult<Message> {
+    require_approver(ctx, actor, kind).await?;
+    let reason = input.reason.unwrap_or_default();
+    let txn = crate::db::begin(&ctx.db).await?;
+    let r = load_visible(&txn, actor, &Access { approver: true }, kind, id).await?;
+    engine::reject(&txn, actor, subject(id), &reason).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "reject")
+            .target(
+                &format!("{}_request", kind.as_str()),
+                Some(id),
+                format!("#{id}"),
+            )
+            .detail(json!({ "reason": reason.trim() })),
+    )
+    .await?;
+    let who = user_name(&txn, r.creator_id).await?;
+    let why = if reason.trim().is_empty() {
+        "-".to_string()
+    } else {
+        reason.trim().to_string()
+    };
+    notify::send(
+        &txn,
+        ctx,
+        &BTreeSet::from([r.creator_id]),
+        kind,
+        id,
+        &who,
+        &What::Rejected(why),
+    )
+    .await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(Message::success())
+}
+
+/// `POST …/{id}/actions/close/`: the requester withdraws the request while it waits for review.
+pub async fn close(ctx: &Ctx, actor: &Actor, kind: RequestKind, id: i64) -> AppResult<Message> {
+    let acc = access(ctx, actor, kind).await?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    load_visible(&txn, actor, &acc, kind, id).await?;
+    engine::close(&txn, actor, subject(id)).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "close").target(
+            &format!("{}_request", kind.as_str()),
+            Some(id),
+            format!("#{id}"),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Message::success())
+}
+
+/// `POST /resource-request/hosts/{id}/actions/deliver/`: an approver marks the registered hosts
+/// delivered, which finishes the request.
+pub async fn deliver(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
+    let kind = RequestKind::Host;
+    require_approver(ctx, actor, kind).await?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    let r = load_visible(&txn, actor, &Access { approver: true }, kind, id).await?;
+    let p = stored(&r);
+    if r.status != "approved" {
+        return Err(engine::refused_for_fulfilment(&r.status));
+    }
+    let Some(hosts) = p.host_ids.clone() else {
+        return Err(AppError::conflict(
+            "the hosts are not registered yet; try again shortly",
+        ));
+    };
+    finish(
+        &txn,
+        ctx,
+        Some(actor),
+        &r,
+        format!("delivered hosts {hosts:?}"),
+    )
+    .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "deliver")
+            .target("host_request", Some(id), format!("#{id}"))
+            .detail(json!({ "host_ids": hosts })),
+    )
+    .await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(Message::success())
+}
+
+/// `POST /resource-request/ssl-certificates/{id}/actions/upload/`: an approver finishes an
+/// approved SSL request with a certificate issued elsewhere.
+pub async fn upload(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    input: CertificateUpload,
+) -> AppResult<Message> {
+    let kind = RequestKind::Ssl;
+    require_approver(ctx, actor, kind).await?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    let r = load_visible(&txn, actor, &Access { approver: true }, kind, id).await?;
+    if r.status != "approved" {
+        return Err(engine::refused_for_fulfilment(&r.status));
+    }
+    let cert = crate::certs::service::store_uploaded(
+        &txn,
+        ctx,
+        actor,
+        Some(&r),
+        crate::certs::types::CertUpload {
+            cert_pem: input.cert_pem,
+            chain_pem: input.chain_pem,
+            key_pem: input.key_pem,
+            associated_app: None,
+        },
+    )
+    .await?;
+    set_payload(&txn, &r, |p| p.certificate_id = Some(cert)).await?;
+    finish(
+        &txn,
+        ctx,
+        Some(actor),
+        &r,
+        format!("uploaded certificate #{cert}"),
+    )
+    .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "upload")
+            .target("ssl_request", Some(id), format!("#{id}"))
+            .detail(json!({ "certificate_id": cert })),
+    )
+    .await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(Message::success())
+}
+
+async fn user_name<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<String> {
+    Ok(user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default())
+}
+
+/// The requester as an actor (fulfilment grants them what they asked for).
+async fn requester<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<Actor> {
+    Ok(Actor {
+        id,
+        username: user_name(db, id).await?,
+        ..Actor::system()
+    })
+}
+
+async fn set_payload<C: ConnectionTrait>(
+    db: &C,
+    r: &rr::Model,
+    f: impl FnOnce(&mut Stored),
+) -> AppResult<()> {
+    let mut p = stored(r);
+    f(&mut p);
+    rr::Entity::update_many()
+        .col_expr(
+            rr::Column::Payload,
+            Expr::value(serde_json::to_string(&p).map_err(AppError::internal)?),
+        )
+        .filter(rr::Column::Id.eq(r.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Finishes an approved request, clears its note and mails the requester.
+async fn finish<C: ConnectionTrait>(
+    db: &C,
+    ctx: &Ctx,
+    actor: Option<&Actor>,
+    r: &rr::Model,
+    detail: String,
+) -> AppResult<bool> {
+    if !engine::finish(db, actor, subject(r.id), detail.clone()).await? {
+        return Ok(false);
+    }
+    rr::Entity::update_many()
+        .col_expr(
+            rr::Column::FulfilmentNote,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(rr::Column::Id.eq(r.id))
+        .exec(db)
+        .await?;
+    let kind = RequestKind::parse(&r.kind).unwrap_or(RequestKind::Host);
+    let who = user_name(db, r.creator_id).await?;
+    notify::send(
+        db,
+        ctx,
+        &BTreeSet::from([r.creator_id]),
+        kind,
+        r.id,
+        &who,
+        &What::Fulfilled(detail),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The `fulfil` job: makes an approved request real. Errors are retried by the job runner
+/// (backoff capped at 5 minutes) and shown on the request as "fulfilment pending: …"; the
+/// requester is mailed at the first failure of a run of failures.
+pub async fn fulfil(ctx: &Ctx, id: i64) -> Result<(), String> {
+    let r = rr::Entity::find_by_id(id)
+        .one(&ctx.db)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("request gone")?;
+    if r.status != "approved" {
+        return Ok(());
+    }
+    let kind = RequestKind::parse(&r.kind).ok_or("unknown request kind")?;
+    let result = match kind {
+        RequestKind::Host => fulfil_hosts(ctx, &r).await,
+        RequestKind::Domain => fulfil_domain(ctx, &r).await,
+        RequestKind::Ssl => fulfil_ssl(ctx, &r).await,
+    };
+    if let Err(reason) = &result {
+        if let Err(e) = pending(ctx, &r, kind, reason).await {
+            tracing::error!(request = id, error = %e, "recording a fulfilment failure");
+        }
+    }
+    result
+}
+
+/// Records "fulfilment pending: <reason>" on the request (and, when the reason is new, an event
+/// and a mail to the requester).
+async fn pending(ctx: &Ctx, r: &rr::Model, kind: RequestKind, reason: &str) -> AppResult<()> {
+    let note = format!("fulfilment pending: {reason}");
+    let txn = crate::db::begin(&ctx.db).await?;
+    let now = rr::Entity::find_by_id(r.id).one(&txn).await?;
+    let Some(now) = now.filter(|n| n.status == "approved") else {
+        return Ok(());
+    };
+    if now.fulfilment_note.as_deref() == Some(note.as_str()) {
+        return Ok(());
+    }
+    let first = now.fulfilment_note.is_none();
+    rr::Entity::update_many()
+        .col_expr(rr::Column::FulfilmentNote, Expr::value(Some(note)))
+        .filter(rr::Column::Id.eq(r.id))
+        .filter(rr::Column::Status.eq("approved"))
+        .exec(&txn)
+        .await?;
+    engine::event(&txn, subject(r.id), None, "fulfilment_failed", reason).await?;
+    if first {
+        let who = user_name(&txn, r.creator_id).await?;
+        notify::send(
+            &txn,
+            ctx,
+            &BTreeSet::from([r.creator_id]),
+            kind,
+            r.id,
+            &who,
+            &What::FulfilmentFailed(reason.to_string()),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(())
+}
+
+/// Registers the requested hosts (`raw`) once; the requester gets every host permission on
+/// them, the login users `view_host` and `login_host`. The request then waits for delivery.
+async fn fulfil_hosts(ctx: &Ctx, r: &rr::Model) -> Result<(), String> {
+    let p = stored(r);
+    if p.host_ids.is_some() {
+        return Ok(());
+    }
+    let e = |e: AppError| e.message;
+    let txn = crate::db::begin(&ctx.db).await.map_err(|e| e.to_string())?;
+    // Another runner may have registered them meanwhile: re-read under the write lock.
+    let r = rr::Entity::find_by_id(r.id)
+        .one(&txn)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("request gone")?;
+    if r.status != "approved" || stored(&r).host_ids.is_some() {
+        return Ok(());
+    }
+    let owner = requester(&txn, r.creator_id).await.map_err(e)?;
+    let system = Actor::system();
+    let mut ids = vec![];
+    let mut rules = vec![];
+    let purpose = p.input.purpose.clone().unwrap_or_default();
+    for h in p.input.required_hosts.iter().flatten() {
+        let w = crate::hosts::service::insert_in(
+            &txn,
+            ctx,
+            &owner,
+            crate::hosts::types::HostInput {
+                name: Some(h.name.clone()),
+                host_type: (!h.host_type.is_empty()).then(|| h.host_type.clone()),
+                status: Some("raw".into()),
+                os_type: (!h.os.is_empty()).then(|| h.os.clone()),
+                cpu: Some(h.specs.cpu_core),
+                memory: Some(h.specs.mem),
+                description: Some(format!("request #{}: {purpose}", r.id)),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|err| format!("host {}: {}", h.name, err.message))?;
+        rules.extend(w.rules);
+        for u in p.input.login_users.iter().flatten() {
+            if u.id == owner.id {
+                continue;
+            }
+            let login = Actor {
+                id: u.id,
+                ..Actor::system()
+            };
+            rules.extend(
+                crate::perms::service::grant_creator(
+                    &txn,
+                    &login,
+                    ResourceType::Host,
+                    w.host.id,
+                    &["view_host", "login_host"],
+                )
+                .await
+                .map_err(e)?,
+            );
+        }
+        record(
+            &txn,
+            &system,
+            Entry::new("host", "add")
+                .target("host", Some(w.host.id), &w.host.hostname)
+                .change(w.before, w.after)
+                .detail(json!({ "request_id": r.id })),
+        )
+        .await
+        .map_err(e)?;
+        ids.push(w.host.id);
+    }
+    set_payload(&txn, &r, |p| p.host_ids = Some(ids.clone()))
+        .await
+        .map_err(e)?;
+    rr::Entity::update_many()
+        .col_expr(
+            rr::Column::FulfilmentNote,
+            Expr::value(Some("hosts registered; waiting for delivery".to_string())),
+        )
+        .filter(rr::Column::Id.eq(r.id))
+        .exec(&txn)
+        .await
+        .map_err(|e| e.to_string())?;
+    engine::event(
+        &txn,
+        subject(r.id),
+        None,
+        "fulfilled",
+        format!("registered hosts {ids:?}"),
+    )
+    .await
+    .map_err(e)?;
+    txn.commit().await.map_err(|e| e.to_string())?;
+    crate::perms::service::catalog_changed(ResourceType::Host);
+    crate::perms::casbin::apply(&mut *ctx.enforcer.write().await, rules, vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Pushes the zones holding the request's records; finishes once the servers have them all.
+async fn fulfil_domain(ctx: &Ctx, r: &rr::Model) -> Result<(), String> {
+    use crate::dns::service::requested;
+    use crate::entities::dns_record;
+    let zones: BTreeSet<i64> = dns_record::Entity::find()
+        .filter(dns_record::Column::RequestId.eq(r.id))
+        .all(&ctx.db)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|x| x.domain_id)
+        .collect();
+    for z in zones {
+        requested::push_zone(ctx, z).await?;
+    }
+    if !requested::request_synced(&ctx.db, r.id)
+        .await
+        .map_err(|e| e.message)?
+    {
+        return Err("records are not on the DNS server yet".into());
+    }
+    let txn = crate::db::begin(&ctx.db).await.map_err(|e| e.to_string())?;
+    let n = stored(r).input.records.map(|r| r.len()).unwrap_or(0);
+    finish(
+        &txn,
+        ctx,
+        None,
+        r,
+        format!("{n} record(s) served by the DNS server"),
+    )
+    .await
+    .map_err(|e| e.message)?;
+    txn.commit().await.map_err(|e| e.to_string())?;
+    ctx.jobs_notify.notify_one();
+    Ok(())
+}
+
+/// Issues the certificate from Opsdeck's CA (once) and finishes the request.
+async fn fulfil_ssl(ctx: &Ctx, r: &rr::Model) -> Result<(), String> {
+    let cert = crate::certs::service::issue_for_request(ctx, r)
+        .await
+        .map_err(|e| e.message)?;
+    let txn = crate::db::begin(&ctx.db).await.map_err(|e| e.to_string())?;
+    let Some(now) = rr::Entity::find_by_id(r.id)
+        .one(&txn)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    set_payload(&txn, &now, |p| p.certificate_id = Some(cert))
+        .await
+        .map_err(|e| e.message)?;
+    finish(&txn, ctx, None, &now, format!("certificate #{cert} issued"))
+        .await
+        .map_err(|e| e.message)?;
+    txn.commit().await.map_err(|e| e.to_string())?;
+    ctx.jobs_notify.notify_one();
+    Ok(())
+}
+
+/// `GET /resource-request/inbox/`: how many requests wait for the caller's decision, per kind
+/// (the navigation badge). Kinds the caller does not approve count 0.
+pub async fn inbox_count(ctx: &Ctx, actor: &Actor) -> AppResult<InboxCount> {
+    actor.require()?;
+    let mut out = InboxCount::default();
+    for kind in RequestKind::ALL {
+        if !may_module(ctx, actor, MODULE, kind.approve_perm()).await {
+            continue;
+        }
+        let n = rr::Entity::find()
+            .filter(rr::Column::Kind.eq(kind.as_str()))
+            .filter(rr::Column::Status.eq("wait_review"))
+            .filter(rr::Column::CreatorId.ne(actor.id))
+            .filter(not_decided_by(actor.id))
+            .count(&ctx.db)
+            .await?;
+        match kind {
+            RequestKind::Host => out.host = n,
+            RequestKind::Domain => out.domain = n,
+            RequestKind::Ssl => out.ssl = n,
+        }
+        out.total += n;
+    }
+    Ok(out)
+}
+
+async fn require_superuser(ctx: &Ctx, actor: &Actor) -> AppResult<()> {
+    actor.require()?;
+    if crate::perms::service::is_superuser(ctx, actor.id).await {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(
+            "only a superuser changes approval settings",
+        ))
+    }
+}
+
+/// `GET /resource-request/settings/`: approvals each kind needs (superusers).
+pub async fn settings(ctx: &Ctx, actor: &Actor) -> AppResult<RequestSettings> {
+    require_superuser(ctx, actor).await?;
+    Ok(RequestSettings {
+        host_quorum: Some(engine::quorum(&ctx.db, "host").await?),
+        domain_quorum: Some(engine::quorum(&ctx.db, "domain").await?),
+        ssl_quorum: Some(engine::quorum(&ctx.db, "ssl").await?),
+    })
+}
+
+/// `PATCH /resource-request/settings/`: sets the quorum of kinds (1 or 2; for requests filed
+/// afterwards).
+pub async fn set_settings(
+    ctx: &Ctx,
+    actor: &Actor,
+    input: RequestSettings,
+) -> AppResult<RequestSettings> {
+    require_superuser(ctx, actor).await?;
+    let before = settings(ctx, actor).await?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    for (kind, v) in [
+        ("host", input.host_quorum),
+        ("domain", input.domain_quorum),
+        ("ssl", input.ssl_quorum),
+    ] {
+        if let Some(n) = v {
+            engine::set_quorum(&txn, kind, n)
+                .await
+                .map_err(|e| e.with_field(&format!("{kind}_quorum")))?;
+        }
+    }
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "settings").change(json!(before), json!(input)),
+    )
+    .await?;
+    txn.commit().await?;
+    settings(ctx, actor).await
+}

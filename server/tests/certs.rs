@@ -1,0 +1,640 @@
+//! Certificates: issuing from Opsdeck's CA (checked with the real `openssl`), who sees and
+//! downloads what, audits of downloads, uploads and their refusals, the expiry mail (read back
+//! from the mail directory), an operator-provided CA, and one CA under concurrent first issues.
+//! Both databases.
+mod common;
+use app::certs::service;
+use app::certs::types::CertUpload;
+use app::ctx::Actor;
+use app::entities::{cert_authority, certificate, resource_request};
+use common::*;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// An SSL certificate request row, as the approval engine leaves it before fulfilment.
+async fn ssl_request(
+    t: &TestApp,
+    creator: i64,
+    domain: &str,
+    ctype: &str,
+    apps: &[i64],
+) -> resource_request::Model {
+    let now = chrono::Utc::now();
+    resource_request::ActiveModel {
+        kind: Set("ssl".into()),
+        creator_id: Set(creator),
+        status: Set("approved".into()),
+        payload: Set(json!({"domain": domain, "certificate_type": ctype, "associate_app": apps, "purpose": "test", "expect_delivery_days": "7"}).to_string()),
+        domain: Set(Some(domain.into())),
+        certificate_type: Set(Some(ctype.into())),
+        approvals_needed: Set(1),
+        approvals_count: Set(1),
+        fulfilment_note: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finished_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&t.ctx.db)
+    .await
+    .unwrap()
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl (Debian package openssl)");
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+fn work_dir(t: &TestApp, name: &str) -> PathBuf {
+    let d = t.dir.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A downloaded PEM file: checks the download headers and answers the body.
+async fn download(t: &TestApp, id: i64, part: &str, auth: Auth<'_>) -> String {
+    let r = t
+        .get(&format!("/api/certificates/{id}/download/{part}/"), auth)
+        .await;
+    assert_eq!(r.status, 200, "{part}: {}", r.json);
+    assert_eq!(r.headers["content-type"], "application/x-pem-file");
+    let cd = r.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cd.starts_with("attachment; filename=\""), "{cd}");
+    r.json.as_str().unwrap().to_string()
+}
+
+fn user_actor(id: i64, name: &str) -> Actor {
+    Actor {
+        id,
+        username: name.into(),
+        ..Default::default()
+    }
+}
+
+async fn app_with_owner(t: &TestApp, name: &str, owner: i64) -> i64 {
+    let a = t
+        .post("/api/applications/", t.admin(), json!({"name": name}))
+        .await
+        .ok()["id"]
+        .as_i64()
+        .unwrap();
+    t.post(
+        &format!("/api/applications/{a}/response-person/"),
+        t.admin(),
+        json!([{"id": owner, "type": "ops"}]),
+    )
+    .await
+    .ok();
+    a
+}
+
+both! {
+    async fn issued_certificates_verify_with_openssl(t: TestApp) {
+        let (rita, rita_token) = t.user("rita").await;
+        let wild = ssl_request(&t, rita, "Example.com", "wizard", &[]).await;
+        let normal = ssl_request(&t, rita, "api.example.org", "normal", &[]).await;
+        let w = service::issue_for_request(&t.ctx, &wild).await.unwrap();
+        let n = service::issue_for_request(&t.ctx, &normal).await.unwrap();
+        // Idempotent: a fulfilment that runs again answers the same certificate.
+        assert_eq!(service::issue_for_request(&t.ctx, &wild).await.unwrap(), w);
+        assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 2);
+        assert_eq!(cert_authority::Entity::find().count(&t.ctx.db).await.unwrap(), 1);
+
+        let d = work_dir(&t, "issued");
+        let ca_pem = download(&t, w, "chain", Auth::Token(&rita_token)).await;
+        let r = t.get("/api/certificates/ca/", Auth::Token(&rita_token)).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers["content-type"], "application/x-pem-file");
+        assert!(r.headers["content-disposition"].to_str().unwrap().contains("opsdeck-ca.crt"));
+        assert_eq!(r.json.as_str().unwrap(), ca_pem, "the chain of an issued certificate is the CA");
+        let ca_file = write(&d, "ca.pem", &ca_pem);
+        let (ok, ca_text) = openssl(&["x509", "-in", &ca_file, "-noout", "-text"]);
+        assert!(ok && ca_text.contains("CA:TRUE") && ca_text.contains("Opsdeck CA"), "{ca_text}");
+
+        for (id, sans) in [(w, "DNS:*.example.com, DNS:example.com"), (n, "DNS:api.example.org")] {
+            let cert = download(&t, id, "cert", Auth::Token(&rita_token)).await;
+            let key = download(&t, id, "key", Auth::Token(&rita_token)).await;
+            let full = download(&t, id, "fullchain", Auth::Token(&rita_token)).await;
+            assert_eq!(full, format!("{cert}{ca_pem}"));
+            let cert_file = write(&d, &format!("{id}.crt"), &cert);
+            let key_file = write(&d, &format!("{id}.key"), &key);
+            let (ok, out) = openssl(&["verify", "-CAfile", &ca_file, "-purpose", "sslserver", &cert_file]);
+            assert!(ok, "{out}");
+            let (ok, text) = openssl(&["x509", "-in", &cert_file, "-noout", "-text"]);
+            assert!(ok && text.contains(sans), "{text}");
+            assert!(text.contains("TLS Web Server Authentication"), "{text}");
+            // The key is the certificate's.
+            let (_, kp) = openssl(&["pkey", "-in", &key_file, "-pubout"]);
+            let (_, cp) = openssl(&["x509", "-in", &cert_file, "-noout", "-pubkey"]);
+            assert!(kp.contains("BEGIN PUBLIC KEY") && kp == cp);
+            // The API's serial is openssl's.
+            let detail = t.get(&format!("/api/certificates/{id}/"), t.admin()).await.ok();
+            let (_, serial) = openssl(&["x509", "-in", &cert_file, "-noout", "-serial"]);
+            assert_eq!(serial.trim(), format!("serial={}", detail["serial"].as_str().unwrap()));
+            assert_eq!(detail["cert_pem"].as_str().unwrap(), cert);
+            assert_eq!(detail["source"], "ca");
+            assert_eq!(detail["has_key"], true);
+            assert_eq!(detail["owner"], "rita");
+            assert!((395..=397).contains(&detail["days_left"].as_i64().unwrap()), "{detail}");
+        }
+        let detail = t.get(&format!("/api/certificates/{w}/"), t.admin()).await.ok();
+        assert_eq!(detail["names"], json!(["*.example.com", "example.com"]));
+        assert_eq!(detail["domain"], "example.com");
+        assert_eq!(detail["certificate_type"], "wizard");
+        assert_eq!(detail["request_id"], wild.id);
+        // The key is stored encrypted, not as PEM.
+        let row = certificate::Entity::find_by_id(w).one(&t.ctx.db).await.unwrap().unwrap();
+        assert!(row.key_enc.as_deref().unwrap().starts_with("v1:"));
+        let ca_row = cert_authority::Entity::find().one(&t.ctx.db).await.unwrap().unwrap();
+        assert!(ca_row.key_enc.starts_with("v1:") && !ca_row.key_enc.contains("PRIVATE"));
+        // Issues are audited as the system.
+        let issues: Vec<Value> = t.audit("cert").await.into_iter().filter(|a| a["op_type"] == "issue").collect();
+        assert_eq!(issues.len(), 2);
+        assert_eq!(issues[0]["operator"], "system");
+        // Filters.
+        assert_eq!(t.get("/api/certificates/?domain=example.com", t.admin()).await.ok()["count"], 1);
+        assert_eq!(t.get("/api/certificates/?domain=api.example", t.admin()).await.ok()["count"], 1);
+        assert_eq!(t.get(&format!("/api/certificates/?request_id={}", normal.id), t.admin()).await.ok()["results"][0]["id"], n);
+        assert_eq!(t.get("/api/certificates/?expiring_within_days=30", t.admin()).await.ok()["count"], 0);
+        assert_eq!(t.get("/api/certificates/?expiring_within_days=400", t.admin()).await.ok()["count"], 2);
+        t.get("/api/certificates/?domain=a%25b", t.admin()).await.err(400, 40000);
+        // A request that is not an SSL request, or names a bad domain, is refused.
+        let mut bad = normal.clone();
+        bad.kind = "host".into();
+        assert_eq!(service::issue_for_request(&t.ctx, &bad).await.unwrap_err().error_code, 40000);
+        let bad = ssl_request(&t, rita, "not a domain", "normal", &[]).await;
+        assert_eq!(service::issue_for_request(&t.ctx, &bad).await.unwrap_err().field.as_deref(), Some("domain"));
+    }
+}
+
+both! {
+    async fn who_sees_and_downloads_what(t: TestApp) {
+        let (rita, rita_t) = t.user("rita").await;
+        let (olga, olga_t) = t.user("olga").await;
+        let (aaron, aaron_t) = t.user("aaron").await;
+        let (_, sam_t) = t.user("sam").await;
+        t.grant("user", aaron, "resource_request", &["enable_resource_req", "approve_ssl_cert_req"]).await;
+        let app = app_with_owner(&t, "shop", olga).await;
+        let req = ssl_request(&t, rita, "shop.example.com", "normal", &[app]).await;
+        let id = service::issue_for_request(&t.ctx, &req).await.unwrap();
+        // A second certificate only the admin's request owns.
+        let other = ssl_request(&t, t.admin_id, "intra.example.com", "normal", &[]).await;
+        service::issue_for_request(&t.ctx, &other).await.unwrap();
+
+        for (tok, count, key) in [(&rita_t, 1, true), (&olga_t, 1, true), (&aaron_t, 2, false), (&sam_t, 0, false)] {
+            let l = t.get("/api/certificates/", Auth::Token(tok)).await.ok();
+            assert_eq!(l["count"], count, "{l}");
+            if count > 0 {
+                let mine = l["results"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
+                assert_eq!(mine["may_download_key"], key, "{mine}");
+                assert_eq!(mine["app_ids"], json!([app]));
+            }
+        }
+        assert_eq!(t.get("/api/certificates/", t.admin()).await.ok()["count"], 2);
+        // Owner and application owner take everything.
+        for tok in [&rita_t, &olga_t] {
+            for part in ["cert", "chain", "fullchain", "key"] {
+                download(&t, id, part, Auth::Token(tok)).await;
+            }
+        }
+        // The approver sees and downloads the certificate, never the key.
+        download(&t, id, "cert", Auth::Token(&aaron_t)).await;
+        t.get(&format!("/api/certificates/{id}/"), Auth::Token(&aaron_t)).await.ok();
+        let e = t.get(&format!("/api/certificates/{id}/download/key/"), Auth::Token(&aaron_t)).await.err(403, 40300);
+        assert!(!e.to_string().contains("BEGIN"), "{e}");
+        // A stranger is told nothing exists; nobody anonymous gets anything.
+        for path in [format!("/api/certificates/{id}/"), format!("/api/certificates/{id}/download/cert/"), format!("/api/certificates/{id}/download/key/")] {
+            t.get(&path, Auth::Token(&sam_t)).await.err(404, 40400);
+            t.get(&path, Auth::None).await.err(401, 40100);
+        }
+        t.get("/api/certificates/999999/", Auth::Token(&rita_t)).await.err(404, 40400);
+        t.get("/api/certificates/", Auth::None).await.err(401, 40100);
+        t.get("/api/certificates/ca/", Auth::None).await.err(401, 40100);
+        // Anyone signed in may fetch the CA to trust it.
+        assert!(t.get("/api/certificates/ca/", Auth::Token(&sam_t)).await.ok().as_str().unwrap().contains("BEGIN CERTIFICATE"));
+        // Each download is audited with its part and who took it; refused ones are not.
+        let downloads: Vec<Value> = t.audit("cert").await.into_iter().filter(|a| a["op_type"] == "download").collect();
+        assert_eq!(downloads.len(), 9, "{downloads:?}");
+        let keys: Vec<&str> = downloads.iter().filter(|a| a["detail"]["part"] == "key").map(|a| a["operator"].as_str().unwrap()).collect();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.contains(&"rita") && keys.contains(&"olga"));
+        assert!(downloads.iter().all(|a| a["target_id"] == id && a["target_name"] == "shop.example.com"));
+        assert!(downloads.iter().any(|a| a["operator"] == "aaron" && a["detail"]["part"] == "cert"));
+        // Leaving the application's owners takes the certificate away.
+        t.call(axum::http::Method::DELETE, &format!("/api/applications/{app}/response-person/"), t.admin(), Some(json!([{"id": olga}]))).await.ok();
+        t.get(&format!("/api/certificates/{id}/"), Auth::Token(&olga_t)).await.err(404, 40400);
+        assert_eq!(t.get("/api/certificates/", Auth::Token(&olga_t)).await.ok()["count"], 0);
+    }
+}
+
+/// Certificates made with the openssl command line: a CA, and leaves it signs.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new(dir: PathBuf, cn: &str) -> Pki {
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = |n: &str| dir.join(n).display().to_string();
+        let (ok, out) = openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &p("ca.key"),
+            "-out",
+            &p("ca.pem"),
+            "-days",
+            "365",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        assert!(ok, "{out}");
+        Pki { dir }
+    }
+    fn path(&self, n: &str) -> String {
+        self.dir.join(n).display().to_string()
+    }
+    fn read(&self, n: &str) -> String {
+        std::fs::read_to_string(self.dir.join(n)).unwrap()
+    }
+    /// A server certificate for `names` signed by this CA: (cert, key).
+    fn leaf(&self, stem: &str, names: &[&str]) -> (String, String) {
+        let san = names
+            .iter()
+            .map(|n| format!("DNS:{n}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let (ok, out) = openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &self.path(&format!("{stem}.key")),
+            "-out",
+            &self.path(&format!("{stem}.csr")),
+            "-subj",
+            &format!("/CN={}", names[0]),
+        ]);
+        assert!(ok, "{out}");
+        write(
+            &self.dir,
+            "ext.cnf",
+            &format!("subjectAltName={san}\nextendedKeyUsage=serverAuth\n"),
+        );
+        let (ok, out) = openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &self.path(&format!("{stem}.csr")),
+            "-CA",
+            &self.path("ca.pem"),
+            "-CAkey",
+            &self.path("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "90",
+            "-extfile",
+            &self.path("ext.cnf"),
+            "-out",
+            &self.path(&format!("{stem}.pem")),
+        ]);
+        assert!(ok, "{out}");
+        (
+            self.read(&format!("{stem}.pem")),
+            self.read(&format!("{stem}.key")),
+        )
+    }
+}
+
+both! {
+    async fn uploads_are_checked(t: TestApp) {
+        let (rita, rita_t) = t.user("rita").await;
+        let (aaron, aaron_t) = t.user("aaron").await;
+        t.grant("user", aaron, "resource_request", &["enable_resource_req", "approve_ssl_cert_req"]).await;
+        let pki = Pki::new(work_dir(&t, "pki"), "Corp Root");
+        let other = Pki::new(work_dir(&t, "pki2"), "Other Root");
+        let (cert, key) = pki.leaf("www", &["www.example.net", "example.net"]);
+        let (_, other_key) = pki.leaf("x", &["x.example.net"]);
+        let ca = pki.read("ca.pem");
+        let req = ssl_request(&t, rita, "www.example.net", "normal", &[]).await;
+        let approver = user_actor(aaron, "aaron");
+        let up = |cert: &str, chain: Option<&str>, key: Option<&str>| CertUpload {
+            cert_pem: cert.into(),
+            chain_pem: chain.map(str::to_string),
+            key_pem: key.map(str::to_string),
+            associated_app: None,
+        };
+        let store = |r: Option<resource_request::Model>, input: CertUpload| {
+            let ctx = t.ctx.clone();
+            let approver = approver.clone();
+            async move {
+                let txn = app::db::begin(&ctx.db).await.unwrap();
+                let res = service::store_uploaded(&txn, &ctx, &approver, r.as_ref(), input).await;
+                if res.is_ok() {
+                    txn.commit().await.unwrap();
+                }
+                res
+            }
+        };
+        // Each refusal is a 400 naming its field, and stores nothing.
+        let field = |e: app::error::AppError| (e.error_code, e.field.unwrap_or_default(), e.message);
+        let (code, f, _) = field(store(Some(req.clone()), up("not pem", None, None)).await.unwrap_err());
+        assert_eq!((code, f.as_str()), (40000, "cert_pem"));
+        let (_, f, m) = field(store(Some(req.clone()), up("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", None, None)).await.unwrap_err());
+        assert_eq!(f, "cert_pem", "{m}");
+        let (_, f, m) = field(store(Some(req.clone()), up(&cert, Some(&ca), Some(&other_key))).await.unwrap_err());
+        assert_eq!(f, "key_pem");
+        assert!(m.contains("does not belong"), "{m}");
+        let (_, f, m) = field(store(Some(req.clone()), up(&cert, Some(&ca), Some("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))).await.unwrap_err());
+        assert_eq!(f, "key_pem", "{m}");
+        let (_, f, m) = field(store(Some(req.clone()), up(&cert, Some(&other.read("ca.pem")), Some(&key))).await.unwrap_err());
+        assert_eq!(f, "chain_pem", "{m}");
+        let (_, f, m) = field(store(Some(req.clone()), up(&ca, None, None)).await.unwrap_err());
+        assert_eq!(f, "cert_pem", "{m}");
+        let wild_req = ssl_request(&t, rita, "example.net", "wizard", &[]).await;
+        let (_, f, m) = field(store(Some(wild_req.clone()), up(&cert, Some(&ca), Some(&key))).await.unwrap_err());
+        assert_eq!(f, "cert_pem");
+        assert!(m.contains("does not cover *.example.net"), "{m}");
+        // An expired certificate (issued 400 days ago for 30 days).
+        let past = chrono::Utc::now() - chrono::Duration::days(400);
+        let old_ca = app::certs::ca::generate_ca(past).unwrap();
+        let expired = app::certs::ca::issue_leaf(&old_ca, &["www.example.net".into()], past, 30).unwrap();
+        let (_, f, m) = field(store(Some(req.clone()), up(&expired.cert_pem, Some(&old_ca.cert_pem), Some(&expired.key_pem))).await.unwrap_err());
+        assert_eq!(f, "cert_pem");
+        assert!(m.contains("expired"), "{m}");
+        assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+
+        // A good one finishes the request: the requester owns it and takes the key back.
+        let id = store(Some(req.clone()), up(&format!("{cert}{ca}"), None, Some(&key))).await.unwrap();
+        let d = t.get(&format!("/api/certificates/{id}/"), Auth::Token(&rita_t)).await.ok();
+        assert_eq!((d["source"].as_str(), d["owner"].as_str(), d["request_id"].as_i64()), (Some("upload"), Some("rita"), Some(req.id)));
+        assert_eq!(d["names"], json!(["www.example.net", "example.net"]));
+        assert_eq!(d["chain_pem"].as_str().unwrap().trim(), ca.trim(), "the fullchain's tail became the chain");
+        assert_eq!(download(&t, id, "key", Auth::Token(&rita_t)).await.trim(), key.trim());
+        // One certificate per request.
+        assert_eq!(store(Some(req.clone()), up(&cert, Some(&ca), None)).await.unwrap_err().error_code, 40900);
+        assert_eq!(service::issue_for_request(&t.ctx, &req).await.unwrap(), id);
+        let uploads: Vec<Value> = t.audit("cert").await.into_iter().filter(|a| a["op_type"] == "upload").collect();
+        assert_eq!(uploads.len(), 1);
+        assert_eq!(uploads[0]["operator"], "aaron");
+
+        // Without a request: POST /api/certificates/, approvers only; the uploader owns it.
+        let (cert2, _) = pki.leaf("api", &["api.example.net"]);
+        t.post("/api/certificates/", Auth::Token(&rita_t), json!({"cert_pem": cert2})).await.err(403, 40300);
+        t.post("/api/certificates/", Auth::None, json!({"cert_pem": cert2})).await.err(401, 40100);
+        let e = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": "junk"})).await.err(400, 40000);
+        assert_eq!(e["field"], "cert_pem");
+        let e = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert2, "associate_app": [424242]})).await.err(400, 40000);
+        assert_eq!(e["field"], "associated_app");
+        let c = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert2})).await;
+        assert_eq!(c.status, 201, "{}", c.json);
+        assert_eq!(c.json["owner"], "aaron");
+        assert_eq!(c.json["has_key"], false);
+        let cid = c.json["id"].as_i64().unwrap();
+        t.get(&format!("/api/certificates/{cid}/download/key/"), Auth::Token(&aaron_t)).await.err(404, 40400);
+        t.get(&format!("/api/certificates/{cid}/download/chain/"), Auth::Token(&aaron_t)).await.err(404, 40400);
+        download(&t, cid, "cert", Auth::Token(&aaron_t)).await;
+    }
+}
+
+/// The mails in the mail directory: (to, subject, text, html), decoded by Python's `email`.
+fn mails(dir: &Path) -> Vec<Value> {
+    let script = r#"
+import email, email.policy, json, os, sys
+out = []
+d = sys.argv[1]
+for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+    m = email.message_from_bytes(open(os.path.join(d, n), 'rb').read(), policy=email.policy.default)
+    text = m.get_body(('plain',))
+    html = m.get_body(('html',))
+    out.append({"to": str(m['To']), "subject": str(m['Subject']),
+                "text": text.get_content() if text else None, "html": html.get_content() if html else None})
+print(json.dumps(out))
+"#;
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+async fn set_not_after(t: &TestApp, id: i64, days: i64) {
+    certificate::Entity::update_many()
+        .col_expr(
+            certificate::Column::NotAfter,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() + chrono::Duration::days(days)),
+        )
+        .filter(certificate::Column::Id.eq(id))
+        .exec(&t.ctx.db)
+        .await
+        .unwrap();
+}
+
+both! {
+    async fn expiry_mail_once_per_threshold_in_the_owners_language(t: TestApp) {
+        let (rita, _) = t.user("rita").await;
+        let (olga, _) = t.user("olga").await;
+        let u = app::entities::user::Entity::find_by_id(rita).one(&t.ctx.db).await.unwrap().unwrap();
+        let mut u: app::entities::user::ActiveModel = u.into();
+        u.locale = Set("zh".into());
+        u.update(&t.ctx.db).await.unwrap();
+        let app = app_with_owner(&t, "shop", olga).await;
+        let req = ssl_request(&t, rita, "shop.example.com", "wizard", &[app]).await;
+        let id = service::issue_for_request(&t.ctx, &req).await.unwrap();
+        let late = ssl_request(&t, rita, "late.example.com", "normal", &[]).await;
+        let late_id = service::issue_for_request(&t.ctx, &late).await.unwrap();
+        let mail_dir = PathBuf::from(&t.ctx.config.mail_dir);
+
+        // A fresh certificate: nothing to say.
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 0);
+        // 20 days left: the 30-day notice, once, to the owner (zh) and the application's owner (en).
+        set_not_after(&t, id, 20).await;
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 1);
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 0);
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        let m = mails(&mail_dir);
+        assert_eq!(m.len(), 2, "{m:?}");
+        let zh = m.iter().find(|x| x["to"] == "rita@example.test").unwrap();
+        let en = m.iter().find(|x| x["to"] == "olga@example.test").unwrap();
+        let link = format!("http://opsdeck.test/certificates/{id}");
+        assert!(zh["subject"].as_str().unwrap().contains("证书 shop.example.com 将在 19 天后过期"), "{zh}");
+        assert!(zh["text"].as_str().unwrap().contains("*.shop.example.com, shop.example.com"), "{zh}");
+        assert!(zh["text"].as_str().unwrap().contains(&link) && zh["html"].as_str().unwrap().contains(&link), "{zh}");
+        assert!(zh["text"].as_str().unwrap().contains("剩余 19 天"), "{zh}");
+        assert!(en["subject"].as_str().unwrap().contains("Certificate for shop.example.com expires in 19 days"), "{en}");
+        assert!(en["html"].as_str().unwrap().contains("<a href=\"http://opsdeck.test/certificates/"), "{en}");
+        // 5 days left: the 7-day notice, once.
+        set_not_after(&t, id, 5).await;
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 1);
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 0);
+        // A certificate first seen 3 days before expiry gets the 7-day notice only.
+        set_not_after(&t, late_id, 3).await;
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 1);
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 0);
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        let m = mails(&mail_dir);
+        assert_eq!(m.len(), 5, "{m:?}");
+        assert_eq!(m.iter().filter(|x| x["subject"].as_str().unwrap().contains("4 天后过期")).count(), 1);
+        assert_eq!(m.iter().filter(|x| x["subject"].as_str().unwrap().contains("expires in 4 days")).count(), 1);
+        assert_eq!(m.iter().filter(|x| x["subject"].as_str().unwrap().contains("late.example.com")).count(), 1);
+        let rows = certificate::Entity::find().all(&t.ctx.db).await.unwrap();
+        assert!(rows.iter().all(|r| r.expiry_notice == 7));
+        // Expired certificates are not mailed about.
+        set_not_after(&t, id, -1).await;
+        assert_eq!(service::sweep(&t.ctx).await.unwrap(), 0);
+        assert_eq!(t.audit("cert").await.into_iter().filter(|a| a["op_type"] == "expiry_notice").count(), 3);
+
+        // The daily job: queued once a day, however often the runner asks; it runs the sweep.
+        assert!(app::jobs::schedule_daily(&t.ctx, "cert_expiry").await.unwrap());
+        assert!(!app::jobs::schedule_daily(&t.ctx, "cert_expiry").await.unwrap());
+        set_not_after(&t, id, 25).await;
+        certificate::Entity::update_many()
+            .col_expr(certificate::Column::ExpiryNotice, sea_orm::sea_query::Expr::value(0))
+            .filter(certificate::Column::Id.eq(id))
+            .exec(&t.ctx.db)
+            .await
+            .unwrap();
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        assert_eq!(mails(&mail_dir).len(), 7);
+        let jobs = app::entities::job::Entity::find()
+            .filter(app::entities::job::Column::Kind.eq("cert_expiry"))
+            .all(&t.ctx.db)
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].status, "done");
+        // A day later it is due again.
+        app::entities::setting::Entity::update_many()
+            .col_expr(app::entities::setting::Column::Value, sea_orm::sea_query::Expr::value((chrono::Utc::now() - chrono::Duration::hours(25)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+            .filter(app::entities::setting::Column::Name.eq("cert_expiry_last_run"))
+            .exec(&t.ctx.db)
+            .await
+            .unwrap();
+        assert!(app::jobs::schedule_daily(&t.ctx, "cert_expiry").await.unwrap());
+        assert!(!app::jobs::schedule_daily(&t.ctx, "cert_expiry").await.unwrap());
+    }
+}
+
+both! {
+    async fn an_operator_ca_is_used_and_a_mismatched_key_refused(b: Backend) {
+        let dir = std::env::temp_dir().join(format!("opsdeck-certs-ca-{}-{}", std::process::id(), app::security::random_token(4)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pki = Pki::new(dir.join("a"), "Corp Issuing CA");
+        let other = Pki::new(dir.join("b"), "Other CA");
+        let (cert_path, key_path) = (pki.path("ca.pem"), pki.path("ca.key"));
+        let t = TestApp::with_config(b, |c| {
+            c.ca_cert_path = Some(cert_path.clone());
+            c.ca_key_path = Some(key_path.clone());
+        })
+        .await;
+        let (rita, rita_t) = t.user("rita").await;
+        let req = ssl_request(&t, rita, "corp.example.com", "wizard", &[]).await;
+        let id = service::issue_for_request(&t.ctx, &req).await.unwrap();
+        let cert = download(&t, id, "cert", Auth::Token(&rita_t)).await;
+        let cert_file = write(&dir, "leaf.pem", &cert);
+        let (ok, out) = openssl(&["verify", "-CAfile", &cert_path, &cert_file]);
+        assert!(ok, "{out}");
+        assert_eq!(download(&t, id, "chain", Auth::Token(&rita_t)).await, pki.read("ca.pem"));
+        assert_eq!(t.get("/api/certificates/ca/", Auth::Token(&rita_t)).await.ok().as_str().unwrap(), pki.read("ca.pem"));
+        assert!(t.get(&format!("/api/certificates/{id}/"), Auth::Token(&rita_t)).await.ok()["issuer"].as_str().unwrap().contains("Corp Issuing CA"));
+        assert_eq!(cert_authority::Entity::find().count(&t.ctx.db).await.unwrap(), 0, "no CA generated");
+        drop(t);
+
+        // A key that is not the certificate's: nothing is issued, and the error says why.
+        let other_key = other.path("ca.key");
+        let t = TestApp::with_config(b, |c| {
+            c.ca_cert_path = Some(cert_path.clone());
+            c.ca_key_path = Some(other_key.clone());
+        })
+        .await;
+        let (rita, rita_t) = t.user("rita").await;
+        let req = ssl_request(&t, rita, "corp.example.com", "normal", &[]).await;
+        let e = service::issue_for_request(&t.ctx, &req).await.unwrap_err();
+        assert_eq!(e.error_code, 50300);
+        assert!(e.message.contains("OPSDECK_CA_KEY") && e.message.contains("is not the private key of OPSDECK_CA_CERT"), "{}", e.message);
+        let r = t.get("/api/certificates/ca/", Auth::Token(&rita_t)).await.err(503, 50300);
+        assert!(r["message"].as_str().unwrap().contains("OPSDECK_CA_KEY"));
+        assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+        assert_eq!(cert_authority::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+        drop(t);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+both! {
+    async fn one_ca_under_twenty_concurrent_first_issues(t: TestApp) {
+        let (rita, _) = t.user("rita").await;
+        let mut reqs = vec![];
+        for i in 0..20 {
+            reqs.push(ssl_request(&t, rita, &format!("s{i}.example.com"), "normal", &[]).await);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for r in reqs.clone() {
+            let ctx = t.ctx.clone();
+            tasks.spawn(async move { service::issue_for_request(&ctx, &r).await });
+        }
+        // And five fulfilments of one request at once.
+        for _ in 0..5 {
+            let ctx = t.ctx.clone();
+            let r = reqs[0].clone();
+            tasks.spawn(async move { service::issue_for_request(&ctx, &r).await });
+        }
+        let mut ids = vec![];
+        while let Some(r) = tasks.join_next().await {
+            ids.push(r.unwrap().expect("every issue succeeds"));
+        }
+        assert_eq!(cert_authority::Entity::find().count(&t.ctx.db).await.unwrap(), 1);
+        let rows = certificate::Entity::find().all(&t.ctx.db).await.unwrap();
+        assert_eq!(rows.len(), 20, "one certificate per request");
+        let first = rows.iter().find(|c| c.request_id == Some(reqs[0].id)).unwrap().id;
+        assert_eq!(ids.iter().filter(|i| **i == first).count(), 6);
+        let ca = cert_authority::Entity::find().one(&t.ctx.db).await.unwrap().unwrap();
+        assert!(rows.iter().all(|c| c.chain_pem == ca.cert_pem));
+        assert_eq!(t.audit("cert").await.into_iter().filter(|a| a["op_type"] == "ca_create").count(), 1);
+        // Every one of them verifies against that CA.
+        let d = work_dir(&t, "many");
+        let ca_file = write(&d, "ca.pem", &ca.cert_pem);
+        let mut args = vec!["verify".to_string(), "-CAfile".into(), ca_file];
+        for (i, c) in rows.iter().enumerate() {
+            args.push(write(&d, &format!("{i}.pem"), &c.cert_pem));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = openssl(&args);
+        assert!(ok && out.matches(": OK").count() == 20, "{out}");
+    }
+}

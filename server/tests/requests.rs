@@ -1,0 +1,934 @@
+//! Resource requests through the approval engine: permissions, separation of duties, races,
+//! quorum, the timeline, host and SSL fulfilment, and the mail each step sends.
+mod common;
+use axum::http::Method;
+use common::*;
+use serde_json::{json, Value};
+
+/// A requester (enable + create) and an approver of every kind (enable + the three flags).
+async fn people(t: &TestApp) -> ((i64, String), (i64, String)) {
+    let req = t.user("req").await;
+    t.grant(
+        "user",
+        req.0,
+        "resource_request",
+        &["enable_resource_req", "create_resource_req"],
+    )
+    .await;
+    let appr = t.user("appr").await;
+    t.grant(
+        "user",
+        appr.0,
+        "resource_request",
+        &[
+            "enable_resource_req",
+            "approve_host_req",
+            "approve_domain_req",
+            "approve_ssl_cert_req",
+        ],
+    )
+    .await;
+    (req, appr)
+}
+
+fn host_request() -> Value {
+    json!({
+        "purpose": "scale out",
+        "expect_delivery_days": "7",
+        "expiration": "never",
+        "login_users": [],
+        "shiped_packackages": [{"id": 3}],
+        "required_hosts": [
+            {"name": "req-host-a", "specs": {"cpu_core": 4, "mem": 8192, "storage": 100000}, "os": "debian-12", "type": "TECENT_CVM"},
+            {"name": "req-host-b", "specs": {"cpu_core": 2, "mem": 4096, "storage": 50000}, "os": "debian-12", "type": "TECENT_CVM"}
+        ]
+    })
+}
+
+/// Mails written to the test's mail directory (no SMTP configured), as "To: …\n<subject>\n<text>\n<html>".
+fn mails(t: &TestApp) -> Vec<String> {
+    decoded_mails(&t.dir.join("mail"))
+        .into_iter()
+        .map(|m| {
+            format!(
+                "To: {}\n{}\n{}\n{}",
+                m["to"].as_str().unwrap_or(""),
+                m["subject"].as_str().unwrap_or(""),
+                m["text"].as_str().unwrap_or(""),
+                m["html"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+both!(
+    async fn refused_without_the_module(t: TestApp) {
+        let (_, tok) = t.user("nobody").await;
+        let a = Auth::Token(&tok);
+        let (req, _) = people(&t).await;
+        let id = t
+            .post(
+                "/api/resource-request/hosts/",
+                Auth::Token(&req.1),
+                host_request(),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        for kind in ["hosts", "domains", "ssl-certificates"] {
+            let base = format!("/api/resource-request/{kind}");
+            t.get(&format!("{base}/"), a).await.err(403, 40300);
+            t.post(&format!("{base}/"), a, json!({}))
+                .await
+                .err(403, 40300);
+            t.get(&format!("{base}/{id}/"), a).await.err(403, 40300);
+            t.call(
+                Method::PATCH,
+                &format!("{base}/{id}/"),
+                a,
+                Some(json!({"purpose": "x"})),
+            )
+            .await
+            .err(403, 40300);
+            for action in ["approve", "reject", "close"] {
+                t.post(&format!("{base}/{id}/actions/{action}/"), a, json!({}))
+                    .await
+                    .err(403, 40300);
+            }
+        }
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/deliver/"),
+            a,
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        t.post(
+            &format!("/api/resource-request/ssl-certificates/{id}/actions/upload/"),
+            a,
+            json!({"cert_pem": "x"}),
+        )
+        .await
+        .err(403, 40300);
+        t.get("/api/resource-request/settings/", a)
+            .await
+            .err(403, 40300);
+        assert_eq!(
+            t.get("/api/resource-request/inbox/", a).await.ok()["total"],
+            0
+        );
+        t.get("/api/resource-request/hosts/", Auth::None)
+            .await
+            .err(401, 40100);
+        // Enabled but without create: may list (its own: none) but not file.
+        let (only, otok) = t.user("only-enabled").await;
+        t.grant("user", only, "resource_request", &["enable_resource_req"])
+            .await;
+        assert_eq!(
+            t.get("/api/resource-request/hosts/", Auth::Token(&otok))
+                .await
+                .ok()["count"],
+            0
+        );
+        t.post(
+            "/api/resource-request/hosts/",
+            Auth::Token(&otok),
+            host_request(),
+        )
+        .await
+        .err(403, 40300);
+        // Someone else's request reads as missing, approving needs the kind's flag.
+        t.get(
+            &format!("/api/resource-request/hosts/{id}/"),
+            Auth::Token(&otok),
+        )
+        .await
+        .err(404, 40400);
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&otok),
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        // An approver of domains only may not approve a host request.
+        let (dom, dtok) = t.user("dom-approver").await;
+        t.grant(
+            "user",
+            dom,
+            "resource_request",
+            &["enable_resource_req", "approve_domain_req"],
+        )
+        .await;
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&dtok),
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        assert_eq!(
+            t.get("/api/resource-request/hosts/", Auth::Token(&dtok))
+                .await
+                .ok()["count"],
+            0
+        );
+    }
+);
+
+both!(
+    async fn host_request_flow(t: TestApp) {
+        let (req, appr) = people(&t).await;
+        let (login, _) = t.user("login-user").await;
+        let (r, a) = (Auth::Token(&req.1), Auth::Token(&appr.1));
+        let mut body = host_request();
+        body["users_with_log_perm"] = json!([{"id": login}]);
+        body.as_object_mut().unwrap().remove("login_users");
+        let created = t.post("/api/resource-request/hosts/", r, body).await;
+        assert_eq!(created.status.as_u16(), 201, "{}", created.json);
+        let c = created.json;
+        let id = c["id"].as_i64().unwrap();
+        assert_eq!(c["status"], "wait_review");
+        assert_eq!(c["creator"], "req");
+        assert_eq!(c["shipped_packages"], json!([{"id": 3}]));
+        assert_eq!(c["login_users"][0]["id"], login);
+        assert_eq!(c["available_actions"], json!(["edit", "close"]));
+
+        // The approver's inbox and mail.
+        assert_eq!(
+            t.get("/api/resource-request/inbox/", a).await.ok()["host"],
+            1
+        );
+        assert_eq!(
+            t.get("/api/resource-request/hosts/?view=inbox", a)
+                .await
+                .ok()["count"],
+            1
+        );
+        assert_eq!(
+            t.get("/api/resource-request/inbox/", r).await.ok()["total"],
+            0
+        );
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        let m = mails(&t);
+        assert!(
+            m.iter().any(|m| m.contains("To: appr@example.test")
+                && m.contains(&format!("/requests/hosts/{id}"))),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("<a href=\"http://opsdeck.test/requests/hosts/")),
+            "an HTML part is sent"
+        );
+
+        // Edits by the requester while waiting; not by others; the seed's spellings work.
+        let e = t
+            .call(
+                Method::PATCH,
+                &format!("/api/resource-request/hosts/{id}/"),
+                r,
+                Some(json!({"purpose": "bigger scale out", "expect_delivery_days": 3})),
+            )
+            .await
+            .ok();
+        assert_eq!(e["purpose"], "bigger scale out");
+        assert_eq!(e["expect_delivery_days"], "3");
+        t.call(
+            Method::PATCH,
+            &format!("/api/resource-request/hosts/{id}/"),
+            a,
+            Some(json!({"purpose": "mine now"})),
+        )
+        .await
+        .err(403, 40300);
+        t.call(
+            Method::PATCH,
+            &format!("/api/resource-request/hosts/{id}/"),
+            r,
+            Some(json!({"required_hosts": [{"name": "bad name!"}]})),
+        )
+        .await
+        .err(400, 40000);
+
+        // Nobody approves their own request: not even a superuser.
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            r,
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        let mine = t
+            .post(
+                "/api/resource-request/hosts/",
+                t.admin(),
+                json!({"purpose": "admin's own", "required_hosts": [{"name": "admin-host"}]}),
+            )
+            .await
+            .ok();
+        t.post(
+            &format!(
+                "/api/resource-request/hosts/{}/actions/approve/",
+                mine["id"]
+            ),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        t.post(
+            &format!("/api/resource-request/hosts/{}/actions/reject/", mine["id"]),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+
+        // Approve; then every further transition is refused with the seed's codes.
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            a,
+            json!({}),
+        )
+        .await
+        .ok();
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .err(409, 30001);
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/reject/"),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .err(409, 30001);
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/close/"),
+            r,
+            json!({}),
+        )
+        .await
+        .err(409, 30001);
+        t.call(
+            Method::PATCH,
+            &format!("/api/resource-request/hosts/{id}/"),
+            r,
+            Some(json!({"purpose": "late"})),
+        )
+        .await
+        .err(409, 30001);
+
+        // Fulfilment registers the hosts (raw) and grants them.
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        let d = t
+            .get(&format!("/api/resource-request/hosts/{id}/"), r)
+            .await
+            .ok();
+        assert_eq!(d["status"], "approved");
+        let hosts = d["host_ids"].as_array().unwrap().clone();
+        assert_eq!(hosts.len(), 2);
+        let h = t.get(&format!("/api/hosts/{}/", hosts[0]), r).await.ok();
+        assert_eq!(h["name"], "req-host-a");
+        assert_eq!(h["status"], "raw");
+        let login_tok = t.user("login-check").await; // unrelated user: sees nothing
+        t.get(
+            &format!("/api/hosts/{}/", hosts[0]),
+            Auth::Token(&login_tok.1),
+        )
+        .await
+        .err(403, 40300);
+        assert!(
+            app::perms::service::holds_resource(
+                &t.ctx,
+                login,
+                app::perms::types::ResourceType::Host,
+                hosts[1].as_i64().unwrap(),
+                "login_host"
+            )
+            .await
+        );
+        assert!(
+            !app::perms::service::holds_resource(
+                &t.ctx,
+                login,
+                app::perms::types::ResourceType::Host,
+                hosts[1].as_i64().unwrap(),
+                "delete_host"
+            )
+            .await
+        );
+        assert!(
+            d["available_actions"].as_array().unwrap().is_empty(),
+            "the requester may not deliver"
+        );
+        let ad = t
+            .get(&format!("/api/resource-request/hosts/{id}/"), a)
+            .await
+            .ok();
+        assert_eq!(ad["available_actions"], json!(["deliver"]));
+
+        // The requester cannot deliver; the approver does, which finishes it.
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/deliver/"),
+            r,
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/deliver/"),
+            a,
+            json!({}),
+        )
+        .await
+        .ok();
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/deliver/"),
+            a,
+            json!({}),
+        )
+        .await
+        .err(409, 30002);
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .err(409, 30002);
+        let d = t
+            .get(&format!("/api/resource-request/hosts/{id}/"), r)
+            .await
+            .ok();
+        assert_eq!(d["status"], "finished");
+        let events: Vec<&str> = d["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            events,
+            ["filed", "edited", "approved", "fulfilled", "finished"]
+        );
+        assert_eq!(d["decisions"][0]["approver"], "appr");
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        let m = mails(&t);
+        assert!(
+            m.iter()
+                .any(|m| m.contains("To: req@example.test") && m.contains("was approved")),
+            "approval mail"
+        );
+        assert!(
+            m.iter()
+                .any(|m| m.contains("To: req@example.test") && m.contains("is done")),
+            "done mail"
+        );
+
+        // Audit: one record per transition.
+        let audit = t.audit("request").await;
+        let ops: Vec<&str> = audit
+            .iter()
+            .map(|r| r["op_type"].as_str().unwrap())
+            .collect();
+        for op in ["add", "update", "approve", "deliver"] {
+            assert_eq!(
+                ops.iter().filter(|o| **o == op).count(),
+                if op == "add" { 2 } else { 1 },
+                "{op}: {ops:?}"
+            );
+        }
+
+        // Filters.
+        assert_eq!(
+            t.get("/api/resource-request/hosts/?status=finished", a)
+                .await
+                .ok()["count"],
+            1
+        );
+        assert_eq!(
+            t.get("/api/resource-request/hosts/?creator=req", a)
+                .await
+                .ok()["count"],
+            1
+        );
+        assert_eq!(
+            t.get(
+                "/api/resource-request/hosts/?time__gt=2100-01-01T00:00:00Z",
+                a
+            )
+            .await
+            .ok()["count"],
+            0
+        );
+        t.get("/api/resource-request/hosts/?status=bogus", a)
+            .await
+            .err(400, 40000);
+        // The requester sees their own only.
+        assert_eq!(
+            t.get("/api/resource-request/hosts/", r).await.ok()["count"],
+            1
+        );
+        t.get(&format!("/api/resource-request/hosts/{}/", mine["id"]), r)
+            .await
+            .err(404, 40400);
+        // A host name that exists is refused when filing.
+        t.post(
+            "/api/resource-request/hosts/",
+            r,
+            json!({"purpose": "again", "required_hosts": [{"name": "req-host-a"}]}),
+        )
+        .await
+        .err(400, 40000);
+    }
+);
+
+both!(
+    async fn reject_close_and_reasons(t: TestApp) {
+        let (req, appr) = people(&t).await;
+        let (r, a) = (Auth::Token(&req.1), Auth::Token(&appr.1));
+        let one = t
+            .post("/api/resource-request/hosts/", r, host_request())
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        // The seed sends no body; a reason is optional in the API.
+        let res = t
+            .call(
+                Method::POST,
+                &format!("/api/resource-request/hosts/{one}/actions/reject/"),
+                a,
+                None,
+            )
+            .await;
+        assert!(res.status.is_success(), "{}", res.json);
+        t.post(
+            &format!("/api/resource-request/hosts/{one}/actions/close/"),
+            r,
+            json!({}),
+        )
+        .await
+        .err(409, 30002);
+        let mut b = host_request();
+        b["required_hosts"][0]["name"] = json!("other-a");
+        b["required_hosts"][1]["name"] = json!("other-b");
+        let two = t.post("/api/resource-request/hosts/", r, b).await.ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.post(
+            &format!("/api/resource-request/hosts/{two}/actions/reject/"),
+            a,
+            json!({"reason": "no budget this quarter"}),
+        )
+        .await
+        .ok();
+        let d = t
+            .get(&format!("/api/resource-request/hosts/{two}/"), r)
+            .await
+            .ok();
+        assert_eq!(d["status"], "rejected");
+        assert_eq!(d["decisions"][0]["reason"], "no budget this quarter");
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        assert!(mails(&t)
+            .iter()
+            .any(|m| m.contains("To: req@example.test") && m.contains("no budget this quarter")));
+        // Close: only the requester, only while waiting.
+        let mut b = host_request();
+        b["required_hosts"][0]["name"] = json!("third-a");
+        b["required_hosts"][1]["name"] = json!("third-b");
+        let three = t.post("/api/resource-request/hosts/", r, b).await.ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.post(
+            &format!("/api/resource-request/hosts/{three}/actions/close/"),
+            a,
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        t.post(
+            &format!("/api/resource-request/hosts/{three}/actions/close/"),
+            r,
+            json!({}),
+        )
+        .await
+        .ok();
+        t.post(
+            &format!("/api/resource-request/hosts/{three}/actions/approve/"),
+            a,
+            json!({}),
+        )
+        .await
+        .err(409, 30002);
+        t.post(
+            &format!("/api/resource-request/hosts/{three}/actions/close/"),
+            r,
+            json!({}),
+        )
+        .await
+        .err(409, 30002);
+        // A reason longer than the limit is bad input.
+        let mut b = host_request();
+        b["required_hosts"][0]["name"] = json!("fourth-a");
+        b["required_hosts"][1]["name"] = json!("fourth-b");
+        let four = t.post("/api/resource-request/hosts/", r, b).await.ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.post(
+            &format!("/api/resource-request/hosts/{four}/actions/reject/"),
+            a,
+            json!({"reason": "x".repeat(3000)}),
+        )
+        .await
+        .err(400, 40000);
+        // Unknown kinds are 404; a host request id under another kind is 404.
+        t.get("/api/resource-request/printers/", a)
+            .await
+            .err(404, 40400);
+        t.get(&format!("/api/resource-request/domains/{four}/"), a)
+            .await
+            .err(404, 40400);
+    }
+);
+
+both!(
+    async fn fifty_parallel_approvals_make_one(t: TestApp) {
+        let (req, _) = people(&t).await;
+        let mut approvers = vec![];
+        for n in 0..10 {
+            let (id, tok) = t.user(&format!("ap{n}")).await;
+            t.grant(
+                "user",
+                id,
+                "resource_request",
+                &["enable_resource_req", "approve_host_req"],
+            )
+            .await;
+            approvers.push(tok);
+        }
+        let id = t
+            .post(
+                "/api/resource-request/hosts/",
+                Auth::Token(&req.1),
+                host_request(),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        let mut tasks = vec![];
+        for n in 0..50 {
+            let tok = approvers[n % 10].clone();
+            let router = t.router.clone();
+            tasks.push(tokio::spawn(async move {
+                use tower::ServiceExt;
+                let req = axum::http::Request::builder()
+                    .method("POST")
+                    .uri(format!("/api/resource-request/hosts/{id}/actions/approve/"))
+                    .header("host", "opsdeck.test")
+                    .header("authorization", format!("token {tok}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                router.oneshot(req).await.unwrap().status().as_u16()
+            }));
+        }
+        let mut codes = vec![];
+        for task in tasks {
+            codes.push(task.await.unwrap());
+        }
+        assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+        assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
+        let audit = t.audit("request").await;
+        assert_eq!(
+            audit.iter().filter(|r| r["op_type"] == "approve").count(),
+            1
+        );
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let jobs = app::entities::job::Entity::find()
+            .filter(app::entities::job::Column::Kind.eq("fulfil"))
+            .count(&t.ctx.db)
+            .await
+            .unwrap();
+        assert_eq!(jobs, 1, "one fulfilment");
+        let d = t
+            .get(&format!("/api/resource-request/hosts/{id}/"), t.admin())
+            .await
+            .ok();
+        assert_eq!(d["decisions"].as_array().unwrap().len(), 1);
+        assert_eq!(d["approvals_count"], 1);
+    }
+);
+
+both!(
+    async fn approve_racing_reject(t: TestApp) {
+        let (req, appr) = people(&t).await;
+        let (other, otok) = t.user("appr2").await;
+        t.grant(
+            "user",
+            other,
+            "resource_request",
+            &["enable_resource_req", "approve_host_req"],
+        )
+        .await;
+        for round in 0..5 {
+            let mut b = host_request();
+            b["required_hosts"][0]["name"] = json!(format!("race{round}-a"));
+            b["required_hosts"][1]["name"] = json!(format!("race{round}-b"));
+            let id = t
+                .post("/api/resource-request/hosts/", Auth::Token(&req.1), b)
+                .await
+                .ok()["id"]
+                .as_i64()
+                .unwrap();
+            let (t1, t2) = (appr.1.clone(), otok.clone());
+            let (r1, r2) = (t.router.clone(), t.router.clone());
+            let send = |router: axum::Router, tok: String, action: &'static str| async move {
+                use tower::ServiceExt;
+                let req = axum::http::Request::builder()
+                    .method("POST")
+                    .uri(format!(
+                        "/api/resource-request/hosts/{id}/actions/{action}/"
+                    ))
+                    .header("host", "opsdeck.test")
+                    .header("authorization", format!("token {tok}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                router.oneshot(req).await.unwrap().status().as_u16()
+            };
+            let (a, b) = tokio::join!(send(r1, t1, "approve"), send(r2, t2, "reject"));
+            assert_eq!(
+                [a, b].iter().filter(|c| **c == 200).count(),
+                1,
+                "round {round}: {a} {b}"
+            );
+            let d = t
+                .get(&format!("/api/resource-request/hosts/{id}/"), t.admin())
+                .await
+                .ok();
+            let expected = if a == 200 { "approved" } else { "rejected" };
+            assert_eq!(d["status"], expected);
+            assert_eq!(d["decisions"].as_array().unwrap().len(), 1);
+        }
+    }
+);
+
+both!(
+    async fn quorum_of_two_needs_two_people(t: TestApp) {
+        let (req, appr) = people(&t).await;
+        let (other, otok) = t.user("appr2").await;
+        t.grant(
+            "user",
+            other,
+            "resource_request",
+            &["enable_resource_req", "approve_host_req"],
+        )
+        .await;
+        t.call(
+            Method::PATCH,
+            "/api/resource-request/settings/",
+            Auth::Token(&appr.1),
+            Some(json!({"host_quorum": 2})),
+        )
+        .await
+        .err(403, 40300);
+        t.call(
+            Method::PATCH,
+            "/api/resource-request/settings/",
+            t.admin(),
+            Some(json!({"host_quorum": 3})),
+        )
+        .await
+        .err(400, 40000);
+        let s = t
+            .call(
+                Method::PATCH,
+                "/api/resource-request/settings/",
+                t.admin(),
+                Some(json!({"host_quorum": 2})),
+            )
+            .await
+            .ok();
+        assert_eq!(s["host_quorum"], 2);
+        assert_eq!(s["domain_quorum"], 1);
+        let id = t
+            .post(
+                "/api/resource-request/hosts/",
+                Auth::Token(&req.1),
+                host_request(),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&appr.1),
+            json!({}),
+        )
+        .await
+        .ok();
+        let d = t
+            .get(
+                &format!("/api/resource-request/hosts/{id}/"),
+                Auth::Token(&appr.1),
+            )
+            .await
+            .ok();
+        assert_eq!(d["status"], "wait_review");
+        assert_eq!(d["approvals_count"], 1);
+        assert!(
+            d["available_actions"].as_array().unwrap().is_empty(),
+            "decided already: {d}"
+        );
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&appr.1),
+            json!({}),
+        )
+        .await
+        .err(409, 40900);
+        assert_eq!(
+            t.get("/api/resource-request/inbox/", Auth::Token(&appr.1))
+                .await
+                .ok()["host"],
+            0
+        );
+        assert_eq!(
+            t.get("/api/resource-request/inbox/", Auth::Token(&otok))
+                .await
+                .ok()["host"],
+            1
+        );
+        // An edit drops the approvals given to the earlier content.
+        t.call(
+            Method::PATCH,
+            &format!("/api/resource-request/hosts/{id}/"),
+            Auth::Token(&req.1),
+            Some(json!({"purpose": "changed"})),
+        )
+        .await
+        .ok();
+        let d = t
+            .get(
+                &format!("/api/resource-request/hosts/{id}/"),
+                Auth::Token(&appr.1),
+            )
+            .await
+            .ok();
+        assert_eq!(d["approvals_count"], 0);
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&appr.1),
+            json!({}),
+        )
+        .await
+        .ok();
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&otok),
+            json!({}),
+        )
+        .await
+        .ok();
+        let d = t
+            .get(
+                &format!("/api/resource-request/hosts/{id}/"),
+                Auth::Token(&appr.1),
+            )
+            .await
+            .ok();
+        assert_eq!(d["status"], "approved");
+        assert_eq!(d["approvals_count"], 2);
+    }
+);
+
+both!(
+    async fn ssl_request_is_issued_by_opsdecks_ca(t: TestApp) {
+        let (req, appr) = people(&t).await;
+        let (r, a) = (Auth::Token(&req.1), Auth::Token(&appr.1));
+        t.post(
+            "/api/resource-request/ssl-certificates/",
+            r,
+            json!({"domain": "bad domain", "certificate_type": "wizard"}),
+        )
+        .await
+        .err(400, 40000);
+        t.post(
+            "/api/resource-request/ssl-certificates/",
+            r,
+            json!({"domain": "shop.example.test", "certificate_type": "star"}),
+        )
+        .await
+        .err(400, 40000);
+        let c = t.post("/api/resource-request/ssl-certificates/", r, json!({"domain": "Shop.Example.test", "certificate_type": "wizard", "expect_delivery_days": "7", "purpose": "shop"})).await.ok();
+        let id = c["id"].as_i64().unwrap();
+        assert_eq!(c["domain"], "shop.example.test");
+        assert_eq!(c["certificate_type"], "wizard");
+        assert_eq!(
+            t.get(
+                "/api/resource-request/ssl-certificates/?domain=shop&certificate_type=wizard",
+                a
+            )
+            .await
+            .ok()["count"],
+            1
+        );
+        assert_eq!(
+            t.get(
+                "/api/resource-request/ssl-certificates/?certificate_type=normal",
+                a
+            )
+            .await
+            .ok()["count"],
+            0
+        );
+        t.post(
+            &format!("/api/resource-request/ssl-certificates/{id}/actions/approve/"),
+            a,
+            json!({}),
+        )
+        .await
+        .ok();
+        app::jobs::run_due(&t.ctx).await.unwrap();
+        let d = t
+            .get(&format!("/api/resource-request/ssl-certificates/{id}/"), r)
+            .await
+            .ok();
+        assert_eq!(d["status"], "finished", "{d}");
+        let cert = d["certificate_id"].as_i64().unwrap();
+        let pem = t
+            .get(&format!("/api/certificates/{cert}/download/cert/"), r)
+            .await;
+        assert_eq!(pem.status.as_u16(), 200);
+        let text = pem.json.as_str().unwrap_or_default().to_string();
+        assert!(text.contains("BEGIN CERTIFICATE"), "{text}");
+        // Ask openssl what it holds: both names.
+        let path = t.dir.join("cert.pem");
+        std::fs::write(&path, &text).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let san = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            san.contains("DNS:*.shop.example.test") && san.contains("DNS:shop.example.test"),
+            "{san}"
+        );
+        // Upload is for approved requests only.
+        t.post(
+            &format!("/api/resource-request/ssl-certificates/{id}/actions/upload/"),
+            a,
+            json!({"cert_pem": text}),
+        )
+        .await
+        .err(409, 30002);
+    }
+);
