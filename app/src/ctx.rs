@@ -54,6 +54,10 @@ pub struct Config {
     pub ca_cert_path: Option<String>,
     /// The private key of `ca_cert_path` (`OPSDECK_CA_KEY`, an unencrypted PEM file).
     pub ca_key_path: Option<String>,
+    /// Domain suffixes the CA may issue for (`OPSDECK_CA_PERMITTED_DOMAINS`, comma separated,
+    /// lower case, no leading dot); empty: any. A CA generated while set carries them as X.509
+    /// name constraints.
+    pub ca_permitted_domains: Vec<String>,
 }
 
 impl Default for Config {
@@ -80,6 +84,7 @@ impl Default for Config {
             import_batch_rows: 250,
             ca_cert_path: None,
             ca_key_path: None,
+            ca_permitted_domains: Vec::new(),
         }
     }
 }

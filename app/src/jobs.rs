@@ -63,6 +63,9 @@ fn max_attempts(kind: &str) -> i32 {
 /// Kinds retried until they succeed (see `max_attempts`).
 const UNTIL_DONE: &[&str] = &["dns_push", "fulfil"];
 
+/// How a job that panicked is recorded; such a job is failed at once (a retry would panic again).
+const PANICKED: &str = "the job panicked";
+
 /// The longest wait between two attempts of a job.
 const MAX_BACKOFF_SECONDS: i64 = 300;
 
@@ -233,7 +236,17 @@ async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
 /// Runs one claimed job to its end, renewing its lock meanwhile, and records the outcome.
 async fn run_one(ctx: Ctx, j: job::Model) {
     let every = Duration::from_millis((ctx.config.job_lock_seconds.max(1) * 1000 / 3).max(100));
-    let work = execute(&ctx, &j);
+    // A panic in the work is an outcome like any other (`PANICKED`), not a job left running
+    // whose lock lapses and that is claimed again and again.
+    let work = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(execute(
+        &ctx, &j,
+    )));
+    let work = async move {
+        match work.await {
+            Ok(r) => r,
+            Err(_) => Err(format!("{PANICKED}: see the server log")),
+        }
+    };
     tokio::pin!(work);
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let result = loop {
@@ -268,8 +281,9 @@ async fn finish(ctx: &Ctx, j: &job::Model, result: Result<(), String>) -> AppRes
         }
         Err(e) => {
             tracing::warn!(job = j.id, kind = %j.kind, attempt = j.attempts, error = %e, "job failed");
+            let fatal = j.attempts >= j.max_attempts || e.starts_with(PANICKED);
             am.last_error = Set(Some(e));
-            if j.attempts >= j.max_attempts {
+            if fatal {
                 am.status = Set("failed".into());
             } else {
                 am.status = Set("queued".into());

@@ -69,6 +69,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/requests/:kind/:id") view=crate::requests::pages::RequestDetailPage/>
                         <Route path=path!("/certificates") view=crate::certs::pages::CertificatesPage/>
                         <Route path=path!("/certificates/:id") view=crate::certs::pages::CertificateDetailPage/>
+                        <Route path=path!("/dns") view=crate::dns::pages::DnsPage/>
+                        <Route path=path!("/dns/:sid") view=crate::dns::pages::DnsServicePage/>
+                        <Route path=path!("/dns/:sid/zones/:did") view=crate::dns::pages::DnsZonePage/>
                         <Route path=path!("/admin/users") view=crate::users::pages::UsersPage/>
                         <Route path=path!("/admin/users/:id") view=crate::users::pages::UserDetailPage/>
                         <Route path=path!("/admin/roles") view=crate::roles::pages::RolesPage/>
@@ -204,6 +207,7 @@ fn module_href(name: &str) -> String {
         "host" => "/hosts".into(),
         "application" => "/applications".into(),
         "resource_request" => "/requests".into(),
+        "dns" => "/dns".into(),
         other => format!("/m/{other}"),
     }
 }

@@ -70,6 +70,10 @@ test('a host request is filed in the form, refused a reasonless rejection, appro
   const approver = await makeUser(admin, `apr${tag}`, { resource_request: ['enable_resource_req', 'approve_host_req'] });
   await admin.close();
   const host = `web-${tag}`;
+  // What already waits for this approver (0 on a fresh database; reruns leave requests behind).
+  const a = await api(approver.username, approver.password);
+  const before = (await a.get('/api/resource-request/inbox/')).total;
+  await a.close();
 
   // The requester fills the form: the shared validation refuses a bad name in its cell first.
   const p = await page(browser);
@@ -105,13 +109,25 @@ test('a host request is filed in the form, refused a reasonless rejection, appro
   assert.doesNotMatch(await p.textContent('#request-host-rows'), /gone-/);
   assert.ok(await p.$('#action-close'), 'the requester may withdraw');
   assert.equal(await p.$('#action-approve'), null, 'nobody approves their own request');
+  // While it waits, the requester edits it in the same form, prefilled.
+  await hydrated(p);
+  await p.click('#action-edit');
+  await p.waitForURL(/\/edit$/);
+  await p.waitForSelector('#host-request-form');
+  await hydrated(p);
+  assert.equal(await p.inputValue('#host-rows tr[data-row="1"] input[name=host-name]'), `${host}-b`);
+  await p.fill('#host-request-form textarea[name=purpose]', 'load test of the shop, two weeks');
+  await p.click('#submit-request');
+  await p.waitForURL(new RegExp(`/requests/hosts/${id}$`));
+  await p.waitForSelector('#request-timeline li[data-event=edited]');
+  assert.match(await p.textContent('#request-facts'), /two weeks/);
   assert.deepEqual(p.errors, [], 'no console errors for the requester');
   await logout(p);
 
   // The approver sees the badge, opens the request from the inbox.
   await login(p, approver.username, approver.password);
   await p.waitForSelector('#inbox-badge');
-  assert.equal((await p.textContent('#inbox-badge')).trim(), '1');
+  assert.equal((await p.textContent('#inbox-badge')).trim(), String(before + 1));
   await p.click('nav.sidebar a[data-module=resource_request]');
   await p.waitForSelector(`#requests-table tr[data-request="${id}"]`);
   assert.equal(await p.getAttribute('#view-tabs [data-view=inbox]', 'aria-selected'), 'true');
@@ -134,7 +150,8 @@ test('a host request is filed in the form, refused a reasonless rejection, appro
   // Approve: the page reloads the request, the badge goes.
   await p.click('#action-approve');
   await p.waitForSelector('#request-title [data-status=approved]');
-  await p.waitForSelector('#inbox-badge', { state: 'detached' });
+  if (before === 0) await p.waitForSelector('#inbox-badge', { state: 'detached' });
+  else await p.waitForFunction((n) => document.querySelector('#inbox-badge')?.textContent.trim() === n, String(before));
   assert.match(await p.textContent('#request-decisions'), new RegExp(approver.username));
   assert.ok(await p.$('#request-timeline li[data-event=approved]'));
 
@@ -207,10 +224,292 @@ test('my requests list filters by status, kept in the URL', async () => {
   // The shared URL renders the same list on the server.
   await p.reload();
   await p.waitForSelector(`#requests-table tr[data-request="${waiting.id}"] [data-status=wait_review]`);
+  await hydrated(p);
   assert.equal(await p.$(`#requests-table tr[data-request="${approved.id}"]`), null);
   // Switching the language translates the badges.
   await p.click('#lang-switch');
   await p.waitForSelector(`#requests-table tr[data-request="${waiting.id}"] :text("待审批")`);
   await p.click('#lang-switch');
+  assert.deepEqual(p.errors, []);
+});
+
+// A PowerDNS authoritative server with its HTTP API on free loopback ports (empty SQLite
+// database in a temp dir), as shared/INTEGRATIONS.md describes; `stop()` ends it by PID.
+export async function startPowerDns() {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { spawn, execFileSync } = await import('node:child_process');
+  const net = await import('node:net');
+  const free = () => new Promise((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+  const dir = await mkdtemp('/tmp/opsdeck-e2e-pdns-');
+  execFileSync('sqlite3', [`${dir}/pdns.sqlite3`], { input: await (await import('node:fs/promises')).readFile('/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql') });
+  const [dnsPort, apiPort] = [await free(), await free()];
+  const key = `e2e-pdns-${dnsPort}`;
+  await (await import('node:fs/promises')).mkdir(`${dir}/run`);
+  await writeFile(`${dir}/pdns.conf`, [
+    'launch=gsqlite3', `gsqlite3-database=${dir}/pdns.sqlite3`, 'local-address=127.0.0.1', `local-port=${dnsPort}`,
+    'api=yes', `api-key=${key}`, 'webserver=yes', 'webserver-address=127.0.0.1', `webserver-port=${apiPort}`,
+    'webserver-allow-from=127.0.0.1', `socket-dir=${dir}/run`, 'daemon=no', 'guardian=no', 'disable-syslog=yes',
+    'security-poll-suffix=', 'default-soa-content=ns1.@ hostmaster.@ 0 10800 3600 604800 3600',
+    'cache-ttl=0', 'query-cache-ttl=0', 'negquery-cache-ttl=0', 'zone-cache-refresh-interval=0', '',
+  ].join('\n'));
+  const apiUrl = `http://127.0.0.1:${apiPort}/`;
+  let child;
+  const start = async () => {
+    child = spawn('/usr/sbin/pdns_server', [`--config-dir=${dir}`], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      try { if ((await fetch(`${apiUrl}api/v1/servers/localhost`, { headers: { 'X-API-Key': key } })).ok) return; } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('pdns_server did not start');
+  };
+  await start();
+  return {
+    apiUrl, key, dnsPort,
+    // What the server answers for `name` (`dig +short`), one line per record, sorted.
+    dig: (name, type = 'A') => execFileSync('dig', [`@127.0.0.1`, '-p', String(dnsPort), name, type, '+short', '+tries=1', '+time=2'])
+      .toString().trim().split('\n').filter(Boolean).sort(),
+    // Changes the server behind Opsdeck's back (for drift).
+    replace: (zone, name, type, contents) => fetch(`${apiUrl}api/v1/servers/localhost/zones/${zone}.`, {
+      method: 'PATCH', headers: { 'X-API-Key': key, 'content-type': 'application/json' },
+      body: JSON.stringify({ rrsets: [{ name: `${name}.`, type, ttl: 600, changetype: 'REPLACE', records: contents.map((content) => ({ content, disabled: false })) }] }),
+    }),
+    // Stops the server (its data kept) and waits until it has exited; `start` runs it again.
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null || child.signalCode !== null) return res();
+      child.once('exit', () => res());
+      child.kill('SIGTERM');
+    }),
+    start,
+  };
+}
+
+// Waits until `f()` (sync or async) is truthy.
+async function until(f, what, ms = 15000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('DNS in the browser: a PowerDNS service is registered and tested, a zone added, records added, edited, disabled and drift pushed back', async () => {
+  const pdns = await startPowerDns();
+  try {
+    const p = await page(browser);
+    p.on('dialog', (d) => d.accept());
+    await login(p, ADMIN_USER, ADMIN_PASSWORD);
+    await p.click('nav.sidebar a[data-module=dns]');
+    await p.waitForSelector('#module-title');
+    await hydrated(p);
+    const service = `pdns-${tag}`;
+    const zone = `z${tag}.test`;
+
+    // Register the service; the connection test shows what PowerDNS said.
+    await p.click('#new-dns-service');
+    await p.fill('#new-dns-service-form input[name=name]', service);
+    await p.fill('#new-dns-service-form input[name=api_endpoint]', pdns.apiUrl);
+    await p.fill('#new-dns-service-form input[name=api_key]', pdns.key);
+    await p.click('#new-dns-service-form button[type=submit]');
+    await p.waitForSelector(`#dns-services tr[data-service="${service}"]`);
+    await p.click(`#dns-services tr[data-service="${service}"] .test-connection`);
+    await p.waitForSelector(`#dns-services tr[data-service="${service}"] .test-result[data-ok=true]`);
+
+    // A zone on it.
+    await p.click(`#dns-services tr[data-service="${service}"] a`);
+    await p.waitForSelector('#new-zone-form');
+    await hydrated(p);
+    await p.fill('#new-zone-form input[name=zone]', zone);
+    await p.click('#new-zone-form button[type=submit]');
+    await p.waitForSelector(`#dns-zones tr[data-zone="${zone}"]`);
+    await p.click(`#dns-zones tr[data-zone="${zone}"] a`);
+    await p.waitForSelector('#add-record-form');
+    await hydrated(p);
+
+    // Add a record: the value is checked as one types; then it reaches the server.
+    await p.fill('#add-record-form input[name=record-name]', 'www');
+    await p.fill('#add-record-form input[name=record-value]', '10.9.8.300');
+    await p.waitForSelector('#add-record-form .field-error');
+    assert.match(await p.textContent('#add-record-form .field-error'), /IPv4/);
+    await p.fill('#add-record-form input[name=record-value]', '10.9.8.7');
+    await p.click('#add-record-form button[type=submit]');
+    const row = `#dns-records tr[data-name="www.${zone}"][data-type=A]`;
+    await p.waitForSelector(row);
+    await until(() => pdns.dig(`www.${zone}`).join() === '10.9.8.7', 'the record to answer');
+    // The pending badge goes once pushed (the page looks again by itself).
+    await p.waitForSelector(`${row} .badge.pending`, { state: 'detached', timeout: 20000 });
+
+    // Edit in place: Enter saves.
+    await p.click(`${row} .edit-record`);
+    await p.fill('#dns-records tr.editing input[name=edit-value]', '10.9.8.8');
+    await p.press('#dns-records tr.editing input[name=edit-value]', 'Enter');
+    await p.waitForSelector('#dns-records tr.editing', { state: 'detached' });
+    await until(() => pdns.dig(`www.${zone}`).join() === '10.9.8.8', 'the edit to answer');
+
+    // Disable: gone from the server, kept in Opsdeck; enable brings it back.
+    await p.click(`${row} .toggle-record`);
+    await until(() => pdns.dig(`www.${zone}`).length === 0, 'the disabled record to stop answering');
+    await p.waitForSelector(`${row}.disabled`);
+    await p.click(`${row} .toggle-record`);
+    await until(() => pdns.dig(`www.${zone}`).join() === '10.9.8.8', 'the enabled record to answer');
+
+    // Drift: the server is changed behind Opsdeck's back; "push ours" puts Opsdeck's back.
+    await (await pdns.replace(zone, `www.${zone}`, 'A', ['10.6.6.6'])).text();
+    assert.deepEqual(pdns.dig(`www.${zone}`), ['10.6.6.6']);
+    await p.click('#zone-tabs [data-tab=drift]');
+    await p.click('#check-drift');
+    const diff = `#drift-table tr[data-name="www.${zone}"][data-type=A]`;
+    await p.waitForSelector(diff);
+    assert.match(await p.textContent(diff), /10\.6\.6\.6/);
+    await p.click(`${diff} .push-ours`);
+    await until(() => pdns.dig(`www.${zone}`).join() === '10.9.8.8', 'ours to be pushed back');
+    await p.click('#check-drift');
+    await p.waitForSelector('#drift-none');
+
+    // Delete.
+    await p.click('#zone-tabs [data-tab=records]');
+    await p.click(`${row} .delete-record`);
+    await p.waitForSelector(row, { state: 'detached' });
+    await until(() => pdns.dig(`www.${zone}`).length === 0, 'the deleted record to go');
+
+    // The server down: a new record waits `pending` under the push error banner; back up, it is
+    // pushed (the job retries) and the banner goes.
+    await pdns.stop();
+    await p.fill('#add-record-form input[name=record-name]', 'late');
+    await p.fill('#add-record-form input[name=record-value]', '10.9.8.9');
+    await p.click('#add-record-form button[type=submit]');
+    const late = `#dns-records tr[data-name="late.${zone}"][data-type=A]`;
+    await p.waitForSelector(`${late} .badge.pending`);
+    await p.waitForSelector('#push-error', { timeout: 20000 });
+    await pdns.start();
+    await until(() => pdns.dig(`late.${zone}`).join() === '10.9.8.9', 'the waiting record to be pushed', 40000);
+    await p.waitForSelector('#push-error', { state: 'detached', timeout: 20000 });
+    await p.waitForSelector(`${late} .badge.pending`, { state: 'detached', timeout: 20000 });
+    assert.deepEqual(p.errors, []);
+  } finally {
+    await pdns.stop();
+  }
+});
+
+test('a domain request filed in the form and approved from the inbox answers from the DNS server', async () => {
+  const pdns = await startPowerDns();
+  try {
+    const admin = await api();
+    const svc = await admin.post('/api/dns-services/', { name: `req-pdns-${tag}`, type: 'powerdns', api_endpoint: pdns.apiUrl, api_key: pdns.key });
+    const zone = `r${tag}.test`;
+    await admin.post(`/api/dns-services/${svc.id}/domains/`, { name: zone });
+    const requester = await makeUser(admin, `dnsreq${tag}`, requesterFlags);
+    const approver = await makeUser(admin, `dnsapr${tag}`, { resource_request: ['enable_resource_req', 'approve_domain_req'] });
+    await admin.close();
+    const a = await api(approver.username, approver.password);
+    const before = (await a.get('/api/resource-request/inbox/')).total;
+    await a.close();
+
+    const p = await page(browser);
+    p.on('dialog', (d) => d.accept());
+    await login(p, requester.username, requester.password);
+    await p.goto(`${BASE}/requests`);
+    await hydrated(p);
+    await p.click('#new-domain-request');
+    await p.waitForSelector('#domain-request-form');
+    await hydrated(p);
+    await p.fill('#record-rows tr[data-row="0"] input[name=record-name]', `app.${zone}`);
+    await p.fill('#record-rows tr[data-row="0"] input[name=record-value]', '10.1.2.3');
+    await p.click('#add-record-row');
+    await p.fill('#record-rows tr[data-row="1"] input[name=record-name]', zone);
+    await p.selectOption('#record-rows tr[data-row="1"] select[name=record-type]', 'MX');
+    await p.fill('#record-rows tr[data-row="1"] input[name=record-value]', `app.${zone}`);
+    await p.click('#submit-request');
+    // MX needs a priority: refused in its cell before anything is sent.
+    await p.waitForSelector('#record-rows tr[data-row="1"] .field-error');
+    assert.match(await p.textContent('#record-rows tr[data-row="1"] .field-error'), /priority/);
+    await p.fill('#record-rows tr[data-row="1"] input[name=record-priority]', '10');
+    await p.click('#submit-request');
+    await p.waitForURL(/\/requests\/domains\/\d+$/, { timeout: 5000 }).catch(async (e) => {
+      throw new Error(`not filed: ${await p.textContent('#domain-request-form')}`);
+    });
+    const id = Number(p.url().match(/\/(\d+)$/)[1]);
+    await p.waitForSelector('#request-title [data-status=wait_review]');
+    await logout(p);
+
+    await login(p, approver.username, approver.password);
+    await p.waitForSelector('#inbox-badge');
+    assert.equal((await p.textContent('#inbox-badge')).trim(), String(before + 1));
+    await p.click('nav.sidebar a[data-module=resource_request]');
+    await p.waitForSelector(`#requests-table tr[data-request="${id}"]`);
+    await hydrated(p);
+    await p.click(`#requests-table tr[data-request="${id}"] a >> nth=0`);
+    await p.waitForSelector('#action-approve');
+    await hydrated(p);
+    await p.click('#action-approve');
+    await p.waitForSelector('#request-title [data-status=approved], #request-title [data-status=finished]');
+    await until(() => pdns.dig(`app.${zone}`).join() === '10.1.2.3', 'the requested record to answer');
+    assert.deepEqual(pdns.dig(zone, 'MX'), [`10 app.${zone}.`]);
+    // Fulfilment finishes the request once the server has the records.
+    await until(async () => {
+      await p.reload();
+      await p.waitForSelector('#request-title');
+      return p.$('#request-title [data-status=finished]');
+    }, 'the request to finish', 20000);
+    assert.ok(await p.$('#request-timeline li[data-event=finished]'));
+    assert.deepEqual(p.errors, []);
+  } finally {
+    await pdns.stop();
+  }
+});
+
+test('an SSL certificate request filed in the form is issued by Opsdeck\'s CA and downloaded from the certificates page', async () => {
+  const admin = await api();
+  const requester = await makeUser(admin, `sslreq${tag}`, requesterFlags);
+  const approver = await makeUser(admin, `sslapr${tag}`, { resource_request: ['enable_resource_req', 'approve_ssl_cert_req'] });
+  await admin.close();
+  const domain = `shop.${tag}.test`;
+  const p = await page(browser);
+  await login(p, requester.username, requester.password);
+  await p.goto(`${BASE}/requests/ssl-certificates/new`);
+  await p.waitForSelector('#ssl-request-form');
+  await hydrated(p);
+  await p.fill('#ssl-request-form input[name=domain]', 'bad_domain!');
+  await p.waitForSelector('#ssl-request-form .field-error');
+  await p.fill('#ssl-request-form input[name=domain]', domain);
+  await p.waitForSelector('#ssl-request-form .field-error', { state: 'detached' });
+  await p.check('#ssl-request-form input[name=certificate_type][value=wizard]');
+  assert.equal((await p.textContent('#cert-names')).includes(`*.${domain}, ${domain}`), true);
+  await p.fill('#ssl-request-form textarea[name=purpose]', 'the shop front');
+  await p.click('#submit-request');
+  await p.waitForURL(/\/requests\/ssl-certificates\/\d+$/);
+  const id = Number(p.url().match(/\/(\d+)$/)[1]);
+  const a = await api(approver.username, approver.password);
+  await a.post(`/api/resource-request/ssl-certificates/${id}/actions/approve/`);
+  await a.close();
+  // Issued by the fulfilment job: the request page links the certificate.
+  await until(async () => {
+    await p.reload();
+    await p.waitForSelector('#request-title');
+    return p.$('#request-certificate');
+  }, 'the certificate to be issued', 20000);
+  await p.goto(`${BASE}/certificates`);
+  const row = `#certs-table tr[data-domain="${domain}"]`;
+  await p.waitForSelector(row);
+  await hydrated(p);
+  assert.match(await p.textContent(row), new RegExp(`\\*\\.${domain.replace(/\./g, '\\.')}`));
+  const days = Number(await p.getAttribute(`${row} td[data-days]`, 'data-days'));
+  assert.ok(days > 30, `fresh certificate, ${days} days left`);
+  assert.equal(await p.getAttribute(`${row} td[data-days]`, 'class'), '', 'no expiry colour when far from expiry');
+  // Downloads are links to the REST API, authorised by the session; the requester gets the key.
+  for (const part of ['cert', 'fullchain', 'key']) {
+    const href = await p.getAttribute(`${row} a[data-part=${part}]`, 'href');
+    const res = await p.request.get(`${BASE}${href}`);
+    assert.equal(res.status(), 200, part);
+    assert.match(await res.text(), part === 'key' ? /BEGIN (EC |RSA )?PRIVATE KEY/ : /BEGIN CERTIFICATE/);
+  }
+  const ca = await p.request.get(`${BASE}${await p.getAttribute('#ca-download', 'href')}`);
+  assert.match(await ca.text(), /BEGIN CERTIFICATE/);
+  await p.click(`${row} a >> nth=0`);
+  await p.waitForSelector('#cert-pem');
+  assert.match(await p.textContent('#cert-pem'), /BEGIN CERTIFICATE/);
   assert.deepEqual(p.errors, []);
 });

@@ -10,6 +10,7 @@ mod m20261128_000005_imports;
 mod m20261128_000006_list_speed;
 mod m20261202_000001_approvals_dns;
 mod m20261202_000003_certs;
+mod m20261202_000005_cert_key_holders;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_list_speed::Migration),
             Box::new(m20261202_000001_approvals_dns::Migration),
             Box::new(m20261202_000003_certs::Migration),
+            Box::new(m20261202_000005_cert_key_holders::Migration),
         ]
     }
 }

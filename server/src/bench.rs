@@ -9,12 +9,21 @@ use app::entities::{
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use std::collections::HashSet;
 
+mod dns;
+mod requests;
+
 /// Sizes of the generated estate.
 pub struct Sizes {
     pub hosts: usize,
     pub apps: usize,
     pub instances: usize,
     pub grants: usize,
+    /// Resource requests (issue 9 benchmark; 0: none).
+    pub requests: usize,
+    /// Records of the DNS benchmark zone `bench.test` (0: no DNS service or zone).
+    pub records: usize,
+    /// The PowerDNS server of that zone: API base URL and key (needed when `records` > 0).
+    pub pdns: Option<(String, String)>,
 }
 
 /// A tiny deterministic generator (xorshift), so every run builds the same estate.
@@ -48,9 +57,11 @@ where
     txn.commit().await.map_err(|e| e.to_string())
 }
 
-/// Builds the estate and a non-admin user `bench` whose 1,000 grants come through a role.
-/// Answers API tokens for an administrator (`bench-admin`) and for `bench`.
-pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<(String, String), String> {
+/// Builds the estate and a non-admin user `bench` whose 1,000 grants come through a role, then
+/// (when sized) the resource requests and the DNS zone of the issue 9 benchmark.
+/// Answers `NAME=value` lines: API tokens for an administrator (`ADMIN_TOKEN`, `bench-admin`)
+/// and for `bench` (`BENCH_TOKEN`), and what the requests and DNS parts add.
+pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<Vec<(String, String)>, String> {
     let db = &ctx.db;
     let now = chrono::Utc::now();
     let mut rng = Rng(0x5eed_0bad_cafe_f00d);
@@ -335,9 +346,28 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<(String, String), String> {
             .collect(),
     )
     .await?;
+    let admin_actor = Actor {
+        id: admin_user.id,
+        username: admin_user.username.clone(),
+        ..admin.clone()
+    };
+    let mut out: Vec<(String, String)> = vec![];
+    let mut people = vec![];
+    if s.requests > 0 {
+        people = requests::seed(db, &pw, s.requests).await?;
+    }
     app::perms::service::reload(ctx)
         .await
         .map_err(|e| e.message)?;
+    if s.records > 0 {
+        let (url, key) = s
+            .pdns
+            .clone()
+            .ok_or("OPSDECK_BENCH_PDNS_URL and OPSDECK_BENCH_PDNS_KEY are needed for the DNS zone")?;
+        let (sid, did) = dns::seed(ctx, &admin_actor, &url, &key, s.records).await?;
+        out.push(("BENCH_DNS_SID".into(), sid.to_string()));
+        out.push(("BENCH_DNS_DID".into(), did.to_string()));
+    }
     app::db::analyze(db).await.map_err(|e| e.to_string())?;
     let token = |id: i64, name: &str| {
         let who = Actor {
@@ -360,8 +390,13 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<(String, String), String> {
             .ok_or_else(|| "no token".to_string())
         }
     };
-    Ok((
-        token(admin_user.id, "bench-admin").await?,
-        token(bench.id, "bench").await?,
-    ))
+    out.insert(
+        0,
+        ("ADMIN_TOKEN".into(), token(admin_user.id, "bench-admin").await?),
+    );
+    out.insert(1, ("BENCH_TOKEN".into(), token(bench.id, "bench").await?));
+    for (var, id, name) in people {
+        out.push((var.to_string(), token(id, &name).await?));
+    }
+    Ok(out)
 }

@@ -86,5 +86,25 @@ pub fn from_env() -> Result<Config, String> {
         import_batch_rows: d.import_batch_rows,
         ca_cert_path: opt("OPSDECK_CA_CERT"),
         ca_key_path: opt("OPSDECK_CA_KEY"),
+        ca_permitted_domains: permitted_domains(opt("OPSDECK_CA_PERMITTED_DOMAINS"))?,
     })
+}
+
+/// `OPSDECK_CA_PERMITTED_DOMAINS`: comma-separated DNS suffixes (a leading `.` or `*.` and a
+/// trailing `.` are dropped), lower case; a malformed one stops the start.
+fn permitted_domains(v: Option<String>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = vec![];
+    for d in v.iter().flat_map(|v| v.split(',')) {
+        let d = d.trim().to_ascii_lowercase();
+        let d = d.trim_start_matches("*.").trim_matches('.').to_string();
+        if d.is_empty() {
+            continue;
+        }
+        app::certs::ca::check_dns_name(&d)
+            .map_err(|e| format!("OPSDECK_CA_PERMITTED_DOMAINS: {d}: {e}"))?;
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }

@@ -95,11 +95,18 @@ async fn main() {
                 apps: n("OPSDECK_BENCH_APPS", 10_000),
                 instances: n("OPSDECK_BENCH_INSTANCES", 50_000),
                 grants: n("OPSDECK_BENCH_GRANTS", 1_000),
+                requests: n("OPSDECK_BENCH_REQUESTS", 0),
+                records: n("OPSDECK_BENCH_RECORDS", 0),
+                pdns: std::env::var("OPSDECK_BENCH_PDNS_URL")
+                    .ok()
+                    .zip(std::env::var("OPSDECK_BENCH_PDNS_KEY").ok()),
             };
             let started = std::time::Instant::now();
             match server::bench::seed(&ctx, sizes).await {
-                Ok((admin, bench)) => {
-                    println!("ADMIN_TOKEN={admin}\nBENCH_TOKEN={bench}");
+                Ok(lines) => {
+                    for (k, v) in lines {
+                        println!("{k}={v}");
+                    }
                     tracing::info!(
                         seconds = started.elapsed().as_secs_f64(),
                         "benchmark estate generated"

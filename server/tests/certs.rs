@@ -388,7 +388,7 @@ both! {
         assert!(m.contains("does not cover *.example.net"), "{m}");
         // An expired certificate (issued 400 days ago for 30 days).
         let past = chrono::Utc::now() - chrono::Duration::days(400);
-        let old_ca = app::certs::ca::generate_ca(past).unwrap();
+        let old_ca = app::certs::ca::generate_ca(past, &[]).unwrap();
         let expired = app::certs::ca::issue_leaf(&old_ca, &["www.example.net".into()], past, 30).unwrap();
         let (_, f, m) = field(store(Some(req.clone()), up(&expired.cert_pem, Some(&old_ca.cert_pem), Some(&expired.key_pem))).await.unwrap_err());
         assert_eq!(f, "cert_pem");
@@ -416,7 +416,7 @@ both! {
         let e = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": "junk"})).await.err(400, 40000);
         assert_eq!(e["field"], "cert_pem");
         let e = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert2, "associate_app": [424242]})).await.err(400, 40000);
-        assert_eq!(e["field"], "associated_app");
+        assert_eq!(e["field"], "associated_app[0]");
         let c = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert2})).await;
         assert_eq!(c.status, 201, "{}", c.json);
         assert_eq!(c.json["owner"], "aaron");
@@ -584,13 +584,33 @@ both! {
         .await;
         let (rita, rita_t) = t.user("rita").await;
         let req = ssl_request(&t, rita, "corp.example.com", "normal", &[]).await;
+        // Users get a generic 503: file paths and OS errors are for the operator's log.
         let e = service::issue_for_request(&t.ctx, &req).await.unwrap_err();
         assert_eq!(e.error_code, 50300);
-        assert!(e.message.contains("OPSDECK_CA_KEY") && e.message.contains("is not the private key of OPSDECK_CA_CERT"), "{}", e.message);
+        assert_eq!(e.message, service::CA_UNUSABLE);
         let r = t.get("/api/certificates/ca/", Auth::Token(&rita_t)).await.err(503, 50300);
-        assert!(r["message"].as_str().unwrap().contains("OPSDECK_CA_KEY"));
+        assert_eq!(r["message"], service::CA_UNUSABLE);
+        assert!(!r.to_string().contains(&dir.display().to_string()), "{r}");
+        // The fulfilment note the requester reads says the same, nothing more.
+        let _ = app::requests::service::fulfil(&t.ctx, req.id).await;
+        let note = resource_request::Entity::find_by_id(req.id).one(&t.ctx.db).await.unwrap().unwrap().fulfilment_note.unwrap();
+        assert!(note.contains(service::CA_UNUSABLE) && !note.contains(&dir.display().to_string()), "{note}");
         assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
         assert_eq!(cert_authority::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+        drop(t);
+
+        // An unreadable key file: no path, no OS error in the answer.
+        let missing = dir.join("nowhere").join("ca.key").display().to_string();
+        let t = TestApp::with_config(b, |c| {
+            c.ca_cert_path = Some(cert_path.clone());
+            c.ca_key_path = Some(missing.clone());
+        })
+        .await;
+        let (_, rita_t) = t.user("rita").await;
+        let r = t.get("/api/certificates/ca/", Auth::Token(&rita_t)).await.err(503, 50300);
+        assert_eq!(r["message"], service::CA_UNUSABLE);
+        let body = r.to_string();
+        assert!(!body.contains("nowhere") && !body.contains("No such file") && !body.contains("OPSDECK_CA_KEY"), "{body}");
         drop(t);
         std::fs::remove_dir_all(dir).ok();
     }
@@ -636,5 +656,169 @@ both! {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (ok, out) = openssl(&args);
         assert!(ok && out.matches(": OK").count() == 20, "{out}");
+    }
+}
+
+both! {
+    async fn a_later_application_owner_never_takes_the_key(t: TestApp) {
+        let (rita, rita_t) = t.user("rita").await;
+        let (olga, olga_t) = t.user("olga").await;
+        let (mallory, mallory_t) = t.user("mallory").await;
+        let (aaron, aaron_t) = t.user("aaron").await;
+        t.grant("user", aaron, "resource_request", &["enable_resource_req", "approve_ssl_cert_req"]).await;
+        let app = app_with_owner(&t, "shop", olga).await;
+        // Mallory may edit the application, so she may make herself one of its owners.
+        t.post(&format!("/api/users/{mallory}/application/perms/"), t.admin(), json!({"authorizations": [{"id": app, "permission": {"edit_app": true, "view_app": true}}]})).await.ok();
+        let req = ssl_request(&t, rita, "shop.example.com", "normal", &[app]).await;
+        let id = service::issue_for_request(&t.ctx, &req).await.unwrap();
+        let issue = t.audit("cert").await.into_iter().find(|a| a["op_type"] == "issue").unwrap();
+        assert_eq!(issue["detail"]["key_holders"], json!([rita, olga]), "{issue}");
+        t.get(&format!("/api/certificates/{id}/"), Auth::Token(&mallory_t)).await.err(404, 40400);
+
+        t.post(&format!("/api/applications/{app}/response-person/"), Auth::Token(&mallory_t), json!([{"id": mallory, "type": "dev"}])).await.ok();
+        // Now an owner: she sees the certificate and takes what is public, never the key.
+        let d = t.get(&format!("/api/certificates/{id}/"), Auth::Token(&mallory_t)).await.ok();
+        assert_eq!(d["may_download_key"], false, "{d}");
+        let l = t.get("/api/certificates/", Auth::Token(&mallory_t)).await.ok();
+        assert_eq!((l["count"].as_i64(), l["results"][0]["may_download_key"].as_bool()), (Some(1), Some(false)), "{l}");
+        download(&t, id, "cert", Auth::Token(&mallory_t)).await;
+        download(&t, id, "fullchain", Auth::Token(&mallory_t)).await;
+        let e = t.get(&format!("/api/certificates/{id}/download/key/"), Auth::Token(&mallory_t)).await.err(403, 40300);
+        assert!(!e.to_string().contains("PRIVATE KEY"), "{e}");
+        // Those who held it at issue still do; superusers too.
+        for tok in [&rita_t, &olga_t] {
+            assert!(download(&t, id, "key", Auth::Token(tok)).await.contains("PRIVATE KEY"));
+            assert_eq!(t.get(&format!("/api/certificates/{id}/"), Auth::Token(tok)).await.ok()["may_download_key"], true);
+        }
+        assert!(download(&t, id, "key", t.admin()).await.contains("PRIVATE KEY"));
+        // Removed and added back as an owner: still a key holder (fixed at issue), seen again.
+        t.call(axum::http::Method::DELETE, &format!("/api/applications/{app}/response-person/"), t.admin(), Some(json!([{"id": olga}]))).await.ok();
+        t.get(&format!("/api/certificates/{id}/download/key/"), Auth::Token(&olga_t)).await.err(404, 40400);
+
+        // An upload fixes its holders the same way: the uploader and the owners at that moment.
+        let pki = Pki::new(work_dir(&t, "pki"), "Corp Root");
+        let (cert, key) = pki.leaf("api", &["api.example.net"]);
+        t.post(&format!("/api/users/{aaron}/application/perms/"), t.admin(), json!({"authorizations": [{"id": app, "permission": {"view_app": true}}]})).await.ok();
+        let c = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert, "chain_pem": pki.read("ca.pem"), "key_pem": key, "associated_app": [app]})).await;
+        assert_eq!(c.status, 201, "{}", c.json);
+        let up = c.json["id"].as_i64().unwrap();
+        assert_eq!(c.json["may_download_key"], true);
+        assert!(download(&t, up, "key", Auth::Token(&mallory_t)).await.contains("PRIVATE KEY"), "an owner at upload time");
+        let (nina, nina_t) = t.user("nina").await;
+        t.post(&format!("/api/applications/{app}/response-person/"), t.admin(), json!([{"id": nina, "type": "qa"}])).await.ok();
+        download(&t, up, "cert", Auth::Token(&nina_t)).await;
+        t.get(&format!("/api/certificates/{up}/download/key/"), Auth::Token(&nina_t)).await.err(403, 40300);
+        let keys: Vec<String> = t.audit("cert").await.into_iter().filter(|a| a["op_type"] == "download" && a["detail"]["part"] == "key").map(|a| a["operator"].as_str().unwrap().to_string()).collect();
+        assert!(!keys.contains(&"nina".to_string()) && keys.iter().filter(|k| *k == "mallory").count() == 1, "{keys:?}");
+    }
+}
+
+both! {
+    async fn an_upload_attaches_only_applications_the_uploader_sees(t: TestApp) {
+        let (aaron, aaron_t) = t.user("aaron").await;
+        let (olga, _) = t.user("olga").await;
+        t.grant("user", aaron, "resource_request", &["enable_resource_req", "approve_ssl_cert_req"]).await;
+        let hidden = app_with_owner(&t, "payroll", olga).await;
+        let seen = app_with_owner(&t, "shop", olga).await;
+        t.post(&format!("/api/users/{aaron}/application/perms/"), t.admin(), json!({"authorizations": [{"id": seen, "permission": {"view_app": true}}]})).await.ok();
+        let pki = Pki::new(work_dir(&t, "pki"), "Corp Root");
+        let (cert, _) = pki.leaf("api", &["api.example.net"]);
+        // A hidden application and a missing one read the same.
+        let e1 = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert, "associated_app": [seen, hidden]})).await.err(400, 40000);
+        let e2 = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert, "associated_app": [seen, 987654]})).await.err(400, 40000);
+        assert_eq!((&e1["field"], &e1["message"]), (&json!("associated_app[1]"), &json!("unknown application")), "{e1}");
+        assert_eq!((&e1["field"], &e1["message"]), (&e2["field"], &e2["message"]));
+        assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+        // The same application twice is attached once.
+        let c = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": cert, "associated_app": [seen, seen]})).await;
+        assert_eq!(c.status, 201, "{}", c.json);
+        assert_eq!(c.json["app_ids"], json!([seen]));
+    }
+}
+
+both! {
+    async fn uploaded_names_must_be_dns_names(t: TestApp) {
+        let (aaron, aaron_t) = t.user("aaron").await;
+        t.grant("user", aaron, "resource_request", &["enable_resource_req", "approve_ssl_cert_req"]).await;
+        let now = chrono::Utc::now();
+        let ca = app::certs::ca::generate_ca(now, &[]).unwrap();
+        for bad in ["evil\u{1b}[31m.example.net", "a b.example.net", "x\ny.example.net", "under_score.example.net", "-x.example.net"] {
+            let leaf = app::certs::ca::issue_leaf(&ca, &["ok.example.net".into(), bad.into()], now, 30).unwrap();
+            let e = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": leaf.cert_pem, "chain_pem": ca.cert_pem})).await.err(400, 40000);
+            assert_eq!(e["field"], "cert_pem", "{bad:?}: {e}");
+            assert!(e["message"].as_str().unwrap().contains("not a DNS name"), "{bad:?}: {e}");
+            assert!(!e["message"].as_str().unwrap().contains('\u{1b}'), "{e}");
+        }
+        assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+        // Wildcards and plain names pass.
+        let leaf = app::certs::ca::issue_leaf(&ca, &["*.example.net".into(), "example.net".into()], now, 30).unwrap();
+        let c = t.post("/api/certificates/", Auth::Token(&aaron_t), json!({"cert_pem": leaf.cert_pem, "chain_pem": ca.cert_pem})).await;
+        assert_eq!(c.status, 201, "{}", c.json);
+        assert_eq!(c.json["names"], json!(["*.example.net", "example.net"]));
+    }
+}
+
+both! {
+    async fn no_wildcard_directly_under_a_public_suffix(t: TestApp) {
+        let (rita, _) = t.user("rita").await;
+        for (domain, ctype) in [("co.uk", "wizard"), ("*.com.cn", "normal"), ("*.org.cn", "wizard"), ("com.au", "wizard"), ("*.com", "normal"), ("net.cn", "wizard")] {
+            let r = ssl_request(&t, rita, domain, ctype, &[]).await;
+            let e = service::issue_for_request(&t.ctx, &r).await.unwrap_err();
+            assert_eq!((e.error_code, e.field.as_deref()), (40000, Some("domain")), "{domain}: {}", e.message);
+        }
+        let e = service::requested_names("*.co.uk", "normal").unwrap_err();
+        assert!(e.message.contains("public suffix"), "{}", e.message);
+        assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+        // One level further down is a registrant's own zone; a plain name under a suffix is fine.
+        for (domain, ctype) in [("example.co.uk", "wizard"), ("*.shop.com.cn", "normal"), ("example.com", "wizard")] {
+            let r = ssl_request(&t, rita, domain, ctype, &[]).await;
+            service::issue_for_request(&t.ctx, &r).await.unwrap();
+        }
+        assert_eq!(service::requested_names("co.uk", "normal").unwrap(), vec!["co.uk"]);
+    }
+}
+
+both! {
+    async fn permitted_domains_limit_issuing_and_constrain_the_generated_ca(b: Backend) {
+        let t = TestApp::with_config(b, |c| {
+            c.ca_permitted_domains = vec!["example.com".into(), "corp.internal".into()];
+        })
+        .await;
+        let (rita, _) = t.user("rita").await;
+        // Outside: refused before any CA exists, with a reason the fulfilment shows.
+        let out = ssl_request(&t, rita, "shop.example.org", "normal", &[]).await;
+        let e = service::issue_for_request(&t.ctx, &out).await.unwrap_err();
+        assert_eq!((e.error_code, e.field.as_deref()), (40000, Some("domain")));
+        assert!(e.message.contains("shop.example.org is outside") && e.message.contains("example.com, corp.internal"), "{}", e.message);
+        let lookalike = ssl_request(&t, rita, "badexample.com", "wizard", &[]).await;
+        assert_eq!(service::issue_for_request(&t.ctx, &lookalike).await.unwrap_err().field.as_deref(), Some("domain"));
+        let _ = app::requests::service::fulfil(&t.ctx, out.id).await;
+        let note = resource_request::Entity::find_by_id(out.id).one(&t.ctx.db).await.unwrap().unwrap().fulfilment_note.unwrap();
+        assert!(note.contains("outside the domains"), "{note}");
+        assert_eq!(cert_authority::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+        assert_eq!(certificate::Entity::find().count(&t.ctx.db).await.unwrap(), 0);
+
+        // Inside: issued, from a CA carrying the name constraints.
+        let ok = ssl_request(&t, rita, "example.com", "wizard", &[]).await;
+        let id = service::issue_for_request(&t.ctx, &ok).await.unwrap();
+        let ok2 = ssl_request(&t, rita, "db.corp.internal", "normal", &[]).await;
+        service::issue_for_request(&t.ctx, &ok2).await.unwrap();
+        let row = cert_authority::Entity::find().one(&t.ctx.db).await.unwrap().unwrap();
+        let d = work_dir(&t, "nc");
+        let ca_file = write(&d, "ca.pem", &row.cert_pem);
+        let (ok_, text) = openssl(&["x509", "-in", &ca_file, "-noout", "-text"]);
+        assert!(ok_ && text.contains("X509v3 Name Constraints: critical"), "{text}");
+        assert!(text.contains("DNS:example.com") && text.contains("DNS:corp.internal"), "{text}");
+        let leaf = certificate::Entity::find_by_id(id).one(&t.ctx.db).await.unwrap().unwrap();
+        let (ok_, out_) = openssl(&["verify", "-CAfile", &ca_file, &write(&d, "leaf.pem", &leaf.cert_pem)]);
+        assert!(ok_, "{out_}");
+        // Anything else that CA signed would be rejected by clients (openssl here).
+        let key = app::crypto::Keyring::from_config(&t.ctx.config).unwrap().decrypt(&row.key_enc, "cert_authorities.key_enc").unwrap();
+        let authority = app::certs::ca::KeyedCert { cert_pem: row.cert_pem.clone(), key_pem: key };
+        let rogue = app::certs::ca::issue_leaf(&authority, &["www.example.org".into()], chrono::Utc::now(), 30).unwrap();
+        let (ok_, out_) = openssl(&["verify", "-CAfile", &ca_file, &write(&d, "rogue.pem", &rogue.cert_pem)]);
+        assert!(!ok_ && out_.contains("subtree violation"), "{out_}");
+        // And the CA's own constraints are read back.
+        assert_eq!(app::certs::ca::constrained_out(&row.cert_pem, &["a.example.org".into(), "*.example.com".into(), "corp.internal".into()]).unwrap(), vec!["a.example.org"]);
     }
 }

@@ -128,8 +128,14 @@ both! {
         assert_ne!(vals[0], v1);
         assert_eq!(vals[1], v2);
         assert_eq!(cur.decrypt(&vals[0], "t_secret.val").unwrap(), "one");
-        // Nothing stores secrets yet: the command's list is empty and rotates nothing.
-        assert!(app::crypto::SECRET_COLUMNS.is_empty());
+        // The registered columns (DNS credentials, certificate and CA keys) exist in the schema;
+        // with no rows stored under an old key, the command rotates nothing.
+        for c in app::crypto::SECRET_COLUMNS {
+            assert!(c.context.starts_with(c.table), "{c:?}");
+        }
+        for t_ in ["dns_services", "certificates", "cert_authorities"] {
+            assert!(app::crypto::SECRET_COLUMNS.iter().any(|c| c.table == t_), "{t_} registered");
+        }
         assert_eq!(app::crypto::rotate(&t.ctx, app::crypto::SECRET_COLUMNS).await.unwrap(), 0);
     }
 }

@@ -311,7 +311,7 @@ both! {
         set_running(&t, ja.clone(), 1, 300).await;
         let b = queue_import(&t, "hosts", "name\nsecond-1\n", false).await;
         let mail = app::jobs::enqueue(&t.ctx.db, "mail", &app::mail::Mail {
-            to: "someone@example.test".into(), subject: "reset".into(), body: "b".into(),
+            to: "someone@example.test".into(), subject: "reset".into(), body: "b".into(), html: None,
         }).await.unwrap();
         assert_eq!(app::jobs::run_due(&t.ctx).await.unwrap(), 1, "only the mail runs");
         assert_eq!(job(&t, mail).await.status, "done");

@@ -291,6 +291,20 @@ pub async fn edit<C: ConnectionTrait>(
     event(db, s, Some(actor), "edited", detail).await
 }
 
+/// An approver gives up an approved subject whose fulfilment cannot finish: `closed`, with the
+/// reason in the timeline (`cancelled`).
+pub async fn cancel<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    s: Subject,
+    reason: &str,
+) -> AppResult<()> {
+    if !conditional(db, s, "approved", vec![("status", Expr::value("closed"))]).await? {
+        return Err(refused_for_fulfilment(&state(db, s).await?.status));
+    }
+    event(db, s, Some(actor), "cancelled", reason).await
+}
+
 /// Moves an approved subject to `finished`; answers false when it was not `approved` (already
 /// finished by another runner, say).
 pub async fn finish<C: ConnectionTrait>(

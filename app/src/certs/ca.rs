@@ -8,8 +8,8 @@
 //! Signatures and ASN.1 parsing are the libraries' (rcgen, x509-parser, ring).
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SerialNumber,
 };
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
@@ -58,8 +58,10 @@ fn from_ts(ts: i64) -> Result<DateTime<Utc>, String> {
 }
 
 /// Generates a CA: ECDSA P-256, CN "Opsdeck CA", valid `CA_YEARS` from an hour before `now`,
-/// basicConstraints CA (path length 0: it signs server certificates only), keyCertSign and cRLSign.
-pub fn generate_ca(now: DateTime<Utc>) -> Result<KeyedCert, String> {
+/// basicConstraints CA (path length 0: it signs server certificates only), keyCertSign and cRLSign;
+/// with `permitted` domains, a critical nameConstraints extension permitting only those DNS
+/// subtrees (a client then rejects any other name it signs).
+pub fn generate_ca(now: DateTime<Utc>, permitted: &[String]) -> Result<KeyedCert, String> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
@@ -73,6 +75,15 @@ pub fn generate_ca(now: DateTime<Utc>) -> Result<KeyedCert, String> {
         KeyUsagePurpose::DigitalSignature,
     ];
     p.serial_number = Some(random_serial());
+    if !permitted.is_empty() {
+        p.name_constraints = Some(NameConstraints {
+            permitted_subtrees: permitted
+                .iter()
+                .map(|d| GeneralSubtree::DnsName(d.clone()))
+                .collect(),
+            excluded_subtrees: vec![],
+        });
+    }
     let start = now - Duration::hours(1);
     p.not_before = to_offset(start)?;
     p.not_after = to_offset(start + Duration::days(365 * CA_YEARS + CA_YEARS / 4))?;
@@ -206,8 +217,10 @@ pub fn describe(der: &[u8]) -> Result<CertInfo, String> {
         .next()
         .and_then(|a| a.as_str().ok())
         .map(|s| s.trim_end_matches('.').to_ascii_lowercase());
+    // The common name counts only without DNS subject alternative names (RFC 6125, as clients
+    // do): with them, a name-like CN is decoration and is neither listed nor checked.
     if let Some(cn) = &common_name {
-        if !names.contains(cn) && looks_like_dns_name(cn) {
+        if names.is_empty() && looks_like_dns_name(cn) {
             names.push(cn.clone());
         }
     }
@@ -421,12 +434,84 @@ pub fn names_for(domain: &str, certificate_type: &str) -> Result<Vec<String>, St
     if !base.contains('.') {
         return Err("a certificate's domain has at least two labels (example.com)".into());
     }
+    if (wild || certificate_type == "wizard") && is_public_suffix(&base) {
+        return Err(format!(
+            "{base} is a public suffix: a wildcard certificate directly under it (*.{base}) is refused"
+        ));
+    }
     match certificate_type {
         "wizard" => Ok(vec![format!("*.{base}"), base]),
         "normal" if wild => Ok(vec![format!("*.{base}")]),
         "normal" => Ok(vec![base]),
         _ => Err("certificate_type is `wizard` (wildcard) or `normal`".into()),
     }
+}
+
+/// Two-label public suffixes (the common multi-part ones of the Public Suffix List): a wildcard
+/// directly under one of them would cover every registrant's domain.
+const MULTI_PART_SUFFIXES: &[&str] = &[
+    "ac.uk", "co.uk", "gov.uk", "ltd.uk", "me.uk", "net.uk", "org.uk", "plc.uk", "sch.uk", "ac.cn",
+    "com.cn", "edu.cn", "gov.cn", "net.cn", "org.cn", "com.hk", "org.hk", "net.hk", "com.tw",
+    "org.tw", "net.tw", "com.au", "net.au", "org.au", "edu.au", "gov.au", "asn.au", "id.au",
+    "co.nz", "net.nz", "org.nz", "ac.nz", "co.jp", "ne.jp", "or.jp", "ac.jp", "go.jp", "ad.jp",
+    "co.kr", "or.kr", "ne.kr", "co.in", "net.in", "org.in", "firm.in", "gen.in", "com.br",
+    "net.br", "org.br", "com.mx", "org.mx", "com.ar", "com.sg", "com.my", "co.za", "org.za",
+    "co.il", "org.il", "com.tr", "com.ru", "com.ua", "co.id", "or.id", "com.ph", "com.vn", "co.th",
+    "in.th", "com.pk", "com.eg", "com.sa", "co.ke",
+];
+
+/// Whether `base` (lower case, no wildcard) is a public suffix by itself: a single label (`com`)
+/// or a known two-label one (`co.uk`, `com.cn`).
+pub fn is_public_suffix(base: &str) -> bool {
+    let base = base.trim_end_matches('.');
+    match base.matches('.').count() {
+        0 => true,
+        1 => MULTI_PART_SUFFIXES.contains(&base),
+        _ => false,
+    }
+}
+
+/// Whether the DNS name `name` (maybe `*.`-prefixed) is `suffix` or under it.
+pub fn within(name: &str, suffix: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let suffix = suffix.trim_end_matches('.').to_ascii_lowercase();
+    match suffix.strip_prefix('.') {
+        // RFC 5280 style ".example.com": names under it only.
+        Some(s) => name.ends_with(&format!(".{s}")),
+        None => name == suffix || name.ends_with(&format!(".{suffix}")),
+    }
+}
+
+/// The names of `names` a CA certificate's DNS name constraints forbid (outside every permitted
+/// DNS subtree when it has any, or inside an excluded one); an unreadable certificate is an error.
+pub fn constrained_out(ca_pem: &str, names: &[String]) -> Result<Vec<String>, String> {
+    let der = cert_ders(ca_pem)?.remove(0);
+    let c = x509(&der)?;
+    let Some(nc) = c
+        .name_constraints()
+        .map_err(|e| format!("the CA's name constraints cannot be read: {e}"))?
+    else {
+        return Ok(vec![]);
+    };
+    let dns = |t: &Option<Vec<x509_parser::extensions::GeneralSubtree>>| -> Vec<String> {
+        t.iter()
+            .flatten()
+            .filter_map(|g| match g.base {
+                GeneralName::DNSName(d) => Some(d.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let permitted = dns(&nc.value.permitted_subtrees);
+    let excluded = dns(&nc.value.excluded_subtrees);
+    Ok(names
+        .iter()
+        .filter(|n| {
+            (!permitted.is_empty() && !permitted.iter().any(|p| within(n, p)))
+                || excluded.iter().any(|x| within(n, x))
+        })
+        .cloned()
+        .collect())
 }
 
 /// A DNS name of letters, digits and hyphens (no wildcard), at most 253 characters.
@@ -491,7 +576,7 @@ mod tests {
     #[test]
     fn generated_ca_and_leaf_pass_openssl_verify() {
         let d = tmp();
-        let ca = generate_ca(now()).unwrap();
+        let ca = generate_ca(now(), &[]).unwrap();
         let names = names_for("Example.COM", "wizard").unwrap();
         assert_eq!(names, vec!["*.example.com", "example.com"]);
         let leaf = issue_leaf(&ca, &names, now(), 397).unwrap();
@@ -556,7 +641,7 @@ mod tests {
         validate_chain(leaf_der, &ca_der, now()).unwrap();
         assert!(key_matches(&load_key(&leaf.key_pem).unwrap(), leaf_der).unwrap());
         assert!(!key_matches(&load_key(&ca.key_pem).unwrap(), leaf_der).unwrap());
-        let other = generate_ca(now()).unwrap();
+        let other = generate_ca(now(), &[]).unwrap();
         assert!(validate_chain(leaf_der, &cert_ders(&other.cert_pem).unwrap(), now()).is_err());
         std::fs::remove_dir_all(d).ok();
     }

@@ -4,13 +4,18 @@
 //! Who sees a certificate: its owner (the requester or uploader), the owners of its associated
 //! applications, holders of `resource_request.approve_ssl_cert_req`, and superusers. Anyone else
 //! is answered as if it did not exist (404, and lists count none). The private key goes only to
-//! the owner, the owners of associated applications and superusers (approvers issue and upload,
-//! they do not take keys). Every download is audited (category `cert`, op_type `download`).
+//! its key holders (`certificate_key_holders`: the owner and the owners of the associated
+//! applications when it was issued or uploaded, fixed then) who still see it, and to superusers.
+//! An application owner added later (anyone with `edit_app` may add themselves) sees the
+//! certificate but never takes its key; approvers issue and upload, they do not take keys.
+//! Every download is audited (category `cert`, op_type `download`).
 //!
-//! The CA: an operator-provided one (`OPSDECK_CA_CERT`/`OPSDECK_CA_KEY`, read on each use; a key
-//! that does not match its certificate is refused with an error that says so), or the one
-//! Opsdeck generates on first use: one active row of `cert_authorities` (a partial unique
-//! index; concurrent first uses create one, the others read it), its key encrypted.
+//! The CA: an operator-provided one (`OPSDECK_CA_CERT`/`OPSDECK_CA_KEY`, read on each use), or
+//! the one Opsdeck generates on first use: one active row of `cert_authorities` (a partial unique
+//! index; concurrent first uses create one, the others read it), its key encrypted, with name
+//! constraints for `OPSDECK_CA_PERMITTED_DOMAINS` when set. A CA that cannot be used (files
+//! unreadable, a key that is not its certificate's, expired) is logged in detail and answered
+//! with a generic 503: paths and OS errors are for operators, not for every signed-in user.
 use super::ca::{self, KeyedCert};
 use super::types::*;
 use crate::audit::service::{record, Entry};
@@ -21,7 +26,8 @@ use crate::entities::{
     application, application_owner, cert_authority, certificate, resource_request, user,
 };
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::perms::service::{authorize_module, is_superuser, may_module};
+use crate::perms::service::{authorize_module, holds_resource, is_superuser, may_module};
+use crate::perms::types::ResourceType;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
@@ -38,10 +44,15 @@ const APPROVER: &str = "approve_ssl_cert_req";
 /// Days before expiry the notices go out (the latest first in `expiry_notice` terms).
 const NOTICE_DAYS: [i32; 2] = [30, 7];
 
-fn ca_unavailable(msg: impl Into<String>) -> AppError {
-    let msg = msg.into();
-    tracing::error!(error = %msg, "certificate authority");
-    AppError::new(ErrorCode::Unavailable, msg)
+/// What users are told when the CA cannot be used (the detail goes to the log only).
+pub const CA_UNUSABLE: &str =
+    "the certificate authority is not usable; an operator must fix its configuration";
+
+/// Logs `detail` (once, here) and answers the generic 503.
+fn ca_unavailable(detail: impl Into<String>) -> AppError {
+    let detail = detail.into();
+    tracing::error!(error = %detail, "certificate authority not usable");
+    AppError::new(ErrorCode::Unavailable, CA_UNUSABLE)
 }
 
 // ---------------------------------------------------------------- the CA
@@ -113,7 +124,8 @@ pub(crate) async fn active_ca(ctx: &Ctx) -> AppResult<KeyedCert> {
 
 /// Generates and stores the CA, unless another caller got there first (then answers theirs).
 async fn create_ca(ctx: &Ctx, keys: &Keyring) -> AppResult<cert_authority::Model> {
-    let generated = ca::generate_ca(crate::time::now()).map_err(AppError::internal)?;
+    let generated = ca::generate_ca(crate::time::now(), &ctx.config.ca_permitted_domains)
+        .map_err(AppError::internal)?;
     let key_enc = keys.encrypt(&generated.key_pem, CA_KEY_CONTEXT)?;
     let attempt = async {
         let txn = crate::db::begin(&ctx.db).await?;
@@ -136,9 +148,11 @@ async fn create_ca(ctx: &Ctx, keys: &Keyring) -> AppResult<cert_authority::Model
             &Actor::system(),
             Entry::new("cert", "ca_create")
                 .target("cert_authority", Some(row.id), ca::CA_COMMON_NAME)
-                .detail(
-                    json!({"serial": info.serial, "not_after": crate::time::fmt(&info.not_after)}),
-                ),
+                .detail(json!({
+                    "serial": info.serial,
+                    "not_after": crate::time::fmt(&info.not_after),
+                    "permitted_domains": ctx.config.ca_permitted_domains,
+                })),
         )
         .await?;
         txn.commit().await?;
@@ -294,6 +308,14 @@ async fn insert_cert<C: ConnectionTrait>(txn: &C, actor: &Actor, n: NewCert) -> 
         }
         txn.execute(&q).await?;
     }
+    let holders = key_holders(txn, n.owner_id, &n.app_ids).await?;
+    let mut q = Query::insert();
+    q.into_table(Alias::new("certificate_key_holders"))
+        .columns([Alias::new("certificate_id"), Alias::new("user_id")]);
+    for u in &holders {
+        q.values_panic([row.id.into(), (*u).into()]);
+    }
+    txn.execute(&q).await?;
     let op = if n.source == "ca" { "issue" } else { "upload" };
     record(
         txn,
@@ -309,10 +331,63 @@ async fn insert_cert<C: ConnectionTrait>(txn: &C, actor: &Actor, n: NewCert) -> 
                 "app_ids": n.app_ids,
                 "owner_id": n.owner_id,
                 "has_key": n.key_enc.is_some(),
+                "key_holders": holders,
             })),
     )
     .await?;
     Ok(row.id)
+}
+
+/// Who may take the key of a new certificate: its owner and the owners of `apps` now, sorted.
+async fn key_holders<C: ConnectionTrait>(db: &C, owner: i64, apps: &[i64]) -> AppResult<Vec<i64>> {
+    let mut out = BTreeSet::from([owner]);
+    if !apps.is_empty() {
+        out.extend(
+            application_owner::Entity::find()
+                .select_only()
+                .column(application_owner::Column::UserId)
+                .filter(application_owner::Column::AppId.is_in(apps.to_vec()))
+                .into_tuple::<i64>()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Refuses names outside `OPSDECK_CA_PERMITTED_DOMAINS` (when set) and names the CA's own name
+/// constraints forbid: a 400 on `domain` that says which and why (the fulfilment shows it).
+fn check_permitted(ctx: &Ctx, authority: Option<&KeyedCert>, names: &[String]) -> AppResult<()> {
+    let permitted = &ctx.config.ca_permitted_domains;
+    if !permitted.is_empty() {
+        let outside: Vec<&String> = names
+            .iter()
+            .filter(|n| !permitted.iter().any(|p| ca::within(n, p)))
+            .collect();
+        if !outside.is_empty() {
+            return Err(AppError::invalid(
+                "domain",
+                format!(
+                    "{} is outside the domains Opsdeck's certificate authority may issue for ({}): file the request for a name under them, or ask an operator to extend OPSDECK_CA_PERMITTED_DOMAINS",
+                    outside.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                    permitted.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(a) = authority {
+        let out = ca::constrained_out(&a.cert_pem, names).map_err(ca_unavailable)?;
+        if !out.is_empty() {
+            return Err(AppError::invalid(
+                "domain",
+                format!(
+                    "the certificate authority's name constraints do not permit {}: clients would reject such a certificate",
+                    out.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn by_request<C: ConnectionTrait>(db: &C, request_id: i64) -> AppResult<Option<i64>> {
@@ -335,7 +410,9 @@ pub async fn issue_for_request(ctx: &Ctx, request: &resource_request::Model) -> 
         return Ok(id);
     }
     let names = requested_names(&domain, &ctype)?;
+    check_permitted(ctx, None, &names)?;
     let authority = active_ca(ctx).await?;
+    check_permitted(ctx, Some(&authority), &names)?;
     let now = crate::time::now();
     let leaf = ca::issue_leaf(&authority, &names, now, ca::LEAF_MAX_DAYS)
         .map_err(|e| ca_unavailable(format!("issuing failed: {e}")))?;
@@ -413,6 +490,17 @@ pub async fn store_uploaded<C: ConnectionTrait>(
             "the certificate names no DNS name",
         ));
     }
+    for n in &info.names {
+        check_cert_name(n).map_err(|m| {
+            AppError::invalid(
+                "cert_pem",
+                format!(
+                    "the certificate names {}, not a DNS name: {m}",
+                    n.escape_debug()
+                ),
+            )
+        })?;
+    }
     if info.not_after <= now {
         return Err(AppError::invalid(
             "cert_pem",
@@ -479,13 +567,24 @@ pub async fn store_uploaded<C: ConnectionTrait>(
             } else {
                 "normal"
             };
-            let apps = input.associated_app.clone().unwrap_or_default();
+            let mut apps: Vec<i64> = vec![];
+            for a in input.associated_app.clone().unwrap_or_default() {
+                if !apps.contains(&a) {
+                    apps.push(a);
+                }
+            }
             let found = existing_apps(txn, &apps).await?;
-            if let Some(bad) = apps.iter().find(|a| !found.contains(a)) {
-                return Err(AppError::invalid(
-                    "associated_app",
-                    format!("no application {bad}"),
-                ));
+            for (n, a) in apps.iter().enumerate() {
+                // A hidden application reads like a missing one.
+                if !found.contains(a)
+                    || !holds_resource(ctx, actor.id, ResourceType::Application, *a, "view_app")
+                        .await
+                {
+                    return Err(AppError::invalid(
+                        &format!("associated_app[{n}]"),
+                        "unknown application",
+                    ));
+                }
             }
             (
                 first.trim_start_matches("*.").to_string(),
@@ -517,6 +616,15 @@ pub async fn store_uploaded<C: ConnectionTrait>(
         },
     )
     .await
+}
+
+/// A name an uploaded certificate may carry: a DNS name (the request form's check), maybe with a
+/// leading `*.`; no control characters or spaces (they would reach lists, mails and files).
+fn check_cert_name(n: &str) -> Result<(), String> {
+    if n.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("control characters and spaces are not allowed".into());
+    }
+    crate::requests::types::hostname(n.strip_prefix("*.").unwrap_or(n))
 }
 
 async fn authorize_upload(ctx: &Ctx, actor: &Actor) -> AppResult<()> {
@@ -577,33 +685,31 @@ fn mine(user_id: i64) -> Condition {
         .add(certificate::Column::Id.in_subquery(app_owned(user_id)))
 }
 
-/// Of `ids`, those whose key the actor may take (owner or owner of an associated application;
-/// superusers all).
+/// Of `rows` (certificates the actor sees), those whose key the actor may take: the ones they
+/// hold the key of (`certificate_key_holders`, fixed at issue or upload); superusers all.
 async fn key_rights(
     ctx: &Ctx,
     actor: &Actor,
     rows: &[certificate::Model],
 ) -> AppResult<HashSet<i64>> {
+    if rows.is_empty() || actor.id <= 0 {
+        return Ok(HashSet::new());
+    }
     if is_superuser(ctx, actor.id).await {
         return Ok(rows.iter().map(|r| r.id).collect());
     }
-    let mut out: HashSet<i64> = rows
-        .iter()
-        .filter(|r| r.owner_id == actor.id)
-        .map(|r| r.id)
-        .collect();
-    let rest: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.owner_id != actor.id)
-        .map(|r| r.id)
-        .collect();
-    if !rest.is_empty() {
-        let q = app_owned(actor.id)
-            .and_where(Expr::col(Alias::new("certificate_id")).is_in(rest))
-            .to_owned();
-        for r in ctx.db.query_all(&q).await? {
-            out.insert(r.try_get_by_index::<i64>(0)?);
-        }
+    let q = Query::select()
+        .column(Alias::new("certificate_id"))
+        .from(Alias::new("certificate_key_holders"))
+        .and_where(Expr::col(Alias::new("user_id")).eq(actor.id))
+        .and_where(
+            Expr::col(Alias::new("certificate_id"))
+                .is_in(rows.iter().map(|r| r.id).collect::<Vec<_>>()),
+        )
+        .to_owned();
+    let mut out = HashSet::new();
+    for r in ctx.db.query_all(&q).await? {
+        out.insert(r.try_get_by_index::<i64>(0)?);
     }
     Ok(out)
 }
@@ -753,7 +859,8 @@ fn file_stem(domain: &str) -> String {
 }
 
 /// `GET /certificates/{id}/download/{part}/`: a PEM file (cert, chain, key or fullchain), audited.
-/// The key only for the owner, owners of associated applications and superusers.
+/// The key only for its key holders (the owner and the owners of its applications when it was
+/// issued or uploaded) who still see it, and superusers.
 pub async fn download(ctx: &Ctx, actor: &Actor, id: i64, part: CertPart) -> AppResult<PemFile> {
     let c = visible(ctx, actor, id).await?;
     let stem = file_stem(&c.domain);
@@ -784,7 +891,7 @@ pub async fn download(ctx: &Ctx, actor: &Actor, id: i64, part: CertPart) -> AppR
                 .contains(&c.id)
             {
                 return Err(AppError::forbidden(
-                    "only the certificate's owner and the owners of its applications may download its private key",
+                    "only the certificate's owner and the owners of its applications when it was issued may download its private key",
                 ));
             }
             (

@@ -26,8 +26,8 @@ pub struct Certificate {
     pub request_id: Option<i64>,
     /// Whether Opsdeck holds the private key.
     pub has_key: bool,
-    /// Whether the caller may download the private key (the owner and owners of associated
-    /// applications; approvers may not).
+    /// Whether the caller may download the private key (the owner and the owners of associated
+    /// applications when it was issued or uploaded; approvers and later owners may not).
     pub may_download_key: bool,
     /// Associated applications.
     pub app_ids: Vec<i64>,

@@ -107,3 +107,31 @@ pub async fn resolve_dns_drift(
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     super::service::resolve_drift(&ctx, &actor, service_id, domain_id, resolve).await
 }
+
+/// One DNS service (no secrets).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn get_dns_service(id: i64) -> Result<DnsService, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::get_service(&ctx, &actor, id).await
+}
+
+/// Registers a DNS service (secrets are write-only).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn create_dns_service(input: DnsServiceInput) -> Result<DnsService, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::create_service(&ctx, &actor, input).await
+}
+
+/// One zone, with its push state.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn get_dns_domain(service_id: i64, domain_id: i64) -> Result<DnsDomain, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::get_domain(&ctx, &actor, service_id, domain_id).await
+}
+
+/// Creates a zone on a service, or adopts one the server already serves.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn create_dns_domain(service_id: i64, input: DomainInput) -> Result<DnsDomain, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::create_domain(&ctx, &actor, service_id, input).await
+}

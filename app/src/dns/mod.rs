@@ -1,4 +1,5 @@
 pub mod api;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod driver;
 #[cfg(feature = "ssr")]

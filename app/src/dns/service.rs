@@ -34,6 +34,7 @@ pub use zones::*;
 pub(crate) const DOMAIN: ResourceType = ResourceType::DnsDomain;
 /// Encryption contexts of the two secret columns (registered in `crypto::SECRET_COLUMNS`).
 pub const API_KEY_CTX: &str = "dns_services.api_key_enc";
+/// Encryption context of `dns_services.tsig_secret_enc`.
 pub const TSIG_SECRET_CTX: &str = "dns_services.tsig_secret_enc";
 
 /// The module's enable flag.
@@ -74,7 +75,7 @@ async fn load_zone<C: ConnectionTrait>(db: &C, sid: i64, did: i64) -> AppResult<
 async fn lock_zone<C: ConnectionTrait>(txn: &C, did: i64) -> AppResult<dns_domain::Model> {
     let mut q = dns_domain::Entity::find_by_id(did);
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        q = q; // EXPERIMENT
+        q = q.lock_exclusive();
     }
     q.one(txn)
         .await?

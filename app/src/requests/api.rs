@@ -43,35 +43,30 @@ pub async fn update_request(
     super::service::update(&ctx, &actor, kind, id, input).await
 }
 
-/// Approve, reject (a reason is required here), close, deliver.
+/// Approve (with the `content_version` shown), reject (a reason is required here), close,
+/// deliver, cancel.
 #[server(prefix = "/rpc", input = Json)]
 pub async fn request_action(
     kind: RequestKind,
     id: i64,
     action: String,
     reason: Option<String>,
+    content_version: Option<String>,
 ) -> Result<Message, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     use super::service as s;
     match action.as_str() {
-        "approve" => s::approve(&ctx, &actor, kind, id).await,
+        "approve" => s::approve(&ctx, &actor, kind, id, ApproveInput { content_version }).await,
         "reject" => {
             let reason = reason.unwrap_or_default();
             crate::approvals::types::validate_reason(&reason, true)
                 .map_err(|m| AppError::invalid("reason", m))?;
-            s::reject(
-                &ctx,
-                &actor,
-                kind,
-                id,
-                crate::approvals::types::RejectInput {
-                    reason: Some(reason),
-                },
-            )
-            .await
+            let input = crate::approvals::types::RejectInput { reason: Some(reason) };
+            s::reject(&ctx, &actor, kind, id, input).await
         }
         "close" => s::close(&ctx, &actor, kind, id).await,
         "deliver" => s::deliver(&ctx, &actor, id).await,
+        "cancel" => s::cancel(&ctx, &actor, kind, id, CancelInput { reason }).await,
         _ => Err(AppError::invalid("action", "unknown action")),
     }
 }

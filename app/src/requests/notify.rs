@@ -21,6 +21,10 @@ pub enum What {
     FulfilmentFailed(String),
     /// Fulfilment is done; the detail says what was created.
     Fulfilled(String),
+    /// An approver gave up the approved request, with the reason.
+    Cancelled(String),
+    /// A new request names an application the recipient owns (for their information).
+    Associated,
 }
 
 fn kind_name(kind: RequestKind, zh: bool) -> &'static str {
@@ -77,6 +81,22 @@ fn words(kind: RequestKind, id: i64, requester: &str, what: &What, zh: bool) -> 
         (What::Fulfilled(d), true) => (
             format!("[Opsdeck] {k} #{id} 已完成"),
             format!("您的{k} #{id} 已完成。{d}"),
+        ),
+        (What::Cancelled(r), false) => (
+            format!("[Opsdeck] {k} #{id} was cancelled"),
+            format!("Your approved {k} #{id} was cancelled by an approver. Reason: {r}"),
+        ),
+        (What::Cancelled(r), true) => (
+            format!("[Opsdeck] {k} #{id} 已取消"),
+            format!("您已批准的{k} #{id} 被审批人取消。原因：{r}"),
+        ),
+        (What::Associated, false) => (
+            format!("[Opsdeck] {requester} filed {k} #{id} for an application you own"),
+            format!("{requester} filed {k} #{id} naming an application you own. No action is needed from you."),
+        ),
+        (What::Associated, true) => (
+            format!("[Opsdeck] {requester} 为您负责的应用提交了{k} #{id}"),
+            format!("{requester} 提交了{k} #{id}，关联了您负责的应用。您无需处理。"),
         ),
     }
 }

@@ -31,6 +31,10 @@ use std::collections::{BTreeSet, HashMap};
 
 const MODULE: &str = "resource_request";
 
+/// Requests one user may have waiting for review at once (of all kinds): filing more is 429,
+/// so one account cannot flood the approvers' inboxes and mail.
+pub const MAX_OPEN_PER_USER: u64 = 50;
+
 fn subject(id: i64) -> Subject {
     Subject {
         kind: "resource_request",
@@ -109,14 +113,26 @@ fn field_errors(errs: Vec<(String, String)>) -> AppResult<()> {
     }
 }
 
+/// When `check_refs` runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Stage {
+    /// Filing or editing: the requester learns nothing about hosts they may not see.
+    Filing,
+    /// The approval that completes the quorum: host names must be free in the CMDB and not
+    /// promised to another approved request that is still being fulfilled.
+    Approval,
+}
+
 /// Checks what validation cannot see alone: users and applications exist (and the requester
-/// may see the applications), records fit a managed zone, host names are free.
+/// may see the applications), records fit a managed zone, host names are free (at approval).
 async fn check_refs<C: ConnectionTrait>(
     db: &C,
     ctx: &Ctx,
     actor: &Actor,
     kind: RequestKind,
     i: &RequestInput,
+    stage: Stage,
+    request_id: Option<i64>,
 ) -> AppResult<()> {
     if let Some(users) = &i.login_users {
         let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
@@ -151,21 +167,49 @@ async fn check_refs<C: ConnectionTrait>(
         }
     }
     match kind {
-        RequestKind::Host => {
+        RequestKind::Host if stage == Stage::Approval => {
+            let promised = promised_host_names(db, request_id).await?;
             for (n, h) in i.required_hosts.iter().flatten().enumerate() {
-                crate::hosts::service::ensure_name_free(db, h.name.trim(), None)
+                let name = h.name.trim();
+                let field = format!("required_hosts[{n}].name");
+                crate::hosts::service::ensure_name_free(db, name, None)
                     .await
-                    .map_err(|e| {
-                        AppError::invalid(&format!("required_hosts[{n}].name"), e.message)
-                    })?;
+                    .map_err(|e| AppError::invalid(&field, e.message))?;
+                if promised.contains(&name.to_lowercase()) {
+                    return Err(AppError::invalid(
+                        &field,
+                        format!("host {name} is promised to another approved request"),
+                    ));
+                }
             }
         }
+        RequestKind::Host => {}
         RequestKind::Domain => {
             crate::dns::service::requested::check(db, &dns_inputs(i)).await?;
         }
         RequestKind::Ssl => {}
     }
     Ok(())
+}
+
+/// Host names of approved host requests whose hosts are not registered yet.
+async fn promised_host_names<C: ConnectionTrait>(
+    db: &C,
+    except: Option<i64>,
+) -> AppResult<BTreeSet<String>> {
+    let rows = rr::Entity::find()
+        .filter(rr::Column::Kind.eq("host"))
+        .filter(rr::Column::Id.ne(except.unwrap_or(0)))
+        .filter(rr::Column::Status.eq("approved"))
+        .all(db)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(stored)
+        .filter(|p| p.host_ids.is_none())
+        .flat_map(|p| p.input.required_hosts.unwrap_or_default())
+        .map(|h| h.name.trim().to_lowercase())
+        .collect())
 }
 
 /// The requested records as the DNS module takes them.
@@ -185,7 +229,7 @@ fn dns_inputs(i: &RequestInput) -> Vec<crate::dns::types::RecordInput> {
 }
 
 /// Trims and lowercases what is stored.
-fn normalize(kind: RequestKind, mut i: RequestInput) -> RequestInput {
+fn normalize(mut i: RequestInput) -> RequestInput {
     if let Some(d) = &mut i.domain {
         *d = d.trim().trim_end_matches('.').to_lowercase();
     }
@@ -197,11 +241,24 @@ fn normalize(kind: RequestKind, mut i: RequestInput) -> RequestInput {
         r.rtype = r.rtype.trim().to_uppercase();
         r.value = r.value.trim().to_string();
     }
+    i
+}
+
+/// The seed's defaults of a new host request.
+fn with_defaults(kind: RequestKind, mut i: RequestInput) -> RequestInput {
     if kind == RequestKind::Host {
         i.expect_delivery_days.get_or_insert_with(|| "7".into());
         i.expiration.get_or_insert_with(|| "never".into());
     }
     i
+}
+
+/// A short fingerprint of a request's content: the UI sends the one it showed with an
+/// approval, so nobody approves content they did not see (`approve` answers 409 otherwise).
+pub fn content_version(payload: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(payload.as_bytes());
+    hex::encode(&d[..8])
 }
 
 /// Answers rows as wire requests: creator names and login user names in one query.
@@ -239,7 +296,8 @@ async fn to_wire<C: ConnectionTrait>(
     } else {
         BTreeSet::new()
     };
-    let _ = ctx;
+    // Login users' names: for approvers and those who may list users; others see ids.
+    let see_names = acc.approver || may_module(ctx, actor, "system", "view_users").await;
     Ok(rows
         .into_iter()
         .zip(payloads)
@@ -255,6 +313,7 @@ async fn to_wire<C: ConnectionTrait>(
                 }
             }
             if r.status == "approved" && acc.approver {
+                actions.push("cancel");
                 match kind {
                     RequestKind::Host if p.host_ids.is_some() => actions.push("deliver"),
                     RequestKind::Ssl => actions.push("upload"),
@@ -292,7 +351,9 @@ async fn to_wire<C: ConnectionTrait>(
                         .into_iter()
                         .map(|u| UserRef {
                             id: u.id,
-                            username: names.get(&u.id).cloned(),
+                            username: (see_names || u.id == actor.id)
+                                .then(|| names.get(&u.id).cloned())
+                                .flatten(),
                         })
                         .collect()
                 }),
@@ -304,6 +365,7 @@ async fn to_wire<C: ConnectionTrait>(
                 certificate_type: if ssl { i.certificate_type } else { None },
                 approvals_needed: r.approvals_needed,
                 approvals_count: r.approvals_count,
+                content_version: content_version(&r.payload),
                 fulfilment_note: r.fulfilment_note.clone(),
                 host_ids: p.host_ids,
                 certificate_id: p.certificate_id,
@@ -446,10 +508,21 @@ pub async fn create(
             "permission {MODULE}.create_resource_req required"
         )));
     }
-    let input = normalize(kind, input);
+    let input = with_defaults(kind, normalize(input));
     field_errors(validate(kind, &input, true))?;
     let txn = crate::db::begin(&ctx.db).await?;
-    check_refs(&txn, ctx, actor, kind, &input).await?;
+    let open = rr::Entity::find()
+        .filter(rr::Column::CreatorId.eq(actor.id))
+        .filter(rr::Column::Status.eq("wait_review"))
+        .count(&txn)
+        .await?;
+    if open >= MAX_OPEN_PER_USER {
+        return Err(AppError::new(
+            crate::error::ErrorCode::TooManyRequests,
+            format!("you have {open} requests waiting for review; close some or wait for decisions"),
+        ));
+    }
+    check_refs(&txn, ctx, actor, kind, &input, Stage::Filing, None).await?;
     let now = crate::time::now();
     let payload = Stored {
         input: input.clone(),
@@ -486,9 +559,15 @@ pub async fn create(
     )
     .await?;
     let mut to = notify::approvers(&txn, ctx, kind).await?;
-    to.extend(notify::app_owners(&txn, input.associated_app.as_deref().unwrap_or_default()).await?);
     to.remove(&actor.id);
     notify::send(&txn, ctx, &to, kind, row.id, &actor.username, &What::Filed).await?;
+    if kind != RequestKind::Host {
+        let mut owners =
+            notify::app_owners(&txn, input.associated_app.as_deref().unwrap_or_default()).await?;
+        owners.retain(|u| *u != actor.id && !to.contains(u));
+        notify::send(&txn, ctx, &owners, kind, row.id, &actor.username, &What::Associated)
+            .await?;
+    }
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(to_wire(&ctx.db, ctx, actor, &acc, vec![row])
@@ -506,8 +585,7 @@ pub async fn update(
     input: RequestInput,
 ) -> AppResult<ResourceRequest> {
     let acc = access(ctx, actor, kind).await?;
-    let input = normalize(kind, input);
-    // `normalize` fills host defaults; an edit keeps the stored ones unless given.
+    let input = normalize(input);
     let txn = crate::db::begin(&ctx.db).await?;
     let r = load_visible(&txn, actor, &acc, kind, id).await?;
     if r.creator_id != actor.id {
@@ -534,7 +612,7 @@ pub async fn update(
         certificate_type
     );
     field_errors(validate(kind, &merged, false))?;
-    check_refs(&txn, ctx, actor, kind, &merged).await?;
+    check_refs(&txn, ctx, actor, kind, &merged, Stage::Filing, Some(id)).await?;
     engine::edit(&txn, actor, subject(id), "").await?;
     let payload = Stored {
         input: merged.clone(),
@@ -573,28 +651,38 @@ pub async fn update(
 /// approved, 30002 when closed, rejected or finished). The approval that completes the quorum
 /// re-checks the request against the current state (host names free, records fit their zones)
 /// and queues its fulfilment; a domain request's records are written then, `pending`.
-pub async fn approve(ctx: &Ctx, actor: &Actor, kind: RequestKind, id: i64) -> AppResult<Message> {
+pub async fn approve(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    id: i64,
+    input: ApproveInput,
+) -> AppResult<Message> {
     require_approver(ctx, actor, kind).await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let acc = Access { approver: true };
-    let r = load_visible(&txn, actor, &acc, kind, id).await?;
+    load_visible(&txn, actor, &acc, kind, id).await?;
     let done = engine::approve(&txn, actor, subject(id)).await?;
+    // Read the content only now: the approval's write holds the row, so no edit slips in
+    // between what is checked here and what is fulfilled.
+    let r = load_visible(&txn, actor, &acc, kind, id).await?;
+    if let Some(v) = input.content_version.as_deref().filter(|v| !v.is_empty()) {
+        if v != content_version(&r.payload) {
+            return Err(AppError::conflict(
+                "the request was edited since you opened it; review it again",
+            ));
+        }
+    }
     let p = stored(&r);
     if done {
-        check_refs(
-            &txn,
-            ctx,
-            &requester(&txn, r.creator_id).await?,
-            kind,
-            &p.input,
-        )
-        .await
-        .map_err(|e| {
-            AppError::invalid(
-                e.field.as_deref().unwrap_or("request"),
-                format!("the request no longer fits: {}", e.message),
-            )
-        })?;
+        check_refs(&txn, ctx, &requester(&txn, r.creator_id).await?, kind, &p.input, Stage::Approval, Some(id))
+            .await
+            .map_err(|e| {
+                AppError::invalid(
+                    e.field.as_deref().unwrap_or("request"),
+                    format!("the request no longer fits: {}", e.message),
+                )
+            })?;
         if kind == RequestKind::Domain {
             let resolved =
                 crate::dns::service::requested::check(&txn, &dns_inputs(&p.input)).await?;
@@ -622,7 +710,7 @@ pub async fn approve(ctx: &Ctx, actor: &Actor, kind: RequestKind, id: i64) -> Ap
                 Some(id),
                 format!("#{id}"),
             )
-            .detail(json!({ "quorum_reached": done })),
+            .detail(json!({ "quorum_reached": done, "content_version": content_version(&r.payload) })),
     )
     .await?;
     txn.commit().await?;
@@ -712,14 +800,17 @@ pub async fn deliver(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
             "the hosts are not registered yet; try again shortly",
         ));
     };
-    finish(
+    if !finish(
         &txn,
         ctx,
         Some(actor),
         &r,
         format!("delivered hosts {hosts:?}"),
     )
-    .await?;
+    .await?
+    {
+        return Err(engine::refused(&status_of(&txn, id).await?));
+    }
     record(
         &txn,
         actor,
@@ -762,14 +853,17 @@ pub async fn upload(
     )
     .await?;
     set_payload(&txn, &r, |p| p.certificate_id = Some(cert)).await?;
-    finish(
+    if !finish(
         &txn,
         ctx,
         Some(actor),
         &r,
         format!("uploaded certificate #{cert}"),
     )
-    .await?;
+    .await?
+    {
+        return Err(engine::refused(&status_of(&txn, id).await?));
+    }
     record(
         &txn,
         actor,
@@ -781,6 +875,10 @@ pub async fn upload(
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(Message::success())
+}
+
+async fn status_of<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<String> {
+    Ok(engine::state(db, subject(id)).await?.status)
 }
 
 async fn user_name<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<String> {
@@ -818,7 +916,8 @@ async fn set_payload<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Finishes an approved request, clears its note and mails the requester.
+/// Finishes an approved request (audited as `actor`, or the system), clears its note and mails
+/// the requester. Answers false when it was not `approved` any more.
 async fn finish<C: ConnectionTrait>(
     db: &C,
     ctx: &Ctx,
@@ -830,14 +929,20 @@ async fn finish<C: ConnectionTrait>(
         return Ok(false);
     }
     rr::Entity::update_many()
-        .col_expr(
-            rr::Column::FulfilmentNote,
-            Expr::value(Option::<String>::None),
-        )
+        .col_expr(rr::Column::FulfilmentNote, Expr::value(Option::<String>::None))
         .filter(rr::Column::Id.eq(r.id))
         .exec(db)
         .await?;
     let kind = RequestKind::parse(&r.kind).unwrap_or(RequestKind::Host);
+    let system = Actor::system();
+    record(
+        db,
+        actor.unwrap_or(&system),
+        Entry::new("request", "finish")
+            .target(&format!("{}_request", kind.as_str()), Some(r.id), format!("#{}", r.id))
+            .detail(json!({ "detail": detail })),
+    )
+    .await?;
     let who = user_name(db, r.creator_id).await?;
     notify::send(
         db,
@@ -852,9 +957,38 @@ async fn finish<C: ConnectionTrait>(
     Ok(true)
 }
 
-/// The `fulfil` job: makes an approved request real. Errors are retried by the job runner
-/// (backoff capped at 5 minutes) and shown on the request as "fulfilment pending: …"; the
-/// requester is mailed at the first failure of a run of failures.
+/// Why a fulfilment attempt failed, in words fit for the requester (details go to the log).
+enum Failure {
+    /// Worth another attempt (a server down, a database hiccup): the job retries.
+    Retry(String),
+    /// Needs a person (a host name taken since the approval, a name the CA may not sign): the
+    /// job stops; an approver cancels the request or removes the cause and files anew.
+    Stop(String),
+}
+
+/// A fault of ours: logged once with the request, shown as a generic reason.
+fn internal(request: i64, e: impl std::fmt::Display) -> Failure {
+    tracing::error!(request, error = %e, "fulfilment");
+    Failure::Retry("internal error (logged); retrying".into())
+}
+
+/// An error from a service: bad input or a conflict stops; the rest is retried.
+fn from_app(request: i64, e: AppError) -> Failure {
+    use crate::error::ErrorCode as C;
+    match e.code {
+        C::Validation | C::Conflict | C::NotFound => Failure::Stop(e.message),
+        C::Internal => Failure::Retry("internal error (logged); retrying".into()),
+        _ => {
+            tracing::warn!(request, error = %e.message, "fulfilment");
+            Failure::Retry(e.message)
+        }
+    }
+}
+
+/// The `fulfil` job: makes an approved request real. A failure worth retrying keeps the request
+/// `approved` with "fulfilment pending: …" (the runner retries, backoff capped at 5 minutes);
+/// one that needs a person says "fulfilment failed: …" and the job ends. The requester is mailed
+/// when a reason first appears.
 pub async fn fulfil(ctx: &Ctx, id: i64) -> Result<(), String> {
     let r = rr::Entity::find_by_id(id)
         .one(&ctx.db)
@@ -870,34 +1004,45 @@ pub async fn fulfil(ctx: &Ctx, id: i64) -> Result<(), String> {
         RequestKind::Domain => fulfil_domain(ctx, &r).await,
         RequestKind::Ssl => fulfil_ssl(ctx, &r).await,
     };
-    if let Err(reason) = &result {
-        if let Err(e) = pending(ctx, &r, kind, reason).await {
-            tracing::error!(request = id, error = %e, "recording a fulfilment failure");
-        }
+    let (note, retry) = match result {
+        Ok(()) => return Ok(()),
+        Err(Failure::Retry(reason)) => (format!("fulfilment pending: {reason}"), Some(reason)),
+        Err(Failure::Stop(reason)) => (
+            format!("fulfilment failed: {reason}; an approver may cancel the request"),
+            None,
+        ),
+    };
+    if let Err(e) = pending(ctx, &r, kind, &note).await {
+        tracing::error!(request = id, error = %e, "recording a fulfilment failure");
     }
-    result
+    match retry {
+        Some(reason) => Err(reason),
+        None => Ok(()),
+    }
 }
 
-/// Records "fulfilment pending: <reason>" on the request (and, when the reason is new, an event
-/// and a mail to the requester).
-async fn pending(ctx: &Ctx, r: &rr::Model, kind: RequestKind, reason: &str) -> AppResult<()> {
-    let note = format!("fulfilment pending: {reason}");
+/// Shows `note` on the request; when it is new, adds a `fulfilment_failed` event and, the first
+/// time, mails the requester.
+async fn pending(ctx: &Ctx, r: &rr::Model, kind: RequestKind, note: &str) -> AppResult<()> {
     let txn = crate::db::begin(&ctx.db).await?;
     let now = rr::Entity::find_by_id(r.id).one(&txn).await?;
     let Some(now) = now.filter(|n| n.status == "approved") else {
         return Ok(());
     };
-    if now.fulfilment_note.as_deref() == Some(note.as_str()) {
+    if now.fulfilment_note.as_deref() == Some(note) {
         return Ok(());
     }
-    let first = now.fulfilment_note.is_none();
+    let first = now
+        .fulfilment_note
+        .as_deref()
+        .is_none_or(|n| !n.starts_with("fulfilment "));
     rr::Entity::update_many()
-        .col_expr(rr::Column::FulfilmentNote, Expr::value(Some(note)))
+        .col_expr(rr::Column::FulfilmentNote, Expr::value(Some(note.to_string())))
         .filter(rr::Column::Id.eq(r.id))
         .filter(rr::Column::Status.eq("approved"))
         .exec(&txn)
         .await?;
-    engine::event(&txn, subject(r.id), None, "fulfilment_failed", reason).await?;
+    engine::event(&txn, subject(r.id), None, "fulfilment_failed", note).await?;
     if first {
         let who = user_name(&txn, r.creator_id).await?;
         notify::send(
@@ -907,7 +1052,7 @@ async fn pending(ctx: &Ctx, r: &rr::Model, kind: RequestKind, reason: &str) -> A
             kind,
             r.id,
             &who,
-            &What::FulfilmentFailed(reason.to_string()),
+            &What::FulfilmentFailed(note.to_string()),
         )
         .await?;
     }
@@ -917,25 +1062,32 @@ async fn pending(ctx: &Ctx, r: &rr::Model, kind: RequestKind, reason: &str) -> A
 }
 
 /// Registers the requested hosts (`raw`) once; the requester gets every host permission on
-/// them, the login users `view_host` and `login_host`. The request then waits for delivery.
-async fn fulfil_hosts(ctx: &Ctx, r: &rr::Model) -> Result<(), String> {
-    let p = stored(r);
-    if p.host_ids.is_some() {
-        return Ok(());
-    }
-    let e = |e: AppError| e.message;
-    let txn = crate::db::begin(&ctx.db).await.map_err(|e| e.to_string())?;
+/// them (as their creator), the login users `view_host` and `login_host`; every grant is
+/// audited. The request then waits for an approver to mark the hosts delivered.
+async fn fulfil_hosts(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
+    let id = r.id;
+    let txn = crate::db::begin(&ctx.db).await.map_err(|e| internal(id, e))?;
     // Another runner may have registered them meanwhile: re-read under the write lock.
-    let r = rr::Entity::find_by_id(r.id)
-        .one(&txn)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("request gone")?;
-    if r.status != "approved" || stored(&r).host_ids.is_some() {
+    let Some(r) = rr::Entity::find_by_id(id).one(&txn).await.map_err(|e| internal(id, e))? else {
+        return Ok(());
+    };
+    let p = stored(&r);
+    if r.status != "approved" || p.host_ids.is_some() {
         return Ok(());
     }
-    let owner = requester(&txn, r.creator_id).await.map_err(e)?;
+    let owner = requester(&txn, r.creator_id).await.map_err(|e| from_app(id, e))?;
     let system = Actor::system();
+    let logins: Vec<(i64, String)> = {
+        let ids: Vec<i64> = p.input.login_users.iter().flatten().map(|u| u.id).filter(|u| *u != owner.id).collect();
+        user::Entity::find()
+            .filter(user::Column::Id.is_in(ids))
+            .all(&txn)
+            .await
+            .map_err(|e| internal(id, e))?
+            .into_iter()
+            .map(|u| (u.id, u.username))
+            .collect()
+    };
     let mut ids = vec![];
     let mut rules = vec![];
     let purpose = p.input.purpose.clone().unwrap_or_default();
@@ -951,133 +1103,167 @@ async fn fulfil_hosts(ctx: &Ctx, r: &rr::Model) -> Result<(), String> {
                 os_type: (!h.os.is_empty()).then(|| h.os.clone()),
                 cpu: Some(h.specs.cpu_core),
                 memory: Some(h.specs.mem),
-                description: Some(format!("request #{}: {purpose}", r.id)),
+                description: Some(format!("request #{id}: {purpose}")),
                 ..Default::default()
             },
         )
         .await
-        .map_err(|err| format!("host {}: {}", h.name, err.message))?;
-        rules.extend(w.rules);
-        for u in p.input.login_users.iter().flatten() {
-            if u.id == owner.id {
-                continue;
-            }
-            let login = Actor {
-                id: u.id,
-                ..Actor::system()
-            };
-            rules.extend(
-                crate::perms::service::grant_creator(
-                    &txn,
-                    &login,
-                    ResourceType::Host,
-                    w.host.id,
-                    &["view_host", "login_host"],
-                )
-                .await
-                .map_err(e)?,
-            );
-        }
+        .map_err(|e| from_app(id, AppError { message: format!("host {}: {}", h.name, e.message), ..e }))?;
+        let (hid, hname) = (w.host.id, w.host.hostname.clone());
         record(
             &txn,
             &system,
             Entry::new("host", "add")
-                .target("host", Some(w.host.id), &w.host.hostname)
+                .target("host", Some(hid), &hname)
                 .change(w.before, w.after)
-                .detail(json!({ "request_id": r.id })),
+                .detail(json!({ "request_id": id })),
         )
         .await
-        .map_err(e)?;
-        ids.push(w.host.id);
+        .map_err(|e| from_app(id, e))?;
+        let mut granted: Vec<(i64, String, &str)> = crate::perms::types::HOST_PERMS
+            .iter()
+            .map(|p| (owner.id, owner.username.clone(), *p))
+            .collect();
+        rules.extend(w.rules);
+        for (uid, uname) in &logins {
+            rules.extend(
+                crate::perms::service::grant_user(
+                    &txn,
+                    &system,
+                    *uid,
+                    ResourceType::Host,
+                    hid,
+                    &["view_host", "login_host"],
+                )
+                .await
+                .map_err(|e| from_app(id, e))?,
+            );
+            granted.push((*uid, uname.clone(), "view_host"));
+            granted.push((*uid, uname.clone(), "login_host"));
+        }
+        for (_, uname, perm) in granted {
+            record(
+                &txn,
+                &system,
+                Entry::new("resource_perm", "grant")
+                    .target("host", Some(hid), &hname)
+                    .grant(perm, true, "user", &uname)
+                    .detail(json!({ "request_id": id })),
+            )
+            .await
+            .map_err(|e| from_app(id, e))?;
+        }
+        ids.push(hid);
     }
     set_payload(&txn, &r, |p| p.host_ids = Some(ids.clone()))
         .await
-        .map_err(e)?;
+        .map_err(|e| from_app(id, e))?;
     rr::Entity::update_many()
         .col_expr(
             rr::Column::FulfilmentNote,
             Expr::value(Some("hosts registered; waiting for delivery".to_string())),
         )
-        .filter(rr::Column::Id.eq(r.id))
+        .filter(rr::Column::Id.eq(id))
         .exec(&txn)
         .await
-        .map_err(|e| e.to_string())?;
-    engine::event(
-        &txn,
-        subject(r.id),
-        None,
-        "fulfilled",
-        format!("registered hosts {ids:?}"),
-    )
-    .await
-    .map_err(e)?;
-    txn.commit().await.map_err(|e| e.to_string())?;
+        .map_err(|e| internal(id, e))?;
+    engine::event(&txn, subject(id), None, "fulfilled", format!("registered hosts {ids:?}"))
+        .await
+        .map_err(|e| from_app(id, e))?;
+    txn.commit().await.map_err(|e| internal(id, e))?;
     crate::perms::service::catalog_changed(ResourceType::Host);
     crate::perms::casbin::apply(&mut *ctx.enforcer.write().await, rules, vec![])
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| internal(id, e))?;
     Ok(())
 }
 
 /// Pushes the zones holding the request's records; finishes once the servers have them all.
-async fn fulfil_domain(ctx: &Ctx, r: &rr::Model) -> Result<(), String> {
+async fn fulfil_domain(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
     use crate::dns::service::requested;
     use crate::entities::dns_record;
+    let id = r.id;
     let zones: BTreeSet<i64> = dns_record::Entity::find()
-        .filter(dns_record::Column::RequestId.eq(r.id))
+        .filter(dns_record::Column::RequestId.eq(id))
         .all(&ctx.db)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| internal(id, e))?
         .into_iter()
         .map(|x| x.domain_id)
         .collect();
     for z in zones {
-        requested::push_zone(ctx, z).await?;
+        if let Err(e) = requested::push_zone(ctx, z).await {
+            // The server's own words stay in the log and on the zone (DNS module).
+            tracing::warn!(request = id, zone = z, error = %e, "fulfilment: DNS push");
+            return Err(Failure::Retry("the DNS server has not taken the records yet".into()));
+        }
     }
-    if !requested::request_synced(&ctx.db, r.id)
-        .await
-        .map_err(|e| e.message)?
-    {
-        return Err("records are not on the DNS server yet".into());
+    if !requested::request_synced(&ctx.db, id).await.map_err(|e| from_app(id, e))? {
+        return Err(Failure::Retry("the DNS server has not taken the records yet".into()));
     }
-    let txn = crate::db::begin(&ctx.db).await.map_err(|e| e.to_string())?;
+    let txn = crate::db::begin(&ctx.db).await.map_err(|e| internal(id, e))?;
     let n = stored(r).input.records.map(|r| r.len()).unwrap_or(0);
-    finish(
-        &txn,
-        ctx,
-        None,
-        r,
-        format!("{n} record(s) served by the DNS server"),
-    )
-    .await
-    .map_err(|e| e.message)?;
-    txn.commit().await.map_err(|e| e.to_string())?;
+    finish(&txn, ctx, None, r, format!("{n} record(s) served by the DNS server"))
+        .await
+        .map_err(|e| from_app(id, e))?;
+    txn.commit().await.map_err(|e| internal(id, e))?;
     ctx.jobs_notify.notify_one();
     Ok(())
 }
 
 /// Issues the certificate from Opsdeck's CA (once) and finishes the request.
-async fn fulfil_ssl(ctx: &Ctx, r: &rr::Model) -> Result<(), String> {
+async fn fulfil_ssl(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
+    let id = r.id;
     let cert = crate::certs::service::issue_for_request(ctx, r)
         .await
-        .map_err(|e| e.message)?;
-    let txn = crate::db::begin(&ctx.db).await.map_err(|e| e.to_string())?;
-    let Some(now) = rr::Entity::find_by_id(r.id)
-        .one(&txn)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
+        .map_err(|e| from_app(id, e))?;
+    let txn = crate::db::begin(&ctx.db).await.map_err(|e| internal(id, e))?;
+    let Some(now) = rr::Entity::find_by_id(id).one(&txn).await.map_err(|e| internal(id, e))? else {
         return Ok(());
     };
     set_payload(&txn, &now, |p| p.certificate_id = Some(cert))
         .await
-        .map_err(|e| e.message)?;
+        .map_err(|e| from_app(id, e))?;
     finish(&txn, ctx, None, &now, format!("certificate #{cert} issued"))
         .await
-        .map_err(|e| e.message)?;
-    txn.commit().await.map_err(|e| e.to_string())?;
+        .map_err(|e| from_app(id, e))?;
+    txn.commit().await.map_err(|e| internal(id, e))?;
     ctx.jobs_notify.notify_one();
     Ok(())
+}
+
+/// `POST …/{id}/actions/cancel/`: an approver gives up an approved request whose fulfilment
+/// cannot finish (status `closed`, with the reason). What fulfilment already made stays: hosts
+/// registered in the CMDB, records written to their zone (the DNS module manages them).
+pub async fn cancel(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    id: i64,
+    input: CancelInput,
+) -> AppResult<Message> {
+    require_approver(ctx, actor, kind).await?;
+    let reason = input.reason.unwrap_or_default();
+    crate::approvals::types::validate_reason(&reason, false)
+        .map_err(|m| AppError::invalid("reason", m))?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    let r = load_visible(&txn, actor, &Access { approver: true }, kind, id).await?;
+    engine::cancel(&txn, actor, subject(id), reason.trim()).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "cancel")
+            .target(&format!("{}_request", kind.as_str()), Some(id), format!("#{id}"))
+            .detail(json!({ "reason": reason.trim() })),
+    )
+    .await?;
+    let who = user_name(&txn, r.creator_id).await?;
+    let why = if reason.trim().is_empty() { "-".to_string() } else { reason.trim().to_string() };
+    notify::send(&txn, ctx, &BTreeSet::from([r.creator_id]), kind, id, &who, &What::Cancelled(why))
+        .await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(Message::success())
 }
 
 /// `GET /resource-request/inbox/`: how many requests wait for the caller's decision, per kind

@@ -193,6 +193,8 @@ pub struct ResourceRequest {
     pub certificate_type: Option<String>,
     pub approvals_needed: i32,
     pub approvals_count: i32,
+    /// A fingerprint of the content; send it with an approval (see `ApproveInput`).
+    pub content_version: String,
     /// While `approved`: why fulfilment has not finished ("fulfilment pending: …").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfilment_note: Option<String>,
@@ -201,7 +203,8 @@ pub struct ResourceRequest {
     pub host_ids: Option<Vec<i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_id: Option<i64>,
-    /// What the caller may do now: `edit`, `close`, `approve`, `reject`, `deliver`, `upload`.
+    /// What the caller may do now: `edit`, `close`, `approve`, `reject`, `deliver`, `upload`,
+    /// `cancel`.
     pub available_actions: Vec<String>,
     /// Detail only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,6 +212,23 @@ pub struct ResourceRequest {
     /// Detail only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineEvent>>,
+}
+
+/// Body of `actions/approve/` (optional; the seed sends none): the `content_version` the
+/// approver saw. When given and the request was edited since, the approval is refused (409).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ApproveInput {
+    #[serde(default)]
+    pub content_version: Option<String>,
+}
+
+/// Body of `actions/cancel/`: why an approved request is given up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CancelInput {
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// The approver inbox badge: requests waiting for the caller's decision, per kind.
@@ -299,8 +319,9 @@ pub fn validate(kind: RequestKind, i: &RequestInput, creating: bool) -> Vec<(Str
                         if h.os.chars().count() > 100 {
                             errs.push((f("os"), "at most 100 characters".into()));
                         }
-                        if h.host_type.chars().count() > 50 {
-                            errs.push((f("type"), "at most 50 characters".into()));
+                        let types = crate::hosts::types::HOST_TYPES;
+                        if !h.host_type.is_empty() && !types.contains(&h.host_type.as_str()) {
+                            errs.push((f("type"), format!("one of {}", types.join(", "))));
                         }
                     }
                 }

@@ -99,7 +99,7 @@ pub fn routes(api: Api) -> Api {
         .body::<CertUpload>()
         .ok::<Certificate>()
         .created()
-        .perm("resource_request.approve_ssl_cert_req"),
+        .perm("resource_request.approve_ssl_cert_req; view_app on each associated application"),
     )
     .get(
         "/api/certificates/ca/",
@@ -136,6 +136,6 @@ pub fn routes(api: Api) -> Api {
         "/api/certificates/{id}/download/key/",
         key,
         Op::new(t, "Download the private key (PEM file; audited)")
-            .perm("owner, owners of its applications, superusers (not approvers)"),
+            .perm("its key holders (owner and owners of its applications when issued or uploaded) who still see it, superusers; not approvers, not owners added later"),
     )
 }

@@ -54,8 +54,17 @@ async fn approve<const K: usize>(
     State(ctx): State<Ctx>,
     Who(a): Who,
     P(id): P<i64>,
+    OptJ(input): OptJ<ApproveInput>,
 ) -> AppResult<Json<Message>> {
-    service::approve(&ctx, &a, kind::<K>(), id).await.map(Json)
+    service::approve(&ctx, &a, kind::<K>(), id, input).await.map(Json)
+}
+async fn cancel<const K: usize>(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    P(id): P<i64>,
+    OptJ(input): OptJ<CancelInput>,
+) -> AppResult<Json<Message>> {
+    service::cancel(&ctx, &a, kind::<K>(), id, input).await.map(Json)
 }
 async fn reject<const K: usize>(
     State(ctx): State<Ctx>,
@@ -200,10 +209,19 @@ fn kind_routes<const K: usize>(
         approve::<K>,
         Op::new(
             t,
-            "Approve (30001 already approved, 30002 closed/rejected/finished)",
+            "Approve (30001 already approved, 30002 closed/rejected/finished); optional content_version: 409 if the request changed since",
         )
+        .body::<ApproveInput>()
         .ok::<Message>()
         .perm(approver),
+    )
+    .post(
+        &format!("{base}/{{id}}/actions/cancel/"),
+        cancel::<K>,
+        Op::new(t, "Give up an approved request whose fulfilment cannot finish (status closed)")
+            .body::<CancelInput>()
+            .ok::<Message>()
+            .perm(approver),
     )
     .post(
         &format!("{base}/{{id}}/actions/reject/"),

@@ -481,3 +481,17 @@ print(json.dumps(out))
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
+
+/// Runs every queued job now, retries included (whatever their backoff says).
+pub async fn run_jobs_now(t: &TestApp) {
+    use app::entities::job;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    job::Entity::update_many()
+        .col_expr(job::Column::RunAfter, Expr::value(app::time::now()))
+        .filter(job::Column::Status.eq("queued"))
+        .exec(&t.ctx.db)
+        .await
+        .unwrap();
+    app::jobs::run_due(&t.ctx).await.unwrap();
+}

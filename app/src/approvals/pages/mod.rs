@@ -49,6 +49,7 @@ fn event_key(event: &str) -> &'static str {
         "fulfilment_failed" => "timeline.fulfilment_failed",
         "fulfilled" => "timeline.fulfilled",
         "finished" => "timeline.finished",
+        "cancelled" => "timeline.cancelled",
         _ => "timeline.other",
     }
 }
@@ -88,7 +89,7 @@ pub fn Timeline(events: Vec<TimelineEvent>) -> impl IntoView {
             {events.into_iter().map(|e| {
                 let key = event_key(&e.event);
                 let label = if key == "timeline.other" { Some(e.event.clone()) } else { None };
-                let failed = e.event == "fulfilment_failed" || e.event == "rejected";
+                let failed = matches!(e.event.as_str(), "fulfilment_failed" | "rejected" | "cancelled");
                 view! {
                     <li data-event=e.event.clone() class:bad=failed>
                         <span class="when nowrap"><LocalTime time=e.time/></span>

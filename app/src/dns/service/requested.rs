@@ -10,6 +10,7 @@ pub use super::push::push_zone;
 /// A requested record resolved to the managed zone that holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
+    /// The zone's id.
     pub domain_id: i64,
     /// The zone's name.
     pub zone: String,

@@ -574,13 +574,27 @@ pub async fn grant_creator<C: sea_orm::ConnectionTrait>(
     rid: i64,
     perms: &[&str],
 ) -> AppResult<Vec<Rule>> {
+    grant_user(db, actor, actor.id, rtype, rid, perms).await
+}
+
+/// Grants `perms` on a resource to a user in the caller's transaction, recorded as granted by
+/// `granter` (no authorization check: for callers that decided already, as a request's
+/// fulfilment after its approval). Answers the Casbin lines to add after commit.
+pub async fn grant_user<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    granter: &Actor,
+    user_id: i64,
+    rtype: ResourceType,
+    rid: i64,
+    perms: &[&str],
+) -> AppResult<Vec<Rule>> {
     let mut rules = vec![];
     for p in perms {
         if set_grant(
             db,
-            actor,
+            granter,
             SubjectType::User,
-            actor.id,
+            user_id,
             rtype.as_str(),
             &rid.to_string(),
             Some(rid),
@@ -590,7 +604,7 @@ pub async fn grant_creator<C: sea_orm::ConnectionTrait>(
         .await?
         {
             rules.push(Rule::P(
-                actor.subject(),
+                format!("user:{user_id}"),
                 format!("{}:{rid}", rtype.as_str()),
                 p.to_string(),
             ));

@@ -36,12 +36,17 @@ pub fn RequestDetailPage() -> impl IntoView {
         },
     );
     // One action for every button; the reason is only for reject.
+    // An approval carries the content version shown, so an edit made meanwhile is refused.
     let act = Action::new(move |(action, reason): &(String, Option<String>)| {
         let (action, reason) = (action.clone(), reason.clone());
         let (kind, id) = key();
+        let shown = req
+            .get_untracked()
+            .and_then(|r| r.ok())
+            .map(|(_, r)| r.content_version);
         async move {
             let kind = kind.ok_or_else(|| AppError::not_found("request kind"))?;
-            request_action(kind, id, action, reason).await
+            request_action(kind, id, action, reason, shown).await
         }
     });
     let reject = Action::new(move |reason: &String| {
@@ -49,10 +54,18 @@ pub fn RequestDetailPage() -> impl IntoView {
         let (kind, id) = key();
         async move {
             let kind = kind.ok_or_else(|| AppError::not_found("request kind"))?;
-            request_action(kind, id, "reject".into(), Some(reason)).await
+            request_action(kind, id, "reject".into(), Some(reason), None).await
         }
     });
-    for value in [act.value(), reject.value()] {
+    let cancel = Action::new(move |reason: &String| {
+        let reason = reason.clone();
+        let (kind, id) = key();
+        async move {
+            let kind = kind.ok_or_else(|| AppError::not_found("request kind"))?;
+            request_action(kind, id, "cancel".into(), Some(reason), None).await
+        }
+    });
+    for value in [act.value(), reject.value(), cancel.value()] {
         Effect::new(move |_| {
             if matches!(value.get(), Some(Ok(_))) {
                 version.update(|v| *v += 1);
@@ -61,16 +74,18 @@ pub fn RequestDetailPage() -> impl IntoView {
         });
     }
     let rejecting = RwSignal::new(false);
+    let cancelling = RwSignal::new(false);
     view! {
         <p class="muted"><A href="/requests">{t("module.resource_request")}</A></p>
         <Loaded res=req render={move |(kind, r): (RequestKind, ResourceRequest)| view! {
-            <RequestView kind r act rejecting/>
+            <RequestView kind r act rejecting cancelling/>
         }}/>
         {move || match act.value().get() {
             Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
             _ => None,
         }}
         <ReasonDialog open=rejecting action=reject title="approvals.reject_title" confirm="approvals.reject" required=true id="reject-dialog"/>
+        <ReasonDialog open=cancelling action=cancel title="requests.cancel_title" confirm="requests.cancel" required=true id="cancel-dialog"/>
     }
 }
 
@@ -81,6 +96,7 @@ fn RequestView(
     r: ResourceRequest,
     act: Action<(String, Option<String>), Result<Message, AppError>>,
     rejecting: RwSignal<bool>,
+    cancelling: RwSignal<bool>,
 ) -> impl IntoView {
     let navigate = StoredValue::new(use_navigate());
     let can = |a: &str| r.available_actions.iter().any(|x| x == a);
@@ -109,6 +125,9 @@ fn RequestView(
             })}
             {can("close").then(|| view! {
                 <button class="btn" id="action-close" disabled=pending on:click=run("close", Some("requests.confirm_close"))>{t("requests.close")}</button>
+            })}
+            {can("cancel").then(|| view! {
+                <button class="btn btn-danger" id="action-cancel" disabled=pending on:click=move |_| cancelling.set(true)>{t("requests.cancel")}</button>
             })}
             {can("deliver").then(|| view! {
                 <button class="btn btn-primary" id="action-deliver" disabled=pending on:click=run("deliver", Some("requests.confirm_deliver"))>{t("requests.deliver")}</button>
