@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian and npm: PostgreSQL, Chromium, an SMTP sink,
-# PowerDNS (with its SQLite backend) and BIND (with dig and nsupdate).
+# PowerDNS (with its SQLite backend), BIND (with dig and nsupdate) and openssl (certificate checks).
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
@@ -11,6 +11,7 @@ need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 [ -x /usr/sbin/named ] || need+=(bind9)
 command -v dig >/dev/null || need+=(dnsutils)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}"

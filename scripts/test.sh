@@ -15,8 +15,11 @@ bash scripts/install-test-deps.sh
 WORK=$(mktemp -d /tmp/opsdeck-test.XXXXXX)
 chmod 755 "$WORK"
 SERVER_PID=""
+SMTP_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$SMTP_PID" ] && kill "$SMTP_PID" 2>/dev/null || true
+  bash scripts/pdns.sh stop "$WORK/pdns" || true
   bash scripts/pg.sh stop "$WORK/pg" || true
   rm -rf "$WORK"
 }
@@ -39,8 +42,17 @@ RUSTFLAGS="--cfg erase_components" cargo test --workspace --exclude frontend
 echo "== browser tests"
 PORT=${OPSDECK_E2E_PORT:-3917}
 export OPSDECK_ADMIN_PASSWORD="e2e-admin-$(date +%s)"
+# The domain-request walk needs a real DNS server and a real SMTP sink.
+PDNS_PORT=${OPSDECK_E2E_PDNS_PORT:-5395}
+read -r OPSDECK_E2E_PDNS_URL OPSDECK_E2E_PDNS_KEY < <(bash scripts/pdns.sh start "$WORK/pdns" "$PDNS_PORT")
+export OPSDECK_E2E_PDNS_URL OPSDECK_E2E_PDNS_KEY OPSDECK_E2E_PDNS_PORT=$PDNS_PORT
+SMTP_PORT=${OPSDECK_E2E_SMTP_PORT:-2526}
+export OPSDECK_E2E_MAILDIR="$WORK/maildir"
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$OPSDECK_E2E_MAILDIR" > "$WORK/smtp.log" 2>&1 &
+SMTP_PID=$!
 mkdir -p "$WORK/site"
 (cd "$WORK/site" && LEPTOS_SITE_ROOT="$OLDPWD/target/site" LEPTOS_ENV=PROD OPSDECK_BIND="127.0.0.1:$PORT" \
+  OPSDECK_SMTP_HOST=127.0.0.1 OPSDECK_SMTP_PORT="$SMTP_PORT" OPSDECK_PUBLIC_URL="http://127.0.0.1:$PORT" \
   OPSDECK_DATABASE_URL="sqlite://$WORK/site/e2e.db?mode=rwc" exec "$WORK/opsdeck" serve > "$WORK/server.log" 2>&1) &
 SERVER_PID=$!
 for _ in $(seq 1 100); do

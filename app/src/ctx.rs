@@ -58,6 +58,9 @@ pub struct Config {
     /// lower case, no leading dot); empty: any. A CA generated while set carries them as X.509
     /// name constraints.
     pub ca_permitted_domains: Vec<String>,
+    /// Where DNS services may point (`OPSDECK_DNS_ALLOWED_ENDPOINTS`, comma separated `host`,
+    /// `host:port`, `*.suffix` or `[v6]:port` patterns, lower case); empty: anywhere.
+    pub dns_allowed_endpoints: Vec<String>,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
             ca_cert_path: None,
             ca_key_path: None,
             ca_permitted_domains: Vec::new(),
+            dns_allowed_endpoints: Vec::new(),
         }
     }
 }

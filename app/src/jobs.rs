@@ -218,7 +218,7 @@ async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
             let id = p["domain_id"]
                 .as_i64()
                 .ok_or("dns_push job without domain_id")?;
-            crate::dns::service::push_zone(ctx, id).await
+            crate::dns::service::push_job(ctx, id).await
         }
         "fulfil" => {
             let p: serde_json::Value =
@@ -238,9 +238,8 @@ async fn run_one(ctx: Ctx, j: job::Model) {
     let every = Duration::from_millis((ctx.config.job_lock_seconds.max(1) * 1000 / 3).max(100));
     // A panic in the work is an outcome like any other (`PANICKED`), not a job left running
     // whose lock lapses and that is claimed again and again.
-    let work = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(execute(
-        &ctx, &j,
-    )));
+    let work =
+        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(execute(&ctx, &j)));
     let work = async move {
         match work.await {
             Ok(r) => r,

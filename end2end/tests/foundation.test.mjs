@@ -93,6 +93,7 @@ test('language switch translates the interface', async () => {
   await p.waitForSelector('nav.sidebar >> text=概览');
   await p.reload();
   await p.waitForSelector('nav.sidebar >> text=概览');
+  await hydrated(p); // a click on the server-rendered page before it hydrates is lost
   await p.click('#lang-switch');
   await p.waitForSelector('nav.sidebar >> text=Dashboard');
 });

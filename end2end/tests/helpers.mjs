@@ -37,9 +37,12 @@ export async function login(p, user, password) {
   await p.fill('#password', password);
   await p.click('#login-submit');
   await p.waitForSelector('#current-user', { timeout: 15000 });
+  // The server-rendered page shows before it hydrates; a click before that is lost.
+  await hydrated(p);
 }
 
 export async function logout(p) {
+  await hydrated(p);
   await p.click('#logout');
   await p.waitForURL(/\/login$/, { timeout: 15000 });
 }

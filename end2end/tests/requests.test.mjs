@@ -61,6 +61,23 @@ export async function fileAndApprove(segment, body, requester, approver) {
   }
 }
 
+// Polls a request through the API (as `user`) until `pred(request)` holds; answers it. Pages are
+// loaded once the state is reached: a server render racing a state change may not hydrate.
+export async function waitForRequest(user, segment, id, pred, ms = 20000) {
+  const s = await api(user.username, user.password);
+  try {
+    const end = Date.now() + ms;
+    for (;;) {
+      const r = await s.get(`/api/resource-request/${segment}/${id}/`);
+      if (pred(r)) return r;
+      if (Date.now() > end) throw new Error(`request ${id} never reached the state: ${JSON.stringify(r)}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  } finally {
+    await s.close();
+  }
+}
+
 const requesterFlags = { resource_request: ['enable_resource_req', 'create_resource_req'] };
 
 test('a host request is filed in the form, refused a reasonless rejection, approved from the inbox and delivered', async () => {
@@ -156,11 +173,9 @@ test('a host request is filed in the form, refused a reasonless rejection, appro
   assert.ok(await p.$('#request-timeline li[data-event=approved]'));
 
   // The fulfilment job registers the hosts; then the approver marks them delivered.
-  for (let i = 0; i < 50 && !(await p.$('#action-deliver')); i++) {
-    await p.waitForTimeout(300);
-    await p.reload();
-    await p.waitForSelector('#request-title');
-  }
+  await waitForRequest(approver, 'hosts', id, (r) => r.available_actions.includes('deliver'));
+  await p.reload();
+  await p.waitForSelector('#action-deliver');
   await hydrated(p);
   await p.click('#action-deliver');
   await p.waitForSelector('#request-title [data-status=finished]');
@@ -449,11 +464,10 @@ test('a domain request filed in the form and approved from the inbox answers fro
     await until(() => pdns.dig(`app.${zone}`).join() === '10.1.2.3', 'the requested record to answer');
     assert.deepEqual(pdns.dig(zone, 'MX'), [`10 app.${zone}.`]);
     // Fulfilment finishes the request once the server has the records.
-    await until(async () => {
-      await p.reload();
-      await p.waitForSelector('#request-title');
-      return p.$('#request-title [data-status=finished]');
-    }, 'the request to finish', 20000);
+    await waitForRequest(approver, 'domains', id, (r) => r.status === 'finished');
+    await p.reload();
+    await p.waitForSelector('#request-title [data-status=finished]');
+    await hydrated(p);
     assert.ok(await p.$('#request-timeline li[data-event=finished]'));
     assert.deepEqual(p.errors, []);
   } finally {
@@ -486,11 +500,10 @@ test('an SSL certificate request filed in the form is issued by Opsdeck\'s CA an
   await a.post(`/api/resource-request/ssl-certificates/${id}/actions/approve/`);
   await a.close();
   // Issued by the fulfilment job: the request page links the certificate.
-  await until(async () => {
-    await p.reload();
-    await p.waitForSelector('#request-title');
-    return p.$('#request-certificate');
-  }, 'the certificate to be issued', 20000);
+  await waitForRequest(requester, 'ssl-certificates', id, (r) => r.status === 'finished' && r.certificate_id);
+  await p.reload();
+  await p.waitForSelector('#request-certificate');
+  await hydrated(p);
   await p.goto(`${BASE}/certificates`);
   const row = `#certs-table tr[data-domain="${domain}"]`;
   await p.waitForSelector(row);

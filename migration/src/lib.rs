@@ -10,7 +10,9 @@ mod m20261128_000005_imports;
 mod m20261128_000006_list_speed;
 mod m20261202_000001_approvals_dns;
 mod m20261202_000003_certs;
+mod m20261202_000004_bench_indexes;
 mod m20261202_000005_cert_key_holders;
+mod m20261202_000006_dns_failed;
 
 pub struct Migrator;
 
@@ -27,7 +29,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_list_speed::Migration),
             Box::new(m20261202_000001_approvals_dns::Migration),
             Box::new(m20261202_000003_certs::Migration),
+            Box::new(m20261202_000004_bench_indexes::Migration),
             Box::new(m20261202_000005_cert_key_holders::Migration),
+            Box::new(m20261202_000006_dns_failed::Migration),
         ]
     }
 }

@@ -360,10 +360,9 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<Vec<(String, String)>, String> 
         .await
         .map_err(|e| e.message)?;
     if s.records > 0 {
-        let (url, key) = s
-            .pdns
-            .clone()
-            .ok_or("OPSDECK_BENCH_PDNS_URL and OPSDECK_BENCH_PDNS_KEY are needed for the DNS zone")?;
+        let (url, key) = s.pdns.clone().ok_or(
+            "OPSDECK_BENCH_PDNS_URL and OPSDECK_BENCH_PDNS_KEY are needed for the DNS zone",
+        )?;
         let (sid, did) = dns::seed(ctx, &admin_actor, &url, &key, s.records).await?;
         out.push(("BENCH_DNS_SID".into(), sid.to_string()));
         out.push(("BENCH_DNS_DID".into(), did.to_string()));
@@ -392,7 +391,10 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<Vec<(String, String)>, String> 
     };
     out.insert(
         0,
-        ("ADMIN_TOKEN".into(), token(admin_user.id, "bench-admin").await?),
+        (
+            "ADMIN_TOKEN".into(),
+            token(admin_user.id, "bench-admin").await?,
+        ),
     );
     out.insert(1, ("BENCH_TOKEN".into(), token(bench.id, "bench").await?));
     for (var, id, name) in people {

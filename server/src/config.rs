@@ -87,6 +87,14 @@ pub fn from_env() -> Result<Config, String> {
         ca_cert_path: opt("OPSDECK_CA_CERT"),
         ca_key_path: opt("OPSDECK_CA_KEY"),
         ca_permitted_domains: permitted_domains(opt("OPSDECK_CA_PERMITTED_DOMAINS"))?,
+        dns_allowed_endpoints: opt("OPSDECK_DNS_ALLOWED_ENDPOINTS")
+            .map(|v| {
+                v.split(',')
+                    .map(|p| p.trim().to_ascii_lowercase())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

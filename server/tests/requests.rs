@@ -235,13 +235,24 @@ both!(
             .ok();
         assert_eq!(e["purpose"], "bigger scale out");
         assert_eq!(e["expect_delivery_days"], "3");
-    // An edit of one field keeps the others (no defaults creep back in).
-    let e = t.call(Method::PATCH, &format!("/api/resource-request/hosts/{id}/"), r, Some(json!({"purpose": "bigger scale out"}))).await.ok();
-    assert_eq!(e["expect_delivery_days"], "3");
-    // Login users' names: for approvers; a requester without view_users sees ids.
-    assert!(e["login_users"][0]["username"].is_null(), "{e}");
-    let seen = t.get(&format!("/api/resource-request/hosts/{id}/"), a).await.ok();
-    assert_eq!(seen["login_users"][0]["username"], "login-user");
+        // An edit of one field keeps the others (no defaults creep back in).
+        let e = t
+            .call(
+                Method::PATCH,
+                &format!("/api/resource-request/hosts/{id}/"),
+                r,
+                Some(json!({"purpose": "bigger scale out"})),
+            )
+            .await
+            .ok();
+        assert_eq!(e["expect_delivery_days"], "3");
+        // Login users' names: for approvers; a requester without view_users sees ids.
+        assert!(e["login_users"][0]["username"].is_null(), "{e}");
+        let seen = t
+            .get(&format!("/api/resource-request/hosts/{id}/"), a)
+            .await
+            .ok();
+        assert_eq!(seen["login_users"][0]["username"], "login-user");
         t.call(
             Method::PATCH,
             &format!("/api/resource-request/hosts/{id}/"),
@@ -422,7 +433,14 @@ both!(
             .collect();
         assert_eq!(
             events,
-            ["filed", "edited", "edited", "approved", "fulfilled", "finished"]
+            [
+                "filed",
+                "edited",
+                "edited",
+                "approved",
+                "fulfilled",
+                "finished"
+            ]
         );
         assert_eq!(d["decisions"][0]["approver"], "appr");
         app::jobs::run_due(&t.ctx).await.unwrap();
@@ -444,12 +462,25 @@ both!(
             .iter()
             .map(|r| r["op_type"].as_str().unwrap())
             .collect();
-        for (op, n) in [("add", 2), ("update", 2), ("approve", 1), ("deliver", 1), ("finish", 1)] {
+        for (op, n) in [
+            ("add", 2),
+            ("update", 2),
+            ("approve", 1),
+            ("deliver", 1),
+            ("finish", 1),
+        ] {
             assert_eq!(ops.iter().filter(|o| **o == op).count(), n, "{op}: {ops:?}");
         }
         // The grants fulfilment made are audited: the login user's two on each host.
         let grants = t.audit("resource_perm").await;
-        assert_eq!(grants.iter().filter(|g| g["detail"]["authorized_target"] == "user:login-user").count(), 4, "{grants:?}");
+        assert_eq!(
+            grants
+                .iter()
+                .filter(|g| g["detail"]["authorized_target"] == "user:login-user")
+                .count(),
+            4,
+            "{grants:?}"
+        );
 
         // Filters.
         assert_eq!(
@@ -486,10 +517,32 @@ both!(
             .err(404, 40400);
         // A host name that exists is not revealed to the requester when filing; the approval
         // that would register it is refused, and changes nothing.
-        let again = t.post("/api/resource-request/hosts/", r, json!({"purpose": "again", "required_hosts": [{"name": "req-host-a"}]})).await.ok();
-        let e = t.post(&format!("/api/resource-request/hosts/{}/actions/approve/", again["id"]), a, json!({})).await.err(400, 40000);
+        let again = t
+            .post(
+                "/api/resource-request/hosts/",
+                r,
+                json!({"purpose": "again", "required_hosts": [{"name": "req-host-a"}]}),
+            )
+            .await
+            .ok();
+        let e = t
+            .post(
+                &format!(
+                    "/api/resource-request/hosts/{}/actions/approve/",
+                    again["id"]
+                ),
+                a,
+                json!({}),
+            )
+            .await
+            .err(400, 40000);
         assert_eq!(e["field"], "required_hosts[0].name");
-        assert_eq!(t.get(&format!("/api/resource-request/hosts/{}/", again["id"]), a).await.ok()["status"], "wait_review");
+        assert_eq!(
+            t.get(&format!("/api/resource-request/hosts/{}/", again["id"]), a)
+                .await
+                .ok()["status"],
+            "wait_review"
+        );
     }
 );
 
@@ -593,9 +646,16 @@ both!(
         .await
         .err(400, 40000);
         // A host type the CMDB does not know would never register: refused when filed.
-    let e = t.post("/api/resource-request/hosts/", r, json!({"purpose": "p", "required_hosts": [{"name": "mf-1", "type": "MAINFRAME"}]})).await.err(400, 40000);
-    assert_eq!(e["field"], "required_hosts[0].type");
-    // Unknown kinds are 404; a host request id under another kind is 404.
+        let e = t
+            .post(
+                "/api/resource-request/hosts/",
+                r,
+                json!({"purpose": "p", "required_hosts": [{"name": "mf-1", "type": "MAINFRAME"}]}),
+            )
+            .await
+            .err(400, 40000);
+        assert_eq!(e["field"], "required_hosts[0].type");
+        // Unknown kinds are 404; a host request id under another kind is 404.
         t.get("/api/resource-request/printers/", a)
             .await
             .err(404, 40400);
@@ -940,53 +1000,168 @@ both!(
     }
 );
 
-both!(async fn approval_is_of_the_content_seen_and_cancel_ends_it(t: TestApp) {
-    let (req, appr) = people(&t).await;
-    let (r, a) = (Auth::Token(&req.1), Auth::Token(&appr.1));
-    let c = t.post("/api/resource-request/ssl-certificates/", r, json!({"domain": "ok.example.test", "certificate_type": "normal"})).await.ok();
-    let id = c["id"].as_i64().unwrap();
-    let shown = c["content_version"].as_str().unwrap().to_string();
-    // The requester swaps the domain after the approver opened it.
-    t.call(Method::PATCH, &format!("/api/resource-request/ssl-certificates/{id}/"), r, Some(json!({"domain": "corp.example.test", "certificate_type": "wizard"}))).await.ok();
-    t.post(&format!("/api/resource-request/ssl-certificates/{id}/actions/approve/"), a, json!({"content_version": shown})).await.err(409, 40900);
-    let now = t.get(&format!("/api/resource-request/ssl-certificates/{id}/"), a).await.ok();
-    assert_eq!(now["status"], "wait_review");
-    assert_eq!(now["approvals_count"], 0);
-    assert_ne!(now["content_version"], shown.as_str());
-    t.post(&format!("/api/resource-request/ssl-certificates/{id}/actions/approve/"), a, json!({"content_version": now["content_version"]})).await.ok();
+both!(
+    async fn approval_is_of_the_content_seen_and_cancel_ends_it(t: TestApp) {
+        let (req, appr) = people(&t).await;
+        let (r, a) = (Auth::Token(&req.1), Auth::Token(&appr.1));
+        let c = t
+            .post(
+                "/api/resource-request/ssl-certificates/",
+                r,
+                json!({"domain": "ok.example.test", "certificate_type": "normal"}),
+            )
+            .await
+            .ok();
+        let id = c["id"].as_i64().unwrap();
+        let shown = c["content_version"].as_str().unwrap().to_string();
+        // The requester swaps the domain after the approver opened it.
+        t.call(
+            Method::PATCH,
+            &format!("/api/resource-request/ssl-certificates/{id}/"),
+            r,
+            Some(json!({"domain": "corp.example.test", "certificate_type": "wizard"})),
+        )
+        .await
+        .ok();
+        t.post(
+            &format!("/api/resource-request/ssl-certificates/{id}/actions/approve/"),
+            a,
+            json!({"content_version": shown}),
+        )
+        .await
+        .err(409, 40900);
+        let now = t
+            .get(&format!("/api/resource-request/ssl-certificates/{id}/"), a)
+            .await
+            .ok();
+        assert_eq!(now["status"], "wait_review");
+        assert_eq!(now["approvals_count"], 0);
+        assert_ne!(now["content_version"], shown.as_str());
+        t.post(
+            &format!("/api/resource-request/ssl-certificates/{id}/actions/approve/"),
+            a,
+            json!({"content_version": now["content_version"]}),
+        )
+        .await
+        .ok();
 
-    // Two approved host requests may not promise the same name; cancel gives one up.
-    let h1 = t.post("/api/resource-request/hosts/", r, json!({"purpose": "p", "required_hosts": [{"name": "twin"}]})).await.ok();
-    let h2 = t.post("/api/resource-request/hosts/", r, json!({"purpose": "p", "required_hosts": [{"name": "twin"}]})).await.ok();
-    t.post(&format!("/api/resource-request/hosts/{}/actions/approve/", h1["id"]), a, json!({})).await.ok();
-    let e = t.post(&format!("/api/resource-request/hosts/{}/actions/approve/", h2["id"]), a, json!({})).await.err(400, 40000);
-    assert!(e["message"].as_str().unwrap().contains("promised"), "{e}");
-    // A host of that name appears before fulfilment: the job stops with a note, it does not loop.
-    t.post("/api/hosts/", t.admin(), json!({"name": "twin"})).await.ok();
-    run_jobs_now(&t).await;
-    let d = t.get(&format!("/api/resource-request/hosts/{}/", h1["id"]), a).await.ok();
-    assert_eq!(d["status"], "approved");
-    assert!(d["fulfilment_note"].as_str().unwrap().starts_with("fulfilment failed:"), "{d}");
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let queued = app::entities::job::Entity::find()
-        .filter(app::entities::job::Column::Kind.eq("fulfil"))
-        .filter(app::entities::job::Column::Status.ne("done"))
-        .all(&t.ctx.db).await.unwrap();
-    assert!(queued.is_empty(), "no retry loop: {queued:?}");
-    t.post(&format!("/api/resource-request/hosts/{}/actions/cancel/", h1["id"]), r, json!({})).await.err(403, 40300);
-    t.post(&format!("/api/resource-request/hosts/{}/actions/cancel/", h1["id"]), a, json!({"reason": "name taken"})).await.ok();
-    let d = t.get(&format!("/api/resource-request/hosts/{}/", h1["id"]), r).await.ok();
-    assert_eq!(d["status"], "closed");
-    assert_eq!(d["timeline"].as_array().unwrap().last().unwrap()["event"], "cancelled");
-    t.post(&format!("/api/resource-request/hosts/{}/actions/cancel/", h1["id"]), a, json!({})).await.err(409, 30002);
-    t.post(&format!("/api/resource-request/hosts/{}/actions/cancel/", h2["id"]), a, json!({})).await.err(409, 40900);
-});
-
-both!(async fn open_requests_per_user_are_capped(t: TestApp) {
-    let (req, _) = people(&t).await;
-    let r = Auth::Token(&req.1);
-    for n in 0..50 {
-        t.post("/api/resource-request/ssl-certificates/", r, json!({"domain": format!("d{n}.example.test"), "certificate_type": "normal"})).await.ok();
+        // Two approved host requests may not promise the same name; cancel gives one up.
+        let h1 = t
+            .post(
+                "/api/resource-request/hosts/",
+                r,
+                json!({"purpose": "p", "required_hosts": [{"name": "twin"}]}),
+            )
+            .await
+            .ok();
+        let h2 = t
+            .post(
+                "/api/resource-request/hosts/",
+                r,
+                json!({"purpose": "p", "required_hosts": [{"name": "twin"}]}),
+            )
+            .await
+            .ok();
+        t.post(
+            &format!("/api/resource-request/hosts/{}/actions/approve/", h1["id"]),
+            a,
+            json!({}),
+        )
+        .await
+        .ok();
+        let e = t
+            .post(
+                &format!("/api/resource-request/hosts/{}/actions/approve/", h2["id"]),
+                a,
+                json!({}),
+            )
+            .await
+            .err(400, 40000);
+        assert!(e["message"].as_str().unwrap().contains("promised"), "{e}");
+        // A host of that name appears before fulfilment: the job stops with a note, it does not loop.
+        t.post("/api/hosts/", t.admin(), json!({"name": "twin"}))
+            .await
+            .ok();
+        run_jobs_now(&t).await;
+        let d = t
+            .get(&format!("/api/resource-request/hosts/{}/", h1["id"]), a)
+            .await
+            .ok();
+        assert_eq!(d["status"], "approved");
+        assert!(
+            d["fulfilment_note"]
+                .as_str()
+                .unwrap()
+                .starts_with("fulfilment failed:"),
+            "{d}"
+        );
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let queued = app::entities::job::Entity::find()
+            .filter(app::entities::job::Column::Kind.eq("fulfil"))
+            .filter(app::entities::job::Column::Status.ne("done"))
+            .all(&t.ctx.db)
+            .await
+            .unwrap();
+        assert!(queued.is_empty(), "no retry loop: {queued:?}");
+        t.post(
+            &format!("/api/resource-request/hosts/{}/actions/cancel/", h1["id"]),
+            r,
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        t.post(
+            &format!("/api/resource-request/hosts/{}/actions/cancel/", h1["id"]),
+            a,
+            json!({"reason": "name taken"}),
+        )
+        .await
+        .ok();
+        let d = t
+            .get(&format!("/api/resource-request/hosts/{}/", h1["id"]), r)
+            .await
+            .ok();
+        assert_eq!(d["status"], "closed");
+        assert_eq!(
+            d["timeline"].as_array().unwrap().last().unwrap()["event"],
+            "cancelled"
+        );
+        t.post(
+            &format!("/api/resource-request/hosts/{}/actions/cancel/", h1["id"]),
+            a,
+            json!({}),
+        )
+        .await
+        .err(409, 30002);
+        t.post(
+            &format!("/api/resource-request/hosts/{}/actions/cancel/", h2["id"]),
+            a,
+            json!({}),
+        )
+        .await
+        .err(409, 40900);
     }
-    t.post("/api/resource-request/ssl-certificates/", r, json!({"domain": "one-more.example.test", "certificate_type": "normal"})).await.err(429, 42900);
-});
+);
+
+both!(
+    async fn open_requests_per_user_are_capped(t: TestApp) {
+        let (req, _) = people(&t).await;
+        let r = Auth::Token(&req.1);
+        for n in 0..50 {
+            t.post(
+                "/api/resource-request/ssl-certificates/",
+                r,
+                json!({"domain": format!("d{n}.example.test"), "certificate_type": "normal"}),
+            )
+            .await
+            .ok();
+        }
+        t.post(
+            "/api/resource-request/ssl-certificates/",
+            r,
+            json!({"domain": "one-more.example.test", "certificate_type": "normal"}),
+        )
+        .await
+        .err(429, 42900);
+    }
+);

@@ -1,7 +1,7 @@
 pub mod api;
-pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod driver;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod service;
 pub mod types;

@@ -26,7 +26,7 @@ mod servers;
 mod zones;
 
 pub use drift::*;
-pub use push::push_zone;
+pub use push::{hold_push_lock, push_job, push_zone, PushLock};
 pub use records::*;
 pub use servers::*;
 pub use zones::*;
@@ -148,21 +148,48 @@ async fn user_names<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<HashMa
         .collect())
 }
 
-/// Queues a push of zone `did`: wakes its queued `dns_push` job if one waits (a job in backoff
-/// runs now), else queues one. Runs inside the writing transaction.
+/// The `dns_push` jobs of zone `did` waiting to run (`status = queued`).
+async fn queued_pushes<C: ConnectionTrait>(
+    db: &C,
+    did: i64,
+) -> AppResult<Vec<crate::entities::job::Model>> {
+    use crate::entities::job;
+    Ok(job::Entity::find()
+        .filter(job::Column::Status.eq("queued"))
+        .filter(job::Column::Kind.eq("dns_push"))
+        .filter(job::Column::Payload.eq(json!({ "domain_id": did }).to_string()))
+        .all(db)
+        .await?)
+}
+
+/// Queues a push of zone `did`, inside the writing transaction. At most one `dns_push` job of a
+/// zone waits: when one is queued it is woken, unless it waits out the backoff of a failed
+/// attempt (its `last_error`: writes never cut that short, so a server that is down is not
+/// hammered); otherwise one is queued. A job that is running does not count: it may have read
+/// the outbox before this change, and the queued one runs after it (a pusher that finds the
+/// zone's push lock taken ends and comes back shortly, see `push::push_job`), so a zone has at
+/// most one queued and one running push.
 async fn queue_push<C: ConnectionTrait>(txn: &C, did: i64) -> AppResult<()> {
     use crate::entities::job;
     use sea_orm::sea_query::Expr;
-    let payload = json!({ "domain_id": did }).to_string();
-    let woke = job::Entity::update_many()
-        .col_expr(job::Column::RunAfter, Expr::value(crate::time::now()))
-        .filter(job::Column::Status.eq("queued"))
-        .filter(job::Column::Kind.eq("dns_push"))
-        .filter(job::Column::Payload.eq(payload))
-        .exec(txn)
-        .await?;
-    if woke.rows_affected == 0 {
+    let queued = queued_pushes(txn, did).await?;
+    if queued.is_empty() {
         crate::jobs::enqueue(txn, "dns_push", &json!({ "domain_id": did })).await?;
+        return Ok(());
+    }
+    let now = crate::time::now();
+    let wake: Vec<i64> = queued
+        .iter()
+        .filter(|j| j.last_error.is_none() && j.run_after > now)
+        .map(|j| j.id)
+        .collect();
+    if !wake.is_empty() {
+        job::Entity::update_many()
+            .col_expr(job::Column::RunAfter, Expr::value(now))
+            .filter(job::Column::Id.is_in(wake))
+            .filter(job::Column::Status.eq("queued"))
+            .exec(txn)
+            .await?;
     }
     Ok(())
 }

@@ -17,6 +17,13 @@ pub const DEFAULT_TTL: i64 = 600;
 pub const MAX_TTL: i64 = 2_147_483_647;
 /// Most bytes of text one TXT record carries (all its strings together).
 pub const MAX_TXT_BYTES: usize = 4000;
+/// Most records of one name and type (one RRset).
+pub const MAX_SET_RECORDS: usize = 100;
+/// Most bytes of record data of one name and type (contents in presentation form, summed).
+pub const MAX_SET_BYTES: usize = 16 * 1024;
+/// Record types whose owner names may hold `_` labels (`_sip._tcp`, `_dmarc`, DKIM selectors
+/// `s1._domainkey` and ACME `_acme-challenge`, which are often CNAMEs to a provider).
+pub const UNDERSCORE_OWNER_TYPES: &[&str] = &["SRV", "TXT", "CNAME"];
 
 /// A DNS server Opsdeck manages zones on (seed 003 "DNS Server"). Secrets are never answered:
 /// `api_key_set` / `tsig_secret_set` say whether one is stored.
@@ -109,6 +116,8 @@ pub struct DnsDomain {
     pub push_error: Option<String>,
     /// Records whose last change has not reached the server yet.
     pub pending: u64,
+    /// Records whose RRset the server refused (state `failed`; a change of the set retries it).
+    pub failed: u64,
     /// `view_domain`, `edit_domain`: what the caller may do on it.
     pub available_actions: PermFlags,
 }
@@ -158,9 +167,11 @@ pub struct DnsRecord {
     pub ttl: i64,
     pub priority: Option<i64>,
     pub disabled: bool,
-    /// `pending` until the server has its last change, then `synced`.
+    /// `pending` until the server has its last change, then `synced`; `failed` when the
+    /// server refused its RRset (the server keeps what it had; changing the set retries it).
     pub state: String,
-    /// Why the zone's last push failed, on pending records.
+    /// Why the zone's last push failed (pending records), or why the server refused the
+    /// record's RRset (failed records).
     pub push_error: Option<String>,
     /// The resource request that created it.
     pub request_id: Option<i64>,
@@ -225,7 +236,7 @@ pub struct RecordFilter {
     /// `true` or `false`.
     #[serde(default)]
     pub disabled: Option<String>,
-    /// `pending` or `synced`.
+    /// `pending`, `synced` or `failed`.
     #[serde(default)]
     pub state: Option<String>,
     #[serde(flatten)]
@@ -391,15 +402,68 @@ pub fn record_name(zone: &str, v: &str) -> Result<String, String> {
     Ok(name)
 }
 
-/// A host name in a record's value, as stored (lowercase, no trailing dot).
-fn hostname(v: &str) -> Result<String, String> {
+/// A label of a host name (RFC 952/1123, as BIND's `check-names` and resolvers see them):
+/// letters, digits and `-`, no `-` at either end; `_` only when `underscore`.
+fn host_label(name: &str, label: &str, underscore: bool) -> Result<(), String> {
+    if label.starts_with('-') || label.ends_with('-') {
+        return Err(format!(
+            "{name}: a label of a host name cannot begin or end with -"
+        ));
+    }
+    if !underscore && label.contains('_') {
+        return Err(format!("{name}: _ is not allowed in a host name"));
+    }
+    Ok(())
+}
+
+/// Checks a host name (the target of an MX, SRV, NS or PTR record): a DNS name whose labels
+/// are letters, digits and `-`, never beginning or ending with `-`, no `_` (DNS servers refuse
+/// such targets, BIND by its `check-names`).
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    check_name(name, false)?;
+    for label in name.split('.') {
+        host_label(name, label, false)?;
+    }
+    Ok(())
+}
+
+/// A host name in a record's value, as stored (lowercase, no trailing dot). A CNAME target may
+/// hold `_` labels (DKIM and ACME delegations point at `…._domainkey.…` names; servers accept
+/// them), the targets of MX, SRV, NS and PTR may not.
+fn hostname(v: &str, underscore: bool) -> Result<String, String> {
     let n = v.trim().to_ascii_lowercase();
     let n = n.strip_suffix('.').unwrap_or(&n);
     if n.is_empty() {
         return Err("a host name is needed".into());
     }
     check_name(n, false)?;
+    for label in n.split('.') {
+        host_label(n, label, underscore)?;
+    }
     Ok(n.to_string())
+}
+
+/// The owner-name rules of a type, over the labels left of the zone: never `-` at either end
+/// of a label; `_` only in names of SRV, TXT and CNAME records (`_sip._tcp`, `_dmarc`).
+fn check_owner(zone: &str, name: &str, rtype: &str) -> Result<(), String> {
+    let rel = if name == zone {
+        ""
+    } else {
+        name.strip_suffix(zone)
+            .map(|r| r.trim_end_matches('.'))
+            .unwrap_or(name)
+    };
+    let underscore = UNDERSCORE_OWNER_TYPES.contains(&rtype);
+    for label in rel.split('.').filter(|l| !l.is_empty() && *l != "*") {
+        if label.contains('_') && !underscore {
+            return Err(format!(
+                "{name}: _ is allowed only in names of {} records (_sip._tcp, _dmarc); {rtype} names are host names",
+                UNDERSCORE_OWNER_TYPES.join(", ")
+            ));
+        }
+        host_label(name, label, true)?;
+    }
+    Ok(())
 }
 
 fn u16_of(field: &str, what: &str, v: i64) -> Result<i64, Errors> {
@@ -603,7 +667,8 @@ fn value_of(
     let stored = match rtype {
         "A" => v_ip4(&value).map_err(bad)?,
         "AAAA" => v_ip6(&value).map_err(bad)?,
-        "CNAME" | "NS" | "PTR" | "MX" => hostname(&value).map_err(bad)?,
+        "CNAME" => hostname(&value, true).map_err(bad)?,
+        "NS" | "PTR" | "MX" => hostname(&value, false).map_err(bad)?,
         "SRV" => {
             let parts: Vec<&str> = value.split_whitespace().collect();
             if parts.len() != 3 {
@@ -618,7 +683,7 @@ fn value_of(
                 u16_of("value", &format!("SRV {what}"), n)
             };
             let (w, p) = (num(parts[0], "weight")?, num(parts[1], "port")?);
-            format!("{w} {p} {}", hostname(parts[2]).map_err(bad)?)
+            format!("{w} {p} {}", hostname(parts[2], false).map_err(bad)?)
         }
         "TXT" => txt_canonical(&value).map_err(bad)?,
         "CAA" => caa_canonical(&value).map_err(bad)?,
@@ -658,8 +723,10 @@ pub fn parse_content(rtype: &str, content: &str) -> Result<(String, Option<i64>)
         .map_err(|e| e.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("; "))
 }
 
-/// Validates one record of `zone` (lowercase, without the trailing dot): name inside the zone,
-/// type, TTL, the value by type, priority for MX/SRV, CNAME not at the apex. Rules that need
+/// Validates one record of `zone` (lowercase, without the trailing dot): name inside the zone
+/// (host-name rules for its own labels, `_` only for SRV, TXT and CNAME), type, TTL, the value
+/// by type (MX, SRV, NS and PTR targets are host names), priority for MX/SRV, CNAME not at
+/// the apex. Rules that need
 /// the other records (CNAME alone, duplicates, one TTL per set) are the service's. Errors are
 /// `(field, message)`, every field at fault.
 pub fn validate_record(zone: &str, r: &RecordInput) -> Result<Normalized, Vec<(String, String)>> {
@@ -675,7 +742,13 @@ pub fn validate_record(zone: &str, r: &RecordInput) -> Result<Normalized, Vec<(S
         ));
     }
     let name = match record_name(&zone, &r.name) {
-        Ok(n) => Some(n),
+        Ok(n) => match check_owner(&zone, &n, &rtype) {
+            Ok(()) => Some(n),
+            Err(m) => {
+                errs.extend(err("name", m));
+                None
+            }
+        },
         Err(m) => {
             errs.extend(err("name", m));
             None

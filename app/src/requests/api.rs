@@ -61,7 +61,9 @@ pub async fn request_action(
             let reason = reason.unwrap_or_default();
             crate::approvals::types::validate_reason(&reason, true)
                 .map_err(|m| AppError::invalid("reason", m))?;
-            let input = crate::approvals::types::RejectInput { reason: Some(reason) };
+            let input = crate::approvals::types::RejectInput {
+                reason: Some(reason),
+            };
             s::reject(&ctx, &actor, kind, id, input).await
         }
         "close" => s::close(&ctx, &actor, kind, id).await,

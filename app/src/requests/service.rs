@@ -446,7 +446,17 @@ pub async fn list(
             q = q.filter(rr::Column::CertificateType.eq(t));
         }
     }
-    let count = q.clone().count(&ctx.db).await?;
+    // Counts without a scan where the filters allow (docs/benchmarks.md, issue 9): an
+    // approver's whole kind or one status of it from `request_counts`; the inbox by `inbox_total`.
+    let status = f.status.as_deref().filter(|s| !s.is_empty());
+    let plain = crate::db::no_filter(&f, &["status", "view"]);
+    let count = if plain && acc.approver && view != "mine" && view != "inbox" {
+        known_count(&ctx.db, kind, status).await?
+    } else if plain && view == "inbox" && status.is_none_or(|s| s == "wait_review") {
+        inbox_total(&ctx.db, kind, actor.id).await?
+    } else {
+        q.clone().count(&ctx.db).await?
+    };
     let rows = q
         .order_by_desc(rr::Column::Id)
         .offset(f.page.offset())
@@ -455,6 +465,56 @@ pub async fn list(
         .await?;
     let out = to_wire(&ctx.db, ctx, actor, &acc, rows).await?;
     Ok(Page::new(count, &f.page, out))
+}
+
+/// How many requests of `kind` (in `status`, a valid status) there are: `request_counts`, kept
+/// by triggers (migration m20261202_000004).
+async fn known_count<C: ConnectionTrait>(
+    db: &C,
+    kind: RequestKind,
+    status: Option<&str>,
+) -> AppResult<u64> {
+    let mut q = Query::select();
+    q.expr_as(
+        Expr::cust("CAST(COALESCE(SUM(n), 0) AS BIGINT)"),
+        Alias::new("n"),
+    )
+    .from(Alias::new("request_counts"))
+    .and_where(Expr::col(Alias::new("kind")).eq(kind.as_str()));
+    if let Some(s) = status {
+        q.and_where(Expr::col(Alias::new("status")).eq(s));
+    }
+    let n: i64 = match db.query_one(&q).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// How many requests of `kind` wait for `user`'s decision (the inbox), from small ranges instead
+/// of a scan of every waiting request: those waiting (`request_counts`), minus the user's own,
+/// minus those the user approved already. A waiting request the user decided on has
+/// `approvals_count > 0`: a rejection ends the wait, an approval counts, and an edit drops the
+/// approvals with the count (`approvals::service::edit`).
+async fn inbox_total<C: ConnectionTrait>(db: &C, kind: RequestKind, user: i64) -> AppResult<u64> {
+    let k = kind.as_str();
+    let sql = format!(
+        "SELECT CAST(COALESCE((SELECT n FROM request_counts WHERE kind = '{k}' AND status = 'wait_review'), 0) \
+         - (SELECT COUNT(*) FROM resource_requests WHERE kind = '{k}' AND status = 'wait_review' AND creator_id = {user}) \
+         - (SELECT COUNT(*) FROM resource_requests r WHERE r.kind = '{k}' AND r.status = 'wait_review' \
+            AND r.approvals_count > 0 AND r.creator_id <> {user} AND EXISTS (SELECT 1 FROM approvals a \
+            WHERE a.subject_type = 'resource_request' AND a.subject_id = r.id AND a.approver_id = {user})) \
+         AS BIGINT) AS n"
+    );
+    let backend = db.get_database_backend();
+    let n: i64 = match db
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+        .await?
+    {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Requests the user has not decided on yet.
@@ -519,7 +579,9 @@ pub async fn create(
     if open >= MAX_OPEN_PER_USER {
         return Err(AppError::new(
             crate::error::ErrorCode::TooManyRequests,
-            format!("you have {open} requests waiting for review; close some or wait for decisions"),
+            format!(
+                "you have {open} requests waiting for review; close some or wait for decisions"
+            ),
         ));
     }
     check_refs(&txn, ctx, actor, kind, &input, Stage::Filing, None).await?;
@@ -565,8 +627,16 @@ pub async fn create(
         let mut owners =
             notify::app_owners(&txn, input.associated_app.as_deref().unwrap_or_default()).await?;
         owners.retain(|u| *u != actor.id && !to.contains(u));
-        notify::send(&txn, ctx, &owners, kind, row.id, &actor.username, &What::Associated)
-            .await?;
+        notify::send(
+            &txn,
+            ctx,
+            &owners,
+            kind,
+            row.id,
+            &actor.username,
+            &What::Associated,
+        )
+        .await?;
     }
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
@@ -675,14 +745,22 @@ pub async fn approve(
     }
     let p = stored(&r);
     if done {
-        check_refs(&txn, ctx, &requester(&txn, r.creator_id).await?, kind, &p.input, Stage::Approval, Some(id))
-            .await
-            .map_err(|e| {
-                AppError::invalid(
-                    e.field.as_deref().unwrap_or("request"),
-                    format!("the request no longer fits: {}", e.message),
-                )
-            })?;
+        check_refs(
+            &txn,
+            ctx,
+            &requester(&txn, r.creator_id).await?,
+            kind,
+            &p.input,
+            Stage::Approval,
+            Some(id),
+        )
+        .await
+        .map_err(|e| {
+            AppError::invalid(
+                e.field.as_deref().unwrap_or("request"),
+                format!("the request no longer fits: {}", e.message),
+            )
+        })?;
         if kind == RequestKind::Domain {
             let resolved =
                 crate::dns::service::requested::check(&txn, &dns_inputs(&p.input)).await?;
@@ -710,7 +788,9 @@ pub async fn approve(
                 Some(id),
                 format!("#{id}"),
             )
-            .detail(json!({ "quorum_reached": done, "content_version": content_version(&r.payload) })),
+            .detail(
+                json!({ "quorum_reached": done, "content_version": content_version(&r.payload) }),
+            ),
     )
     .await?;
     txn.commit().await?;
@@ -929,7 +1009,10 @@ async fn finish<C: ConnectionTrait>(
         return Ok(false);
     }
     rr::Entity::update_many()
-        .col_expr(rr::Column::FulfilmentNote, Expr::value(Option::<String>::None))
+        .col_expr(
+            rr::Column::FulfilmentNote,
+            Expr::value(Option::<String>::None),
+        )
         .filter(rr::Column::Id.eq(r.id))
         .exec(db)
         .await?;
@@ -939,7 +1022,11 @@ async fn finish<C: ConnectionTrait>(
         db,
         actor.unwrap_or(&system),
         Entry::new("request", "finish")
-            .target(&format!("{}_request", kind.as_str()), Some(r.id), format!("#{}", r.id))
+            .target(
+                &format!("{}_request", kind.as_str()),
+                Some(r.id),
+                format!("#{}", r.id),
+            )
             .detail(json!({ "detail": detail })),
     )
     .await?;
@@ -1037,7 +1124,10 @@ async fn pending(ctx: &Ctx, r: &rr::Model, kind: RequestKind, note: &str) -> App
         .as_deref()
         .is_none_or(|n| !n.starts_with("fulfilment "));
     rr::Entity::update_many()
-        .col_expr(rr::Column::FulfilmentNote, Expr::value(Some(note.to_string())))
+        .col_expr(
+            rr::Column::FulfilmentNote,
+            Expr::value(Some(note.to_string())),
+        )
         .filter(rr::Column::Id.eq(r.id))
         .filter(rr::Column::Status.eq("approved"))
         .exec(&txn)
@@ -1066,19 +1156,34 @@ async fn pending(ctx: &Ctx, r: &rr::Model, kind: RequestKind, note: &str) -> App
 /// audited. The request then waits for an approver to mark the hosts delivered.
 async fn fulfil_hosts(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
     let id = r.id;
-    let txn = crate::db::begin(&ctx.db).await.map_err(|e| internal(id, e))?;
+    let txn = crate::db::begin(&ctx.db)
+        .await
+        .map_err(|e| internal(id, e))?;
     // Another runner may have registered them meanwhile: re-read under the write lock.
-    let Some(r) = rr::Entity::find_by_id(id).one(&txn).await.map_err(|e| internal(id, e))? else {
+    let Some(r) = rr::Entity::find_by_id(id)
+        .one(&txn)
+        .await
+        .map_err(|e| internal(id, e))?
+    else {
         return Ok(());
     };
     let p = stored(&r);
     if r.status != "approved" || p.host_ids.is_some() {
         return Ok(());
     }
-    let owner = requester(&txn, r.creator_id).await.map_err(|e| from_app(id, e))?;
+    let owner = requester(&txn, r.creator_id)
+        .await
+        .map_err(|e| from_app(id, e))?;
     let system = Actor::system();
     let logins: Vec<(i64, String)> = {
-        let ids: Vec<i64> = p.input.login_users.iter().flatten().map(|u| u.id).filter(|u| *u != owner.id).collect();
+        let ids: Vec<i64> = p
+            .input
+            .login_users
+            .iter()
+            .flatten()
+            .map(|u| u.id)
+            .filter(|u| *u != owner.id)
+            .collect();
         user::Entity::find()
             .filter(user::Column::Id.is_in(ids))
             .all(&txn)
@@ -1108,7 +1213,15 @@ async fn fulfil_hosts(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
             },
         )
         .await
-        .map_err(|e| from_app(id, AppError { message: format!("host {}: {}", h.name, e.message), ..e }))?;
+        .map_err(|e| {
+            from_app(
+                id,
+                AppError {
+                    message: format!("host {}: {}", h.name, e.message),
+                    ..e
+                },
+            )
+        })?;
         let (hid, hname) = (w.host.id, w.host.hostname.clone());
         record(
             &txn,
@@ -1167,9 +1280,15 @@ async fn fulfil_hosts(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
         .exec(&txn)
         .await
         .map_err(|e| internal(id, e))?;
-    engine::event(&txn, subject(id), None, "fulfilled", format!("registered hosts {ids:?}"))
-        .await
-        .map_err(|e| from_app(id, e))?;
+    engine::event(
+        &txn,
+        subject(id),
+        None,
+        "fulfilled",
+        format!("registered hosts {ids:?}"),
+    )
+    .await
+    .map_err(|e| from_app(id, e))?;
     txn.commit().await.map_err(|e| internal(id, e))?;
     crate::perms::service::catalog_changed(ResourceType::Host);
     crate::perms::casbin::apply(&mut *ctx.enforcer.write().await, rules, vec![])
@@ -1195,17 +1314,32 @@ async fn fulfil_domain(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
         if let Err(e) = requested::push_zone(ctx, z).await {
             // The server's own words stay in the log and on the zone (DNS module).
             tracing::warn!(request = id, zone = z, error = %e, "fulfilment: DNS push");
-            return Err(Failure::Retry("the DNS server has not taken the records yet".into()));
+            return Err(Failure::Retry(
+                "the DNS server has not taken the records yet".into(),
+            ));
         }
     }
-    if !requested::request_synced(&ctx.db, id).await.map_err(|e| from_app(id, e))? {
-        return Err(Failure::Retry("the DNS server has not taken the records yet".into()));
-    }
-    let txn = crate::db::begin(&ctx.db).await.map_err(|e| internal(id, e))?;
-    let n = stored(r).input.records.map(|r| r.len()).unwrap_or(0);
-    finish(&txn, ctx, None, r, format!("{n} record(s) served by the DNS server"))
+    if !requested::request_synced(&ctx.db, id)
         .await
-        .map_err(|e| from_app(id, e))?;
+        .map_err(|e| from_app(id, e))?
+    {
+        return Err(Failure::Retry(
+            "the DNS server has not taken the records yet".into(),
+        ));
+    }
+    let txn = crate::db::begin(&ctx.db)
+        .await
+        .map_err(|e| internal(id, e))?;
+    let n = stored(r).input.records.map(|r| r.len()).unwrap_or(0);
+    finish(
+        &txn,
+        ctx,
+        None,
+        r,
+        format!("{n} record(s) served by the DNS server"),
+    )
+    .await
+    .map_err(|e| from_app(id, e))?;
     txn.commit().await.map_err(|e| internal(id, e))?;
     ctx.jobs_notify.notify_one();
     Ok(())
@@ -1217,8 +1351,14 @@ async fn fulfil_ssl(ctx: &Ctx, r: &rr::Model) -> Result<(), Failure> {
     let cert = crate::certs::service::issue_for_request(ctx, r)
         .await
         .map_err(|e| from_app(id, e))?;
-    let txn = crate::db::begin(&ctx.db).await.map_err(|e| internal(id, e))?;
-    let Some(now) = rr::Entity::find_by_id(id).one(&txn).await.map_err(|e| internal(id, e))? else {
+    let txn = crate::db::begin(&ctx.db)
+        .await
+        .map_err(|e| internal(id, e))?;
+    let Some(now) = rr::Entity::find_by_id(id)
+        .one(&txn)
+        .await
+        .map_err(|e| internal(id, e))?
+    else {
         return Ok(());
     };
     set_payload(&txn, &now, |p| p.certificate_id = Some(cert))
@@ -1253,14 +1393,30 @@ pub async fn cancel(
         &txn,
         actor,
         Entry::new("request", "cancel")
-            .target(&format!("{}_request", kind.as_str()), Some(id), format!("#{id}"))
+            .target(
+                &format!("{}_request", kind.as_str()),
+                Some(id),
+                format!("#{id}"),
+            )
             .detail(json!({ "reason": reason.trim() })),
     )
     .await?;
     let who = user_name(&txn, r.creator_id).await?;
-    let why = if reason.trim().is_empty() { "-".to_string() } else { reason.trim().to_string() };
-    notify::send(&txn, ctx, &BTreeSet::from([r.creator_id]), kind, id, &who, &What::Cancelled(why))
-        .await?;
+    let why = if reason.trim().is_empty() {
+        "-".to_string()
+    } else {
+        reason.trim().to_string()
+    };
+    notify::send(
+        &txn,
+        ctx,
+        &BTreeSet::from([r.creator_id]),
+        kind,
+        id,
+        &who,
+        &What::Cancelled(why),
+    )
+    .await?;
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(Message::success())
@@ -1275,13 +1431,7 @@ pub async fn inbox_count(ctx: &Ctx, actor: &Actor) -> AppResult<InboxCount> {
         if !may_module(ctx, actor, MODULE, kind.approve_perm()).await {
             continue;
         }
-        let n = rr::Entity::find()
-            .filter(rr::Column::Kind.eq(kind.as_str()))
-            .filter(rr::Column::Status.eq("wait_review"))
-            .filter(rr::Column::CreatorId.ne(actor.id))
-            .filter(not_decided_by(actor.id))
-            .count(&ctx.db)
-            .await?;
+        let n = inbox_total(&ctx.db, kind, actor.id).await?;
         match kind {
             RequestKind::Host => out.host = n,
             RequestKind::Domain => out.domain = n,

@@ -85,7 +85,9 @@ pub(super) async fn seed(
     let mut name = 0;
     while recs.len() < n {
         for r in records_of(name) {
-            recs.push(validate_record(ZONE, &r).map_err(|e| format!("{} {}: {e:?}", r.name, r.rtype))?);
+            recs.push(
+                validate_record(ZONE, &r).map_err(|e| format!("{} {}: {e:?}", r.name, r.rtype))?,
+            );
         }
         name += 1;
     }

@@ -5,9 +5,7 @@ use super::{chunks, Rng};
 use app::entities::{
     approval, perm_grant, request_event as ev, resource_request as rr, role, user, user_role,
 };
-use app::requests::types::{
-    HostSpecs, RequestInput, RequestedHost, RequestedRecord, RequestKind,
-};
+use app::requests::types::{HostSpecs, RequestInput, RequestKind, RequestedHost, RequestedRecord};
 use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 
 /// Requesters besides `bench-req`.
@@ -268,11 +266,11 @@ pub(super) async fn seed(
                     domain: Set(input.domain),
                     certificate_type: Set(input.certificate_type),
                     approvals_needed: Set(p.needed),
-                    approvals_count: Set(p
-                        .approvers
-                        .len()
-                        .min(if p.status == "rejected" { 0 } else { 2 })
-                        as i32),
+                    approvals_count: Set(p.approvers.len().min(if p.status == "rejected" {
+                        0
+                    } else {
+                        2
+                    }) as i32),
                     fulfilment_note: Set((p.status == "approved")
                         .then(|| "fulfilment pending: the DNS server is down".to_string())
                         .filter(|_| p.kind == RequestKind::Domain)),

@@ -56,7 +56,9 @@ async fn approve<const K: usize>(
     P(id): P<i64>,
     OptJ(input): OptJ<ApproveInput>,
 ) -> AppResult<Json<Message>> {
-    service::approve(&ctx, &a, kind::<K>(), id, input).await.map(Json)
+    service::approve(&ctx, &a, kind::<K>(), id, input)
+        .await
+        .map(Json)
 }
 async fn cancel<const K: usize>(
     State(ctx): State<Ctx>,
@@ -64,7 +66,9 @@ async fn cancel<const K: usize>(
     P(id): P<i64>,
     OptJ(input): OptJ<CancelInput>,
 ) -> AppResult<Json<Message>> {
-    service::cancel(&ctx, &a, kind::<K>(), id, input).await.map(Json)
+    service::cancel(&ctx, &a, kind::<K>(), id, input)
+        .await
+        .map(Json)
 }
 async fn reject<const K: usize>(
     State(ctx): State<Ctx>,

@@ -12,13 +12,22 @@ use super::{
 
 /// Time allowed for reading a whole zone.
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most bytes read of an answer carrying a whole zone.
+pub(crate) const ZONE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Most bytes read of any other answer.
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+/// Most characters of PowerDNS's `error` field shown to callers.
+const SAID_LIMIT: usize = 200;
 
+/// The one HTTP client: redirects are never followed (a 3xx is an error), so the API key goes
+/// nowhere but to the configured endpoint.
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent("opsdeck")
             .build()
             .expect("HTTP client")
@@ -56,17 +65,32 @@ async fn call(
     url: String,
     body: Option<Value>,
 ) -> Result<(StatusCode, String), DriverError> {
-    call_within(conn, method, url, body, TIMEOUT).await
+    call_within(conn, method, url, body, TIMEOUT, BODY_LIMIT).await
 }
 
-/// [`call`] with a longer timeout, for whole-zone reads and large batches.
+/// [`call`] with another timeout and body limit, for whole-zone reads and large batches.
 async fn call_within(
     conn: &Conn,
     method: Method,
     url: String,
     body: Option<Value>,
     timeout: Duration,
+    limit: usize,
 ) -> Result<(StatusCode, String), DriverError> {
+    let resp = send(conn, method, url, body, timeout).await?;
+    let status = resp.status();
+    let text = read_limited(resp, limit).await?;
+    Ok((status, text))
+}
+
+/// Sends one request; a redirect answer is an error (never followed).
+async fn send(
+    conn: &Conn,
+    method: Method,
+    url: String,
+    body: Option<Value>,
+    timeout: Duration,
+) -> Result<reqwest::Response, DriverError> {
     let (_, key) = parts(conn);
     let mut req = client()
         .request(method, &url)
@@ -77,42 +101,73 @@ async fn call_within(
         req = req.json(&b);
     }
     let resp = req.send().await.map_err(transport)?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(transport)?;
-    Ok((status, text))
-}
-
-fn transport(e: reqwest::Error) -> DriverError {
-    let mut msg = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut src: Option<&dyn std::error::Error> = Some(&e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
+    if resp.status().is_redirection() {
+        return Err(DriverError::invalid(format!(
+            "the DNS API answered with a redirect (HTTP {}): give its final URL as api_endpoint",
+            resp.status().as_u16()
+        )));
     }
-    DriverError::unreachable(msg)
+    Ok(resp)
 }
 
-/// Maps a non-success answer to an error carrying what PowerDNS said.
+/// Reads at most `limit` bytes of the answer (an error beyond), as text.
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<String, DriverError> {
+    let too_large = || {
+        let size = if limit >= 1 << 20 {
+            format!("{} MB", limit >> 20)
+        } else {
+            format!("{} KB", limit >> 10)
+        };
+        DriverError::invalid(format!("the DNS API's answer is larger than {size}"))
+    };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if buf.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A transport failure in a few words: nothing of the peer's answer, address or OS error (the
+/// endpoint is the caller's input; details would help scanning through it).
+fn transport(e: reqwest::Error) -> DriverError {
+    DriverError::unreachable(if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "no answer in time"
+    } else {
+        "the request failed"
+    })
+}
+
+/// At most `max` characters of `s`, control characters dropped, trimmed.
+pub(crate) fn sanitize(s: &str, max: usize) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Maps a non-success answer to an error: the status, plus PowerDNS's JSON `error` field
+/// (at most 200 characters, control characters removed); never the raw body.
 fn status_error(status: StatusCode, body: &str) -> DriverError {
     let said = serde_json::from_str::<Value>(body)
         .ok()
-        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| {
-            body.chars()
-                .take(300)
-                .collect::<String>()
-                .trim()
-                .to_string()
-        });
+        .and_then(|v| {
+            v.get("error")
+                .and_then(Value::as_str)
+                .map(|e| sanitize(e, SAID_LIMIT))
+        })
+        .unwrap_or_default();
     let message = if said.is_empty() {
-        format!("HTTP {status}")
+        format!("HTTP {}", status.as_u16())
     } else {
         format!("HTTP {}: {said}", status.as_u16())
     };
@@ -132,16 +187,20 @@ pub(super) async fn test(conn: &Conn, zone_hint: Option<&str>) -> Result<String,
     if !status.is_success() {
         return Err(status_error(status, &body));
     }
-    let v: Value = serde_json::from_str(&body)
-        .map_err(|_| DriverError::invalid("the API answered something that is not JSON"))?;
+    let not_pdns = || DriverError::invalid("the endpoint does not answer like the PowerDNS API");
+    let v: Value = serde_json::from_str(&body).map_err(|_| not_pdns())?;
     let daemon = v
         .get("daemon_type")
         .and_then(Value::as_str)
-        .unwrap_or("server");
+        .map(|d| sanitize(d, 40))
+        .filter(|d| !d.is_empty())
+        .ok_or_else(not_pdns)?;
     let version = v
         .get("version")
         .and_then(Value::as_str)
-        .unwrap_or("(unknown version)");
+        .map(|d| sanitize(d, 40))
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "(unknown version)".into());
     let mut text = format!("PowerDNS {daemon} {version}");
     if let Some(z) = zone_hint {
         let z = super::canonical_name(z)?;
@@ -178,9 +237,14 @@ pub(super) async fn create_zone(
 
 pub(super) async fn zone_exists(conn: &Conn, zone: &str) -> Result<bool, DriverError> {
     let (base, _) = parts(conn);
-    let (status, text) = call(conn, Method::GET, zone_url(&base, zone), None).await?;
+    // the answer is the whole zone: its status is enough (the body is not read)
+    let resp = send(conn, Method::GET, zone_url(&base, zone), None, TIMEOUT).await?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(true);
+    }
+    let text = read_limited(resp, BODY_LIMIT).await?;
     match status {
-        s if s.is_success() => Ok(true),
         StatusCode::NOT_FOUND => Ok(false),
         // PowerDNS answers 422 for some malformed or unknown zone ids
         StatusCode::UNPROCESSABLE_ENTITY if text.contains("Could not find") => Ok(false),
@@ -225,13 +289,20 @@ struct ApiRecord {
 pub(super) async fn list(conn: &Conn, zone: &str) -> Result<Vec<RRSet>, DriverError> {
     let (base, _) = parts(conn);
     // a whole zone can be large: allow more than one request's time
-    let (status, text) =
-        call_within(conn, Method::GET, zone_url(&base, zone), None, LIST_TIMEOUT).await?;
+    let (status, text) = call_within(
+        conn,
+        Method::GET,
+        zone_url(&base, zone),
+        None,
+        LIST_TIMEOUT,
+        ZONE_BODY_LIMIT,
+    )
+    .await?;
     if !status.is_success() {
         return Err(status_error(status, &text));
     }
     let z: ApiZone = serde_json::from_str(&text)
-        .map_err(|e| DriverError::invalid(format!("unexpected zone document: {e}")))?;
+        .map_err(|_| DriverError::invalid("the DNS API answered an unexpected zone document"))?;
     let mut out = Vec::new();
     for s in z.rrsets {
         let rtype = s.rtype.to_ascii_uppercase();
@@ -299,6 +370,7 @@ pub(super) async fn apply(conn: &Conn, zone: &str, sets: &[Prepared]) -> Result<
         zone_url(&base, zone),
         Some(body),
         timeout,
+        BODY_LIMIT,
     )
     .await?;
     if status.is_success() {

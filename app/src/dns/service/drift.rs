@@ -12,9 +12,44 @@ use crate::common::Message;
 use crate::dns::driver::RRSet;
 use crate::dns::types::*;
 use crate::entities::dns_outbox;
+use sea_orm::TransactionSession;
 use std::collections::{BTreeMap, BTreeSet};
 
 type Sets = BTreeMap<(String, String), (i64, BTreeSet<String>)>;
+
+/// Zones whose drift is being read in this process (by database and zone id): one read of a
+/// zone's whole content at a time (a view-only user reloading the page cannot make the server
+/// transfer the zone over and over in parallel).
+static DRIFT_READS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// A zone's drift read in progress; the zone is free again when it drops.
+struct DriftRead((String, i64));
+
+impl DriftRead {
+    /// Starts a drift read of zone `did`, or 429 when one is running.
+    fn start(ctx: &Ctx, did: i64) -> AppResult<DriftRead> {
+        let key = (ctx.config.database_url.clone(), did);
+        if DRIFT_READS.lock().expect("drift reads").insert(key.clone()) {
+            Ok(DriftRead(key))
+        } else {
+            Err(AppError::new(
+                ErrorCode::TooManyRequests,
+                "a drift check of this zone is running: try again when it has finished",
+            ))
+        }
+    }
+}
+
+impl Drop for DriftRead {
+    fn drop(&mut self) {
+        DRIFT_READS.lock().expect("drift reads").remove(&self.0);
+    }
+}
+
+/// How long "adopt" waits for a push of the zone to finish.
+const ADOPT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A server content in Opsdeck's canonical form (parsed and written back), or as it came.
 fn canonical(rtype: &str, content: &str) -> String {
@@ -85,9 +120,11 @@ async fn server_sets(ctx: &Ctx, zone: &dns_domain::Model) -> AppResult<(Conn, Ve
 
 /// `GET …/domains/{did}/drift/`: the (name, type) sets where Opsdeck and the server differ.
 /// `pending` marks sets with a change still in the outbox (the difference may be just that).
+/// One drift read per zone at a time (429 while one runs).
 pub async fn drift(ctx: &Ctx, actor: &Actor, sid: i64, did: i64) -> AppResult<Vec<DriftEntry>> {
     authorize_zone(ctx, actor, did, "view_domain").await?;
     let zone = load_zone(&ctx.db, sid, did).await?;
+    let _reading = DriftRead::start(ctx, did)?;
     let (_, sets) = server_sets(ctx, &zone).await?;
     let rows = dns_record::Entity::find()
         .filter(dns_record::Column::DomainId.eq(did))
@@ -108,7 +145,9 @@ pub async fn drift(ctx: &Ctx, actor: &Actor, sid: i64, did: i64) -> AppResult<Ve
 /// and type for the server (replacing what it has); `adopt` replaces Opsdeck's enabled records
 /// of that name and type by the server's (as `synced`; disabled ones stay unless the server
 /// has the same content). Adopting is checked like any change (a CNAME the server has beside
-/// other records of Opsdeck's is refused until those are resolved).
+/// other records of Opsdeck's is refused until those are resolved). It holds the zone's push
+/// lock from reading the server to writing (no push lands in between, unseen): 409 when a push
+/// of the zone keeps it for more than a few seconds.
 pub async fn resolve_drift(
     ctx: &Ctx,
     actor: &Actor,
@@ -191,6 +230,31 @@ async fn adopt_theirs(
     name: &str,
     rtype: &str,
 ) -> AppResult<Message> {
+    let Some(held) = super::push::hold_push_lock(ctx, zone.id, ADOPT_WAIT).await? else {
+        return Err(AppError::conflict(
+            "a push of this zone is running: adopt the server's records when it has finished",
+        ));
+    };
+    let r = match &held {
+        super::push::PushLock::Pg(t) => adopt_locked(ctx, t, actor, zone, name, rtype).await,
+        super::push::PushLock::Local(_) => {
+            adopt_locked(ctx, &ctx.db, actor, zone, name, rtype).await
+        }
+    };
+    held.release().await?;
+    r
+}
+
+/// `adopt_theirs` with the zone's push lock held; writes through `db` (PostgreSQL: the lock's
+/// transaction, committed when the lock is let go).
+async fn adopt_locked<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    ctx: &Ctx,
+    db: &C,
+    actor: &Actor,
+    zone: &dns_domain::Model,
+    name: &str,
+    rtype: &str,
+) -> AppResult<Message> {
     let (_, sets) = server_sets(ctx, zone).await?;
     let theirs = sets
         .into_iter()
@@ -213,7 +277,7 @@ async fn adopt_theirs(
             });
         }
     }
-    let txn = crate::db::begin(&ctx.db).await?;
+    let txn = crate::db::begin(db).await?;
     let zone = lock_zone(&txn, zone.id).await?;
     let mut changes = vec![];
     let wanted: BTreeSet<String> = adopted.iter().map(|a| a.content.clone()).collect();
@@ -259,13 +323,19 @@ async fn adopt_theirs(
             });
         }
     }
-    plan(&txn, &zone, &mut changes, &|_, f| {
-        if f == "id" {
-            "name".into()
-        } else {
-            f.to_string()
-        }
-    })
+    plan(
+        &txn,
+        &zone,
+        &mut changes,
+        &|_, f| {
+            if f == "id" {
+                "name".into()
+            } else {
+                f.to_string()
+            }
+        },
+        true,
+    )
     .await?;
     write(&txn, actor, &zone, changes, None, Mode::Synced).await?;
     record(

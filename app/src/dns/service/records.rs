@@ -1,6 +1,13 @@
 //! Records: list, create (one, or many all-or-nothing), edit, delete, disable/enable; the zone
-//! rules that need the other records (`plan`: CNAME alone, no duplicate, one TTL per set, the
-//! apex NS set never emptied) and the one writer of changes (`write`: rows, outbox, audit, job).
+//! rules that need the other records (`plan`: CNAME alone, no duplicate, one TTL per set, at
+//! most `MAX_SET_RECORDS` records and `MAX_SET_BYTES` of data per set, the apex NS set never
+//! emptied; `check_targets`: MX/SRV/NS targets inside the zone keep an A or AAAA record;
+//! `check_child_zones`: names of another managed zone are written there) and the one writer of
+//! changes (`write`: rows, outbox, audit, job).
+//!
+//! `detail` (the `plan` and `check_targets` argument) is false for domain requests, whose
+//! requesters need not see the zone: their messages then say that a record clashes, never what
+//! the records already there hold (values, TTLs, CNAME targets).
 use super::*;
 use crate::audit::service::record;
 use crate::common::{IdRef, Message, Page};
@@ -81,15 +88,20 @@ pub(crate) async fn rows_named<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// What a domain request is told when its record clashes with records already in the zone.
+const CLASH: &str = "clashes with records that already exist at this name";
+
 /// Checks the rules that involve other records over the final state of the names `changes`
 /// touch, and gives records without a TTL of their own the TTL of their set. Existing
 /// violations the change does not take part in are left alone. `field(origin, f)` names the
-/// input field at fault.
+/// input field at fault; without `detail` (domain requests) a clash with existing records is
+/// told without their values or TTL.
 pub(crate) async fn plan<C: ConnectionTrait>(
     db: &C,
     zone: &dns_domain::Model,
     changes: &mut [Change],
     field: &(dyn Fn(usize, &str) -> String + Sync),
+    detail: bool,
 ) -> AppResult<()> {
     let mut names = BTreeSet::new();
     for c in changes.iter() {
@@ -133,32 +145,47 @@ pub(crate) async fn plan<C: ConnectionTrait>(
         by_name.entry(&f.1.name).or_default().push(f);
     }
     for ((name, rtype), rows) in &by_set {
-        let ttl = rows
-            .iter()
-            .find(|r| r.0.is_none())
-            .unwrap_or(&rows[0])
-            .1
-            .ttl;
+        let existing_ttl = rows.iter().find(|r| r.0.is_none()).map(|r| r.1.ttl);
+        let ttl = existing_ttl.unwrap_or(rows[0].1.ttl);
         if let Some((Some(o), _)) = rows
             .iter()
             .find(|r| r.0.is_some() && r.1.ttl != ttl)
             .copied()
         {
-            return Err(AppError::invalid(
-                &field(*o, "ttl"),
+            let m = if detail || existing_ttl.is_none() {
                 format!(
                     "records of {name} {rtype} have ttl {ttl}: all records of one name and type share one TTL (RFC 2181); give ttl {ttl}, or change the TTL of the set by editing one of them"
-                ),
-            ));
+                )
+            } else {
+                "records already at this name and type have another TTL: all records of one name and type share one TTL (RFC 2181); leave ttl out to take theirs".into()
+            };
+            return Err(AppError::invalid(&field(*o, "ttl"), m));
+        }
+        // Blamed on the last input of the set (the one that takes it over the cap).
+        if let Some(o) = rows.iter().filter_map(|r| r.0).max() {
+            let bytes: usize = rows.iter().map(|r| r.1.content.len()).sum();
+            if rows.len() > MAX_SET_RECORDS || bytes > MAX_SET_BYTES {
+                let m = if detail {
+                    format!(
+                        "{name} {rtype} would have {} records with {bytes} bytes of data: at most {MAX_SET_RECORDS} records and {MAX_SET_BYTES} bytes per name and type",
+                        rows.len()
+                    )
+                } else {
+                    format!("too many records at this name and type: at most {MAX_SET_RECORDS} records and {MAX_SET_BYTES} bytes of data per name and type")
+                };
+                return Err(AppError::invalid(&field(o, "value"), m));
+            }
         }
         let mut seen: HashMap<&str, Option<usize>> = HashMap::new();
         for r in rows {
             if let Some(prev) = seen.insert(&r.1.content, r.0) {
                 if let Some(o) = r.0.or(prev) {
-                    return Err(AppError::invalid(
-                        &field(o, "value"),
-                        format!("{name} {rtype} {} exists already", r.1.content),
-                    ));
+                    let m = if detail || (r.0.is_some() && prev.is_some()) {
+                        format!("{name} {rtype} {} exists already", r.1.content)
+                    } else {
+                        CLASH.to_string()
+                    };
+                    return Err(AppError::invalid(&field(o, "value"), m));
                 }
             }
         }
@@ -166,7 +193,9 @@ pub(crate) async fn plan<C: ConnectionTrait>(
     for (name, rows) in &by_name {
         if rows.len() > 1 && rows.iter().any(|r| r.1.rtype == "CNAME") {
             if let Some((Some(o), n)) = rows.iter().find(|r| r.0.is_some()).copied() {
-                let m = if n.rtype == "CNAME" {
+                let m = if !detail && rows.iter().any(|r| r.0.is_none()) {
+                    CLASH.to_string()
+                } else if n.rtype == "CNAME" {
                     format!("{name} has other records: a CNAME must be alone at its name")
                 } else {
                     format!("{name} has a CNAME: no other record may be at that name")
@@ -214,13 +243,17 @@ fn target_of(n: &Normalized) -> Option<&str> {
 
 /// MX, SRV and NS records the change enables that point at a host inside the zone need an
 /// enabled A or AAAA record there (in the final state): DNS servers refuse them otherwise
-/// (BIND's integrity check refuses the whole update, which would hold up the zone's queue).
+/// (BIND's integrity check refuses the whole update). The other way round too: deleting,
+/// disabling, renaming or retyping the last enabled A/AAAA record of a host that an enabled MX,
+/// SRV or NS record of the zone points at is refused, naming that record.
 pub(crate) async fn check_targets<C: ConnectionTrait>(
     db: &C,
     zone: &dns_domain::Model,
     changes: &[Change],
     field: &(dyn Fn(usize, &str) -> String + Sync),
+    detail: bool,
 ) -> AppResult<()> {
+    check_dependants(db, zone, changes, field).await?;
     let suffix = format!(".{}", zone.name);
     let wanted: Vec<(usize, &str)> = changes
         .iter()
@@ -258,10 +291,186 @@ pub(crate) async fn check_targets<C: ConnectionTrait>(
             .map(|a| a.name.clone()),
     );
     if let Some((o, t)) = wanted.into_iter().find(|(_, t)| !hosts.contains(*t)) {
-        return Err(AppError::invalid(
-            &field(o, "value"),
-            format!("{t} has no A or AAAA record in {}: add one first (or in the same request); DNS servers refuse MX, SRV and NS records pointing at a missing host of their own zone", zone.name),
-        ));
+        let m = if detail {
+            format!("{t} has no A or AAAA record in {}: add one first (or in the same request); DNS servers refuse MX, SRV and NS records pointing at a missing host of their own zone", zone.name)
+        } else {
+            format!("the host it points at needs an enabled A or AAAA record in {}: add one in this request; DNS servers refuse MX, SRV and NS records pointing at a missing host of their own zone", zone.name)
+        };
+        return Err(AppError::invalid(&field(o, "value"), m));
+    }
+    Ok(())
+}
+
+fn is_address(n: &Normalized) -> bool {
+    matches!(n.rtype.as_str(), "A" | "AAAA") && !n.disabled
+}
+
+/// The reverse of the target rule: hosts whose last enabled A/AAAA record the change removes
+/// (deleted, disabled, renamed, retyped) must not be the target of an enabled MX, SRV or NS
+/// record of the zone that stays.
+async fn check_dependants<C: ConnectionTrait>(
+    db: &C,
+    zone: &dns_domain::Model,
+    changes: &[Change],
+    field: &(dyn Fn(usize, &str) -> String + Sync),
+) -> AppResult<()> {
+    use sea_orm::Condition;
+    let mut lost: BTreeMap<String, (usize, &'static str)> = BTreeMap::new();
+    for c in changes {
+        let Some(r) = &c.replaces else { continue };
+        if !matches!(r.rtype.as_str(), "A" | "AAAA") || r.disabled {
+            continue;
+        }
+        let f = match &c.after {
+            None => "id",
+            Some(a) if a.name == r.name && is_address(a) => continue,
+            Some(a) if a.disabled => "id",
+            Some(a) if a.name != r.name => "name",
+            Some(_) => "type",
+        };
+        lost.entry(r.name.clone()).or_insert((c.origin, f));
+    }
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let replaced: HashSet<i64> = changes
+        .iter()
+        .filter_map(|c| c.replaces.as_ref().map(|r| r.id))
+        .collect();
+    let names: BTreeSet<String> = lost.keys().cloned().collect();
+    let mut kept: HashSet<String> = rows_named(db, zone.id, &names)
+        .await?
+        .iter()
+        .filter(|r| !replaced.contains(&r.id))
+        .map(norm_of)
+        .filter(is_address)
+        .map(|n| n.name)
+        .collect();
+    kept.extend(
+        changes
+            .iter()
+            .filter_map(|c| c.after.as_ref())
+            .filter(|a| is_address(a))
+            .map(|a| a.name.clone()),
+    );
+    lost.retain(|h, _| !kept.contains(h));
+    let hosts: Vec<String> = lost.keys().cloned().collect();
+    for chunk in hosts.chunks(100) {
+        let mut srv = Condition::any();
+        for h in chunk {
+            srv = srv.add(dns_record::Column::Value.like(format!("% {h}")));
+        }
+        let deps = dns_record::Entity::find()
+            .filter(dns_record::Column::DomainId.eq(zone.id))
+            .filter(dns_record::Column::Disabled.eq(false))
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(dns_record::Column::Rtype.is_in(["MX", "NS"]))
+                            .add(dns_record::Column::Value.is_in(chunk.to_vec())),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(dns_record::Column::Rtype.eq("SRV"))
+                            .add(srv),
+                    ),
+            )
+            .order_by_asc(dns_record::Column::Id)
+            .all(db)
+            .await?;
+        for d in deps.iter().filter(|d| !replaced.contains(&d.id)) {
+            let n = norm_of(d);
+            if let Some((host, (o, f))) = target_of(&n).and_then(|t| lost.get_key_value(t)) {
+                return Err(AppError::invalid(
+                    &field(*o, f),
+                    format!(
+                        "{host} is the target of {} {} {}: change or delete that record first (DNS servers refuse MX, SRV and NS records pointing at a host of their own zone without an A or AAAA record)",
+                        n.name, n.rtype, n.content
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names at or below the apex of another managed zone (a child zone, e.g. `prod.example.com`
+/// inside `example.com`) belong to that zone: records written (created, changed, enabled) there
+/// through the parent are refused. The child is named only to callers who may view it.
+/// Deleting or disabling such a record stays possible (clean-up).
+pub(crate) async fn check_child_zones<C: ConnectionTrait>(
+    ctx: &Ctx,
+    actor: &Actor,
+    db: &C,
+    zone: &dns_domain::Model,
+    changes: &[Change],
+    field: &(dyn Fn(usize, &str) -> String + Sync),
+) -> AppResult<()> {
+    let suffix = format!(".{}", zone.name);
+    let written: Vec<(usize, &str)> = changes
+        .iter()
+        .filter_map(|c| {
+            let a = c.after.as_ref()?;
+            let same = c.replaces.as_ref().is_some_and(|r| r.name == a.name);
+            (!(a.disabled && same)).then_some((c.origin, a.name.as_str()))
+        })
+        .collect();
+    let mut candidates: BTreeSet<String> = BTreeSet::new();
+    for (_, n) in &written {
+        let mut s: &str = n;
+        while s.ends_with(&suffix) {
+            candidates.insert(s.to_string());
+            match s.split_once('.') {
+                Some((_, rest)) => s = rest,
+                None => break,
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let candidates: Vec<String> = candidates.into_iter().collect();
+    let mut children: HashMap<String, dns_domain::Model> = HashMap::new();
+    for chunk in candidates.chunks(500) {
+        for z in dns_domain::Entity::find()
+            .filter(dns_domain::Column::Name.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            if z.id != zone.id {
+                children.insert(z.name.clone(), z);
+            }
+        }
+    }
+    if children.is_empty() {
+        return Ok(());
+    }
+    for (o, n) in written {
+        let mut s = n;
+        let child = loop {
+            if let Some(z) = children.get(s) {
+                break Some(z);
+            }
+            match s.split_once('.') {
+                Some((_, rest)) if rest.len() > zone.name.len() => s = rest,
+                _ => break None,
+            }
+        };
+        if let Some(z) = child {
+            let m = if authorize_zone(ctx, actor, z.id, "view_domain")
+                .await
+                .is_ok()
+            {
+                format!(
+                    "this name belongs to the managed zone {}: write its records there",
+                    z.name
+                )
+            } else {
+                "this name belongs to another zone managed by Opsdeck".to_string()
+            };
+            return Err(AppError::invalid(&field(o, "name"), m));
+        }
     }
     Ok(())
 }
@@ -275,13 +484,15 @@ fn snapshot(zone: &str, n: &Normalized) -> Value {
 
 /// Writes planned changes in `txn` (the zone locked): the rows, and with `Mode::Push` one outbox
 /// row per touched name and type (each written row's `push_seq`), state `pending` and a
-/// `dns_push` job; one audit record per change. Answers the rows created or changed.
+/// `dns_push` job; rows of a touched set the server had refused (`failed`) are queued again
+/// with it. One audit record per change. `request`: the domain request writing the rows and
+/// how many it writes in all. Answers the rows created or changed.
 pub(crate) async fn write<C: ConnectionTrait>(
     txn: &C,
     actor: &Actor,
     zone: &dns_domain::Model,
     changes: Vec<Change>,
-    request_id: Option<i64>,
+    request: Option<(i64, i32)>,
     mode: Mode,
 ) -> AppResult<Vec<dns_record::Model>> {
     let mut sets: BTreeSet<(String, String)> = BTreeSet::new();
@@ -313,6 +524,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
             .await?;
             seq.insert((name, rtype), o.id);
         }
+        requeue_failed(txn, zone.id, &seq).await?;
     }
     let (state, adopted) = match mode {
         Mode::Push => ("pending", ""),
@@ -337,7 +549,9 @@ pub(crate) async fn write<C: ConnectionTrait>(
                     disabled: Set(a.disabled),
                     state: Set(state.into()),
                     push_seq: Set(push_seq(&a)),
-                    request_id: Set(request_id),
+                    request_id: Set(request.map(|r| r.0)),
+                    request_total: Set(request.map(|r| r.1)),
+                    push_error: Set(None),
                     creator_id: Set((actor.id > 0).then_some(actor.id)),
                     created_at: Set(now),
                     updated_at: Set(now),
@@ -362,6 +576,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
                 am.disabled = Set(a.disabled);
                 am.state = Set(state.into());
                 am.push_seq = Set(push_seq(&a));
+                am.push_error = Set(None);
                 am.updated_at = Set(now);
                 let r = am.update(txn).await?;
                 let m = if before.content == a.content
@@ -408,13 +623,56 @@ pub(crate) async fn write<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// Rows of the touched sets (`seq`: set → its new outbox id) that the server had refused go
+/// back to `pending` with the set: the set is pushed whole, so they are sent again.
+async fn requeue_failed<C: ConnectionTrait>(
+    txn: &C,
+    did: i64,
+    seq: &HashMap<(String, String), i64>,
+) -> AppResult<()> {
+    use sea_orm::sea_query::Expr;
+    let names: BTreeSet<&String> = seq.keys().map(|(n, _)| n).collect();
+    let names: Vec<&String> = names.into_iter().collect();
+    let mut sets: BTreeSet<(String, String)> = BTreeSet::new();
+    for chunk in names.chunks(500) {
+        for r in dns_record::Entity::find()
+            .filter(dns_record::Column::DomainId.eq(did))
+            .filter(dns_record::Column::State.eq("failed"))
+            .filter(dns_record::Column::Name.is_in(chunk.iter().map(|s| s.to_string())))
+            .all(txn)
+            .await?
+        {
+            sets.insert((r.name, r.rtype));
+        }
+    }
+    for key in sets {
+        let Some(id) = seq.get(&key) else { continue };
+        dns_record::Entity::update_many()
+            .col_expr(dns_record::Column::State, Expr::value("pending"))
+            .col_expr(dns_record::Column::PushSeq, Expr::value(*id))
+            .col_expr(
+                dns_record::Column::PushError,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(dns_record::Column::DomainId.eq(did))
+            .filter(dns_record::Column::Name.eq(key.0.as_str()))
+            .filter(dns_record::Column::Rtype.eq(key.1.as_str()))
+            .filter(dns_record::Column::State.eq("failed"))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
 fn wire(r: dns_record::Model, zone: &dns_domain::Model) -> DnsRecord {
     DnsRecord {
         id: r.id,
         domain_id: r.domain_id,
-        push_error: (r.state == "pending")
-            .then(|| zone.push_error.clone())
-            .flatten(),
+        push_error: match r.state.as_str() {
+            "pending" => zone.push_error.clone(),
+            "failed" => r.push_error.clone(),
+            _ => None,
+        },
         name: r.name,
         rtype: r.rtype,
         value: r.value,
@@ -446,7 +704,13 @@ pub async fn list_records(
     let zone = load_zone(&ctx.db, sid, did).await?;
     let mut q = dns_record::Entity::find().filter(C::DomainId.eq(did));
     if let Some(v) = text(&f.name) {
-        q = q.filter(C::Name.contains(v.to_ascii_lowercase()));
+        // Through the trigram index on names (FTS5 / pg_trgm, migration m20261202_000004).
+        q = q.filter(crate::db::contains_text(
+            ctx.db.get_database_backend(),
+            "dns_records",
+            "name",
+            &v.to_ascii_lowercase(),
+        ));
     }
     if let Some(v) = text(&f.value) {
         q = q.filter(C::Value.contains(v));
@@ -463,12 +727,24 @@ pub async fn list_records(
         q = q.filter(C::Disabled.eq(b));
     }
     if let Some(v) = text(&f.state) {
-        if !matches!(v, "pending" | "synced") {
-            return Err(AppError::invalid("state", "state is pending or synced"));
+        if !matches!(v, "pending" | "synced" | "failed") {
+            return Err(AppError::invalid(
+                "state",
+                "state is pending, synced or failed",
+            ));
         }
         q = q.filter(C::State.eq(v));
     }
-    let count = q.clone().count(&ctx.db).await?;
+    // A whole zone's size is kept by triggers (`dns_record_counts`): no count of 50k rows a page.
+    let known = if crate::db::no_filter(&f, &[]) {
+        zone_count(&ctx.db, did).await?
+    } else {
+        None
+    };
+    let count = match known {
+        Some(n) => n,
+        None => q.clone().count(&ctx.db).await?,
+    };
     let rows = q
         .order_by_asc(C::Name)
         .order_by_asc(C::Rtype)
@@ -482,6 +758,20 @@ pub async fn list_records(
         &f.page,
         rows.into_iter().map(|r| wire(r, &zone)).collect(),
     ))
+}
+
+/// The number of records of zone `did` from `dns_record_counts` (None: no row yet).
+async fn zone_count<C: ConnectionTrait>(db: &C, did: i64) -> AppResult<Option<u64>> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let q = Query::select()
+        .column(Alias::new("n"))
+        .from(Alias::new("dns_record_counts"))
+        .and_where(Expr::col(Alias::new("domain_id")).eq(did))
+        .to_owned();
+    Ok(match db.query_one(&q).await? {
+        Some(row) => Some(u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or(0)),
+        None => None,
+    })
 }
 
 async fn load_record<C: ConnectionTrait>(
@@ -556,8 +846,9 @@ pub async fn create_records(
             op: Some("add"),
         });
     }
-    plan(&txn, &zone, &mut changes, &at).await?;
-    check_targets(&txn, &zone, &changes, &at).await?;
+    check_child_zones(ctx, actor, &txn, &zone, &changes, &at).await?;
+    plan(&txn, &zone, &mut changes, &at, true).await?;
+    check_targets(&txn, &zone, &changes, &at, true).await?;
     let rows = write(&txn, actor, &zone, changes, None, Mode::Push).await?;
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
@@ -626,6 +917,12 @@ pub async fn update_record(
             }
         }
     }
+    // The other records of the set whose TTL follows: one audit entry names them all.
+    let others: Vec<i64> = changes
+        .iter()
+        .filter_map(|c| c.replaces.as_ref().map(|r| r.id))
+        .collect();
+    let (set_name, set_type) = (n.name.clone(), n.rtype.clone());
     changes.insert(
         0,
         Change {
@@ -635,9 +932,28 @@ pub async fn update_record(
             op: Some(op),
         },
     );
-    plan(&txn, &zone, &mut changes, &|_, f| f.to_string()).await?;
-    check_targets(&txn, &zone, &changes, &|_, f| f.to_string()).await?;
+    let one = |_: usize, f: &str| f.to_string();
+    check_child_zones(ctx, actor, &txn, &zone, &changes, &one).await?;
+    plan(&txn, &zone, &mut changes, &one, true).await?;
+    check_targets(&txn, &zone, &changes, &one, true).await?;
     let mut rows = write(&txn, actor, &zone, changes, None, Mode::Push).await?;
+    if let (Some(ttl), false) = (p.ttl, others.is_empty()) {
+        record(
+            &txn,
+            actor,
+            entry(
+                "update",
+                "record",
+                rid,
+                &set_name,
+                format!(
+                    "ttl of {set_name} {set_type} set to {ttl} with record {rid}: also records {others:?} (one TTL per name and type)"
+                ),
+                json!({"name": set_name, "type": set_type, "ttl": ttl, "records": others, "with": rid}),
+            ),
+        )
+        .await?;
+    }
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(wire(rows.remove(0), &zone))
@@ -660,7 +976,8 @@ pub async fn delete_record(
         origin: 0,
         op: Some("delete"),
     }];
-    plan(&txn, &zone, &mut changes, &|_, f| f.to_string()).await?;
+    plan(&txn, &zone, &mut changes, &|_, f| f.to_string(), true).await?;
+    check_targets(&txn, &zone, &changes, &|_, f| f.to_string(), true).await?;
     write(&txn, actor, &zone, changes, None, Mode::Push).await?;
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
@@ -707,8 +1024,10 @@ pub async fn set_disabled(
             op: Some(if disabled { "disable" } else { "enable" }),
         });
     }
-    plan(&txn, &zone, &mut changes, &|i, f| format!("[{i}].{f}")).await?;
-    check_targets(&txn, &zone, &changes, &|i, f| format!("[{i}].{f}")).await?;
+    let at = |i: usize, f: &str| format!("[{i}].{f}");
+    check_child_zones(ctx, actor, &txn, &zone, &changes, &at).await?;
+    plan(&txn, &zone, &mut changes, &at, true).await?;
+    check_targets(&txn, &zone, &changes, &at, true).await?;
     write(&txn, actor, &zone, changes, None, Mode::Push).await?;
     txn.commit().await?;
     ctx.jobs_notify.notify_one();

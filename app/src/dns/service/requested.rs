@@ -25,7 +25,9 @@ fn field(i: usize, f: &str) -> String {
 
 /// Validates requested records: each name lies in a managed zone (the longest suffix wins),
 /// the DNS rules of its type hold, and it clashes neither with existing records nor with the
-/// other requested ones. Errors name `records[i].field`.
+/// other requested ones. Errors name `records[i].field`; a clash with records already in the
+/// zone is told without what they hold (requesters need not see the zone: no values, TTLs or
+/// CNAME targets of its records).
 pub async fn check<C: ConnectionTrait>(
     db: &C,
     records: &[RecordInput],
@@ -102,8 +104,8 @@ pub async fn check<C: ConnectionTrait>(
             .find(|z| z.id == did)
             .cloned()
             .ok_or_else(|| AppError::not_found("domain"))?;
-        plan(db, &zone, &mut changes, &field).await?;
-        check_targets(db, &zone, &changes, &field).await?;
+        plan(db, &zone, &mut changes, &field, false).await?;
+        check_targets(db, &zone, &changes, &field, false).await?;
         // The TTLs of records without their own are the ones of their sets.
         for c in changes {
             if let Some(a) = c.after {
@@ -129,8 +131,9 @@ fn zone_of<'a>(
 }
 
 /// Creates the checked records in `txn` for request `request_id`: each zone locked, the clash
-/// check repeated under the lock, rows `pending` with `request_id`, outbox, audit and one
-/// `dns_push` job per zone. Answers the zone ids (the caller commits, then wakes the runner).
+/// check repeated under the lock, rows `pending` with `request_id` (and the request's number of
+/// records, `request_total`), outbox, audit and one `dns_push` job per zone. Answers the zone
+/// ids (the caller commits, then wakes the runner).
 pub async fn insert<C: ConnectionTrait>(
     txn: &C,
     actor: &Actor,
@@ -146,25 +149,53 @@ pub async fn insert<C: ConnectionTrait>(
             op: Some("add"),
         });
     }
+    let total = i32::try_from(records.len()).unwrap_or(i32::MAX);
     let mut zones = vec![];
     for (did, mut changes) in by_zone {
         let zone = lock_zone(txn, did).await?;
-        plan(txn, &zone, &mut changes, &field).await?;
-        check_targets(txn, &zone, &changes, &field).await?;
-        write(txn, actor, &zone, changes, Some(request_id), Mode::Push).await?;
+        plan(txn, &zone, &mut changes, &field, false).await?;
+        check_targets(txn, &zone, &changes, &field, false).await?;
+        write(
+            txn,
+            actor,
+            &zone,
+            changes,
+            Some((request_id, total)),
+            Mode::Push,
+        )
+        .await?;
         zones.push(did);
     }
     Ok(zones)
 }
 
-/// Whether the DNS servers have every record of request `request_id` (no row of it is
-/// `pending`; rows deleted since no longer count).
+/// Whether the DNS servers have every record of request `request_id`: true when all its rows
+/// exist and are `synced`, false while some are `pending`. A Conflict (fulfilment needs a
+/// person) when the server refused one (`failed`), or when rows are gone: deleted since, or
+/// their zone removed (a request whose records are not all there is never taken as served).
 pub async fn request_synced<C: ConnectionTrait>(db: &C, request_id: i64) -> AppResult<bool> {
-    use sea_orm::PaginatorTrait;
-    let pending = dns_record::Entity::find()
+    use sea_orm::QueryOrder;
+    let rows = dns_record::Entity::find()
         .filter(dns_record::Column::RequestId.eq(request_id))
-        .filter(dns_record::Column::State.eq("pending"))
-        .count(db)
+        .order_by_asc(dns_record::Column::Id)
+        .all(db)
         .await?;
-    Ok(pending == 0)
+    if let Some(f) = rows.iter().find(|r| r.state == "failed") {
+        return Err(AppError::conflict(format!(
+            "the DNS server refused the record {} {}",
+            f.name, f.rtype
+        )));
+    }
+    let expected = rows
+        .iter()
+        .filter_map(|r| r.request_total)
+        .max()
+        .map(|n| usize::try_from(n).unwrap_or(0))
+        .unwrap_or(1);
+    if rows.is_empty() || rows.len() < expected {
+        return Err(AppError::conflict(
+            "records of this request were deleted from their zone, or the zone was removed",
+        ));
+    }
+    Ok(rows.iter().all(|r| r.state == "synced"))
 }

@@ -26,7 +26,7 @@ pub(crate) async fn resolve_addr(endpoint: &str) -> Result<std::net::SocketAddr,
     };
     let mut found = tokio::net::lookup_host(with_port.as_str())
         .await
-        .map_err(|err| format!("cannot resolve {e}: {err}"))?;
+        .map_err(|_| format!("cannot resolve {e}"))?;
     found.next().ok_or_else(|| format!("cannot resolve {e}"))
 }
 
@@ -46,6 +46,112 @@ fn check_bind_endpoint(e: &str) -> Result<(), String> {
     check_name(&host.to_ascii_lowercase(), false).map_err(|_| bad())
 }
 
+/// Checks a PowerDNS API URL: http(s) with a host, and no user:password@, query or fragment
+/// (credentials in the URL would show in lists, audit records and errors).
+fn check_pdns_endpoint(e: &str) -> Result<(), String> {
+    let base = "PowerDNS: api_endpoint is the HTTP API's URL (http://host:8081/)";
+    let u = reqwest::Url::parse(e).map_err(|_| base.to_string())?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(str::is_empty) {
+        return Err(base.into());
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("api_endpoint must not carry user:password@ (give the key as api_key)".into());
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err("api_endpoint must not carry a ?query or #fragment".into());
+    }
+    Ok(())
+}
+
+/// Host (lower case; an IP address in its canonical form, IPv6 without brackets) and port of
+/// a service's endpoint, as `OPSDECK_DNS_ALLOWED_ENDPOINTS` matches them.
+fn endpoint_host_port(service_type: &str, e: &str) -> Option<(String, u16)> {
+    let e = e.trim();
+    if service_type == "powerdns" {
+        let u = reqwest::Url::parse(e).ok()?;
+        return Some((norm_host(u.host_str()?), u.port_or_known_default()?));
+    }
+    if let Ok(a) = e.parse::<std::net::SocketAddr>() {
+        return Some((a.ip().to_string(), a.port()));
+    }
+    if let Ok(ip) = e
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        return Some((ip.to_string(), 53));
+    }
+    match e.rsplit_once(':') {
+        Some((h, p)) => Some((norm_host(h), p.parse().ok()?)),
+        None => Some((norm_host(e), 53)),
+    }
+}
+
+fn norm_host(h: &str) -> String {
+    let h = h.trim().trim_start_matches('[').trim_end_matches(']');
+    match h.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => h.trim_end_matches('.').to_ascii_lowercase(),
+    }
+}
+
+/// Whether `host:port` matches one pattern of `OPSDECK_DNS_ALLOWED_ENDPOINTS`: `host` (any
+/// port), `host:port`, `*.suffix` (names under suffix), `[v6]` or `[v6]:port`.
+fn pattern_matches(pattern: &str, host: &str, port: u16) -> bool {
+    let p = pattern.trim().to_ascii_lowercase();
+    let p = p.split_once("://").map_or(p.as_str(), |(_, rest)| rest);
+    let p = p.split('/').next().unwrap_or_default();
+    let (ph, pp): (&str, Option<&str>) = if let Some(rest) = p.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, tail)) => (h, tail.strip_prefix(':')),
+            None => return false,
+        }
+    } else if p.matches(':').count() == 1 {
+        let (h, port) = p.split_once(':').unwrap_or((p, ""));
+        (h, Some(port))
+    } else {
+        (p, None)
+    };
+    if let Some(pp) = pp {
+        if pp.parse::<u16>().ok() != Some(port) {
+            return false;
+        }
+    }
+    match ph.strip_prefix("*.") {
+        Some(suffix) => {
+            let suffix = norm_host(suffix);
+            !suffix.is_empty() && host.ends_with(&format!(".{suffix}"))
+        }
+        None => !ph.is_empty() && norm_host(ph) == host,
+    }
+}
+
+/// Whether the configuration lets a service of `service_type` point at `endpoint`.
+pub(crate) fn endpoint_allowed(ctx: &Ctx, service_type: &str, endpoint: &str) -> bool {
+    let patterns = &ctx.config.dns_allowed_endpoints;
+    if patterns.is_empty() {
+        return true;
+    }
+    endpoint_host_port(service_type, endpoint)
+        .is_some_and(|(h, p)| patterns.iter().any(|pat| pattern_matches(pat, &h, p)))
+}
+
+pub(crate) const NOT_ALLOWED: &str = "this endpoint is not among the DNS servers allowed by the \
+                           configuration (OPSDECK_DNS_ALLOWED_ENDPOINTS)";
+
+/// An endpoint as answered and audited: should a stored one carry user:password@ (from before
+/// they were refused), without it.
+fn shown_endpoint(e: &str) -> String {
+    match reqwest::Url::parse(e) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => e.to_string(),
+    }
+}
+
 fn wire(s: dns_service::Model, users: &HashMap<i64, String>) -> DnsService {
     DnsService {
         id: s.id,
@@ -59,7 +165,7 @@ fn wire(s: dns_service::Model, users: &HashMap<i64, String>) -> DnsService {
         tsig_secret_set: s.tsig_secret_enc.is_some(),
         name: s.name,
         service_type: s.service_type,
-        api_endpoint: s.api_endpoint,
+        api_endpoint: shown_endpoint(&s.api_endpoint),
         description: s.description,
         server_id: s.server_id,
         tsig_key_name: s.tsig_key_name,
@@ -80,13 +186,26 @@ fn set(v: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Applies `input` to `am` (a new or existing service) after validating the result.
+/// Applies `input` to `am` (a new or existing service) after validating the result. When
+/// an edit changes where the secret goes (type or endpoint; PowerDNS: server_id; BIND: key
+/// name or algorithm), the stored secret is dropped: the same edit must give it again (400
+/// otherwise), so a changed endpoint never receives the key stored for another.
 fn fill(
     ctx: &Ctx,
     am: &mut dns_service::ActiveModel,
     input: &DnsServiceInput,
     new: bool,
 ) -> AppResult<()> {
+    // where the secret went before this edit (type, endpoint, server_id, key name, algorithm)
+    let before = (!new).then(|| {
+        (
+            am.service_type.as_ref().clone(),
+            am.api_endpoint.as_ref().clone(),
+            am.server_id.as_ref().clone(),
+            am.tsig_key_name.as_ref().clone(),
+            am.tsig_algorithm.as_ref().clone(),
+        )
+    });
     if let Some(n) = input.name.as_deref() {
         let n = n.trim();
         if n.is_empty() || n.chars().count() > 100 {
@@ -125,27 +244,7 @@ fn fill(
     let ty = am.service_type.as_ref().clone();
     let endpoint = am.api_endpoint.as_ref().clone();
     if ty == "powerdns" {
-        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            return Err(AppError::invalid(
-                "api_endpoint",
-                "PowerDNS: api_endpoint is the HTTP API's URL (http://host:8081/)",
-            ));
-        }
-        if let Some(k) = input.api_key.as_deref() {
-            if k.trim().is_empty() || k.len() > 1024 {
-                return Err(AppError::invalid(
-                    "api_key",
-                    "the API key is empty or too long",
-                ));
-            }
-            am.api_key_enc = Set(Some(keys.encrypt(k.trim(), API_KEY_CTX)?));
-        }
-        if am.api_key_enc.as_option().is_none() {
-            return Err(AppError::invalid(
-                "api_key",
-                "PowerDNS services need api_key",
-            ));
-        }
+        check_pdns_endpoint(&endpoint).map_err(|m| AppError::invalid("api_endpoint", m))?;
         if let Some(s) = set(&input.server_id) {
             am.server_id = Set(s);
         } else if new {
@@ -162,6 +261,33 @@ fn fill(
                 "server_id is letters, digits, - _ .",
             ));
         }
+        let moved = before.as_ref().is_some_and(|(t, e, sid, _, _)| {
+            t != &ty || e != &endpoint || sid != am.server_id.as_ref()
+        });
+        let had_key = am.api_key_enc.as_ref().is_some();
+        if moved {
+            am.api_key_enc = Set(None);
+        }
+        if let Some(k) = input.api_key.as_deref() {
+            if k.trim().is_empty() || k.len() > 1024 {
+                return Err(AppError::invalid(
+                    "api_key",
+                    "the API key is empty or too long",
+                ));
+            }
+            am.api_key_enc = Set(Some(keys.encrypt(k.trim(), API_KEY_CTX)?));
+        }
+        if am.api_key_enc.as_ref().is_none() {
+            return Err(AppError::invalid(
+                "api_key",
+                if moved && had_key {
+                    "give the API key again when the endpoint changes (type, api_endpoint or \
+                     server_id): the stored key is not sent to another endpoint"
+                } else {
+                    "PowerDNS services need api_key"
+                },
+            ));
+        }
         am.tsig_key_name = Set(None);
         am.tsig_algorithm = Set(None);
         am.tsig_secret_enc = Set(None);
@@ -172,7 +298,7 @@ fn fill(
             check_name(&k, false).map_err(|m| AppError::invalid("tsig_key_name", m))?;
             am.tsig_key_name = Set(Some(k));
         }
-        if am.tsig_key_name.as_option().is_none() {
+        if am.tsig_key_name.as_ref().is_none() {
             return Err(AppError::invalid(
                 "tsig_key_name",
                 "BIND services need tsig_key_name",
@@ -187,8 +313,18 @@ fn fill(
                 ));
             }
             am.tsig_algorithm = Set(Some(a));
-        } else if am.tsig_algorithm.as_option().is_none() {
+        } else if am.tsig_algorithm.as_ref().is_none() {
             am.tsig_algorithm = Set(Some("hmac-sha256".into()));
+        }
+        let moved = before.as_ref().is_some_and(|(t, e, _, kn, alg)| {
+            t != &ty
+                || e != &endpoint
+                || kn != am.tsig_key_name.as_ref()
+                || alg != am.tsig_algorithm.as_ref()
+        });
+        let had_secret = am.tsig_secret_enc.as_ref().is_some();
+        if moved {
+            am.tsig_secret_enc = Set(None);
         }
         if let Some(s) = input.tsig_secret.as_deref() {
             use base64::Engine;
@@ -204,10 +340,16 @@ fn fill(
             }
             am.tsig_secret_enc = Set(Some(keys.encrypt(s, TSIG_SECRET_CTX)?));
         }
-        if am.tsig_secret_enc.as_option().is_none() {
+        if am.tsig_secret_enc.as_ref().is_none() {
             return Err(AppError::invalid(
                 "tsig_secret",
-                "BIND services need tsig_secret",
+                if moved && had_secret {
+                    "give the TSIG secret again when the endpoint or key changes (type, \
+                     api_endpoint, tsig_key_name or tsig_algorithm): the stored secret is not \
+                     sent to another endpoint"
+                } else {
+                    "BIND services need tsig_secret"
+                },
             ));
         }
         if new {
@@ -215,13 +357,16 @@ fn fill(
         }
         am.api_key_enc = Set(None);
     }
+    if !endpoint_allowed(ctx, &ty, &endpoint) {
+        return Err(AppError::invalid("api_endpoint", NOT_ALLOWED));
+    }
     Ok(())
 }
 
 /// What the audit keeps of a service (no secrets; whether each is set).
 fn snapshot(s: &dns_service::Model) -> Value {
     json!({
-        "name": s.name, "type": s.service_type, "api_endpoint": s.api_endpoint,
+        "name": s.name, "type": s.service_type, "api_endpoint": shown_endpoint(&s.api_endpoint),
         "description": s.description, "server_id": s.server_id,
         "tsig_key_name": s.tsig_key_name, "tsig_algorithm": s.tsig_algorithm,
         "api_key_set": s.api_key_enc.is_some(), "tsig_secret_set": s.tsig_secret_enc.is_some(),
@@ -409,11 +554,18 @@ pub async fn delete_service(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Mess
 }
 
 /// `POST /dns-services/{id}/actions/test/`: asks the server (PowerDNS: its version; BIND: the
-/// SOA of one of its zones, or a signed query). Always 200: `ok` false with the server's
-/// answer when it fails. The message never carries a secret.
+/// SOA of one of its zones, or a signed query). Always 200: `ok` false with a short reason
+/// when it fails (`unreachable: cannot connect`, `HTTP 401: <PowerDNS's error>`, never a raw
+/// answer body). The message never carries a secret.
 pub async fn test_service(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<ConnTest> {
     may_manage(ctx, actor).await?;
     let s = load_service(&ctx.db, id).await?;
+    if !endpoint_allowed(ctx, &s.service_type, &s.api_endpoint) {
+        return Ok(ConnTest {
+            ok: false,
+            message: NOT_ALLOWED.into(),
+        });
+    }
     let hint = dns_domain::Entity::find()
         .filter(dns_domain::Column::ServiceId.eq(id))
         .order_by_asc(dns_domain::Column::Id)

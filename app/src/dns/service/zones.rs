@@ -27,21 +27,31 @@ async fn to_wire(
         .into_iter()
         .map(|s| (s.id, s.name))
         .collect();
+    // Records per zone and state, pending and failed ones (through the (domain_id, state) index).
     let mut pending: HashMap<i64, u64> = HashMap::new();
+    let mut failed: HashMap<i64, u64> = HashMap::new();
     if !ids.is_empty() {
         let q = Query::select()
             .column(dns_record::Column::DomainId)
+            .column(dns_record::Column::State)
             .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
             .from(dns_record::Entity)
             .and_where(dns_record::Column::DomainId.is_in(ids.clone()))
-            .and_where(dns_record::Column::State.eq("pending"))
+            .and_where(dns_record::Column::State.is_in(["pending", "failed"]))
             .group_by_col(dns_record::Column::DomainId)
+            .group_by_col(dns_record::Column::State)
             .to_owned();
         let backend = ctx.db.get_database_backend();
         for row in ctx.db.query_all_raw(backend.build(&q)).await? {
             let d: i64 = row.try_get_by_index(0)?;
-            let n: i64 = row.try_get_by_index(1)?;
-            pending.insert(d, u64::try_from(n).unwrap_or(0));
+            let state: String = row.try_get_by_index(1)?;
+            let n: i64 = row.try_get_by_index(2)?;
+            let to = if state == "failed" {
+                &mut failed
+            } else {
+                &mut pending
+            };
+            to.insert(d, u64::try_from(n).unwrap_or(0));
         }
     }
     Ok(rows
@@ -50,6 +60,7 @@ async fn to_wire(
             id: d.id,
             available_actions: perms.remove(&d.id).unwrap_or_default(),
             pending: pending.get(&d.id).copied().unwrap_or(0),
+            failed: failed.get(&d.id).copied().unwrap_or(0),
             creator: d
                 .creator_id
                 .and_then(|c| users.get(&c).cloned())
@@ -286,7 +297,9 @@ pub async fn update_domain(
 }
 
 /// `DELETE /dns-services/{id}/domains/{did}/`: removes the zone from PowerDNS (nothing on BIND,
-/// whose zones belong to its operator), then its records, outbox and grants from Opsdeck.
+/// whose zones belong to its operator), then its records, outbox and grants from Opsdeck (each
+/// grant dropped is audited as a `resource_perm` revoke). Domain requests whose records go
+/// with it are not served: their fulfilment stops for a person (see `request_synced`).
 pub async fn delete_domain(ctx: &Ctx, actor: &Actor, sid: i64, did: i64) -> AppResult<Message> {
     use crate::entities::dns_outbox;
     may_manage(ctx, actor).await?;
@@ -306,6 +319,7 @@ pub async fn delete_domain(ctx: &Ctx, actor: &Actor, sid: i64, did: i64) -> AppR
         .exec(&txn)
         .await?;
     let removed = crate::perms::service::drop_resource_grants(&txn, DOMAIN, did).await?;
+    audit_revokes(&txn, actor, did, &d.name, &removed).await?;
     dns_domain::Entity::delete_by_id(did).exec(&txn).await?;
     record(
         &txn,
@@ -324,4 +338,43 @@ pub async fn delete_domain(ctx: &Ctx, actor: &Actor, sid: i64, did: i64) -> AppR
     crate::perms::service::catalog_changed(DOMAIN);
     crate::perms::casbin::apply(&mut *ctx.enforcer.write().await, vec![], removed).await?;
     Ok(Message::success())
+}
+
+/// One `resource_perm` revoke audit record per grant dropped with zone `did` (as revoking it by
+/// hand would write).
+async fn audit_revokes<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    did: i64,
+    zone: &str,
+    removed: &[crate::perms::casbin::Rule],
+) -> AppResult<()> {
+    use crate::perms::casbin::Rule;
+    use crate::perms::types::SubjectType;
+    for r in removed {
+        let Rule::P(subject, _, perm) = r else {
+            continue;
+        };
+        let Some((st, id)) = subject.split_once(':') else {
+            continue;
+        };
+        let st = match st {
+            "user" => SubjectType::User,
+            "role" => SubjectType::Role,
+            _ => continue,
+        };
+        let Ok(id) = id.parse::<i64>() else { continue };
+        let name = crate::perms::service::subject_name(txn, st, id)
+            .await
+            .unwrap_or_else(|_| id.to_string());
+        record(
+            txn,
+            actor,
+            crate::audit::service::Entry::new("resource_perm", "revoke")
+                .target(DOMAIN.as_str(), Some(did), zone)
+                .grant(perm, false, st.as_str(), &name),
+        )
+        .await?;
+    }
+    Ok(())
 }
