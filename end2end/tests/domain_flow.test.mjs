@@ -68,6 +68,7 @@ test('a domain request: filed in the form, approved from the inbox, served by Po
   await admin.close();
 
   const p = await page(browser);
+  p.on('dialog', (d) => d.accept()); // the approve button asks for confirmation
   await login(p, requester.username, PASSWORD);
   await p.goto(`${BASE}/requests/domains/new`);
   await p.waitForSelector('#domain-request-form');
@@ -84,7 +85,14 @@ test('a domain request: filed in the form, approved from the inbox, served by Po
 
   await login(p, approver.username, PASSWORD);
   await p.waitForSelector('#inbox-badge');
-  await p.goto(`${BASE}/requests/domains/${id}`);
+  // From the badge's module to the inbox row, as an approver works.
+  await p.click('nav.sidebar a[data-module=resource_request]');
+  await p.waitForURL(/\/requests/);
+  await hydrated(p);
+  await p.click('#kind-tabs [data-kind=domains]');
+  await p.waitForSelector(`#requests-table tr[data-request="${id}"]`);
+  await hydrated(p);
+  await p.click(`#requests-table tr[data-request="${id}"] a >> nth=0`);
   await p.waitForSelector('#action-approve');
   await hydrated(p);
   await p.click('#action-approve');

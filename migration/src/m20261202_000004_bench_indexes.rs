@@ -2,7 +2,9 @@
 //! - `request_counts`: requests per kind and status, kept by triggers, so an approver's list of a
 //!   kind (40k rows) and its `status` filter do not count rows on every page; the inbox count is
 //!   that count minus the caller's own and those they already approved (both small ranges of the
-//!   two new indexes `(kind, status, creator_id)` and `(kind, status, approvals_count)`).
+//!   new indexes `(kind, status, creator_id)` and `(kind, status, approvals_count, creator_id)`).
+//! - `(kind, id)`: a kind's page in id order without sorting the kind (SQLite plans with
+//!   `SQLITE_ENABLE_QPSG`, without the bound `LIMIT`, and chose to sort 40k rows by id).
 //! - `dns_record_counts`: records per zone, kept by triggers (a 50k-record zone's list counted
 //!   50k index entries on every page); the row goes with its zone (foreign key, cascade).
 //! - Record names: a trigram index for the `name` filter (a substring match): SQLite FTS5
@@ -26,8 +28,9 @@ const SQLITE_UP: &[&str] = &[
        UPDATE request_counts SET n = n - 1 WHERE kind = old.kind AND status = old.status; \
        INSERT INTO request_counts (kind, status, n) VALUES (new.kind, new.status, 1) \
        ON CONFLICT (kind, status) DO UPDATE SET n = n + 1; END",
+    "CREATE INDEX ix_rr_kind_id ON resource_requests (kind, id)",
     "CREATE INDEX ix_rr_kind_status_creator ON resource_requests (kind, status, creator_id)",
-    "CREATE INDEX ix_rr_kind_status_approvals ON resource_requests (kind, status, approvals_count)",
+    "CREATE INDEX ix_rr_kind_status_approvals ON resource_requests (kind, status, approvals_count, creator_id)",
     "CREATE TABLE dns_record_counts (domain_id INTEGER PRIMARY KEY NOT NULL \
        REFERENCES dns_domains (id) ON DELETE CASCADE, n INTEGER NOT NULL)",
     "INSERT INTO dns_record_counts (domain_id, n) SELECT domain_id, count(*) FROM dns_records GROUP BY domain_id",
@@ -62,6 +65,7 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TABLE dns_record_counts",
     "DROP INDEX ix_rr_kind_status_approvals",
     "DROP INDEX ix_rr_kind_status_creator",
+    "DROP INDEX ix_rr_kind_id",
     "DROP TRIGGER resource_requests_count_au",
     "DROP TRIGGER resource_requests_count_ad",
     "DROP TRIGGER resource_requests_count_ai",
@@ -101,8 +105,9 @@ END $$"#,
     "CREATE TRIGGER resource_requests_count_au AFTER UPDATE OF kind, status ON resource_requests FOR EACH ROW \
        WHEN (OLD.kind IS DISTINCT FROM NEW.kind OR OLD.status IS DISTINCT FROM NEW.status) \
        EXECUTE FUNCTION opsdeck_request_counts_moved()",
+    "CREATE INDEX ix_rr_kind_id ON resource_requests (kind, id)",
     "CREATE INDEX ix_rr_kind_status_creator ON resource_requests (kind, status, creator_id)",
-    "CREATE INDEX ix_rr_kind_status_approvals ON resource_requests (kind, status, approvals_count)",
+    "CREATE INDEX ix_rr_kind_status_approvals ON resource_requests (kind, status, approvals_count, creator_id)",
     "CREATE TABLE dns_record_counts (domain_id BIGINT PRIMARY KEY NOT NULL \
        REFERENCES dns_domains (id) ON DELETE CASCADE, n BIGINT NOT NULL)",
     "INSERT INTO dns_record_counts (domain_id, n) SELECT domain_id, count(*) FROM dns_records GROUP BY domain_id",
@@ -143,6 +148,7 @@ const PG_DOWN: &[&str] = &[
     "DROP TABLE dns_record_counts",
     "DROP INDEX ix_rr_kind_status_approvals",
     "DROP INDEX ix_rr_kind_status_creator",
+    "DROP INDEX ix_rr_kind_id",
     "DROP TRIGGER resource_requests_count_au ON resource_requests",
     "DROP TRIGGER resource_requests_count_ad ON resource_requests",
     "DROP TRIGGER resource_requests_count_ai ON resource_requests",

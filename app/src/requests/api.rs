@@ -79,3 +79,13 @@ pub async fn inbox_count() -> Result<super::types::InboxCount, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     super::service::inbox_count(&ctx, &actor).await
 }
+
+/// Finishes an approved SSL request with a certificate issued elsewhere (approvers).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn upload_request_certificate(
+    id: i64,
+    input: CertificateUpload,
+) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::upload(&ctx, &actor, id, input).await
+}

@@ -811,32 +811,15 @@ pub async fn reject(
     let txn = crate::db::begin(&ctx.db).await?;
     let r = load_visible(&txn, actor, &Access { approver: true }, kind, id).await?;
     engine::reject(&txn, actor, subject(id), &reason).await?;
-    record(
-        &txn,
-        actor,
-        Entry::new("request", "reject")
-            .target(
-                &format!("{}_request", kind.as_str()),
-                Some(id),
-                format!("#{id}"),
-            )
-            .detail(json!({ "reason": reason.trim() })),
-    )
-    .await?;
-    let who = user_name(&txn, r.creator_id).await?;
-    let why = if reason.trim().is_empty() {
-        "-".to_string()
-    } else {
-        reason.trim().to_string()
-    };
-    notify::send(
+    with_reason(
         &txn,
         ctx,
-        &BTreeSet::from([r.creator_id]),
+        actor,
         kind,
-        id,
-        &who,
-        &What::Rejected(why),
+        &r,
+        "reject",
+        &reason,
+        What::Rejected,
     )
     .await?;
     txn.commit().await?;
@@ -955,6 +938,41 @@ pub async fn upload(
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(Message::success())
+}
+
+/// The audit record and the requester's mail of a decision that carries a reason.
+#[allow(clippy::too_many_arguments)]
+async fn with_reason<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: RequestKind,
+    r: &rr::Model,
+    op: &str,
+    reason: &str,
+    what: fn(String) -> What,
+) -> AppResult<()> {
+    let reason = reason.trim();
+    record(
+        txn,
+        actor,
+        Entry::new("request", op)
+            .target(
+                &format!("{}_request", kind.as_str()),
+                Some(r.id),
+                format!("#{}", r.id),
+            )
+            .detail(json!({ "reason": reason })),
+    )
+    .await?;
+    let who = user_name(txn, r.creator_id).await?;
+    let why = if reason.is_empty() {
+        "-".to_string()
+    } else {
+        reason.to_string()
+    };
+    let to = BTreeSet::from([r.creator_id]);
+    notify::send(txn, ctx, &to, kind, r.id, &who, &what(why)).await
 }
 
 async fn status_of<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<String> {
@@ -1389,32 +1407,15 @@ pub async fn cancel(
     let txn = crate::db::begin(&ctx.db).await?;
     let r = load_visible(&txn, actor, &Access { approver: true }, kind, id).await?;
     engine::cancel(&txn, actor, subject(id), reason.trim()).await?;
-    record(
-        &txn,
-        actor,
-        Entry::new("request", "cancel")
-            .target(
-                &format!("{}_request", kind.as_str()),
-                Some(id),
-                format!("#{id}"),
-            )
-            .detail(json!({ "reason": reason.trim() })),
-    )
-    .await?;
-    let who = user_name(&txn, r.creator_id).await?;
-    let why = if reason.trim().is_empty() {
-        "-".to_string()
-    } else {
-        reason.trim().to_string()
-    };
-    notify::send(
+    with_reason(
         &txn,
         ctx,
-        &BTreeSet::from([r.creator_id]),
+        actor,
         kind,
-        id,
-        &who,
-        &What::Cancelled(why),
+        &r,
+        "cancel",
+        &reason,
+        What::Cancelled,
     )
     .await?;
     txn.commit().await?;
