@@ -356,6 +356,32 @@ both!(
             (Some(2), vec!["alphabet.count.test".to_string(); 2])
         );
         assert_eq!(by("ALPHA").await["count"], 3);
+        // A filtered page is a slice of the matches in list order.
+        let page = |n: u32| {
+            let t = &t;
+            let path = format!("{}?page_size=2&page={n}&name=alpha", base(d1));
+            async move { t.get(&path, t.admin()).await.ok() }
+        };
+        let (p1, p2, p3) = (page(1).await, page(2).await, page(3).await);
+        assert_eq!(names(&p1), ["alpha.count.test", "alphabet.count.test"]);
+        assert_eq!(
+            (p2["count"].as_u64(), names(&p2)),
+            (Some(3), vec!["alphabet.count.test".to_string()])
+        );
+        assert_eq!(p1["results"][1]["value"], "10.9.0.2");
+        assert_eq!(p2["results"][0]["value"], "10.9.0.3");
+        assert_eq!((p3["count"].as_u64(), names(&p3).len()), (Some(3), 0));
+        let typed = t
+            .get(
+                &format!("{}?type=A&page_size=1&page=3", base(d1)),
+                t.admin(),
+            )
+            .await
+            .ok();
+        assert_eq!(
+            (typed["count"].as_u64(), names(&typed)),
+            (Some(3), vec!["alphabet.count.test".to_string()])
+        );
         assert_eq!(by("ph").await["count"], 3);
         assert_eq!(by("m_m").await["count"], 1);
         assert_eq!(by("a_p").await["count"], 0);

@@ -274,24 +274,29 @@ async fn to_wire<C: ConnectionTrait>(
     for p in &payloads {
         ids.extend(p.input.login_users.iter().flatten().map(|u| u.id));
     }
+    // Only the columns used: a page names ~100 users (whole user rows were most of its reads).
     let names: HashMap<i64, String> = user::Entity::find()
+        .select_only()
+        .columns([user::Column::Id, user::Column::Username])
         .filter(user::Column::Id.is_in(ids.into_iter().collect::<Vec<_>>()))
+        .into_tuple::<(i64, String)>()
         .all(db)
         .await?
         .into_iter()
-        .map(|u| (u.id, u.username))
         .collect();
     let decided: BTreeSet<i64> = if acc.approver {
         approval::Entity::find()
+            .select_only()
+            .column(approval::Column::SubjectId)
             .filter(approval::Column::SubjectType.eq("resource_request"))
             .filter(
                 approval::Column::SubjectId.is_in(rows.iter().map(|r| r.id).collect::<Vec<_>>()),
             )
             .filter(approval::Column::ApproverId.eq(actor.id))
+            .into_tuple::<i64>()
             .all(db)
             .await?
             .into_iter()
-            .map(|a| a.subject_id)
             .collect()
     } else {
         BTreeSet::new()

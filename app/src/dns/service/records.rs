@@ -13,7 +13,7 @@ use crate::audit::service::record;
 use crate::common::{IdRef, Message, Page};
 use crate::dns::types::*;
 use crate::entities::dns_outbox;
-use sea_orm::{ActiveModelTrait, PaginatorTrait, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, QueryOrder, Set};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// One planned change of a zone's records.
@@ -741,18 +741,48 @@ pub async fn list_records(
     } else {
         None
     };
-    let count = match known {
-        Some(n) => n,
-        None => q.clone().count(&ctx.db).await?,
-    };
-    let rows = q
+    let q = q
         .order_by_asc(C::Name)
         .order_by_asc(C::Rtype)
-        .order_by_asc(C::Id)
-        .offset(f.page.offset())
-        .limit(f.page.size())
-        .all(&ctx.db)
-        .await?;
+        .order_by_asc(C::Id);
+    let (count, rows) = match known {
+        Some(n) => (
+            n,
+            q.offset(f.page.offset())
+                .limit(f.page.size())
+                .all(&ctx.db)
+                .await?,
+        ),
+        None => {
+            // Filtered: the matching ids in list order, once (the filter is evaluated once, and
+            // the sort holds ids and names, not whole rows); the count is their number, the page
+            // a slice of them.
+            let ids: Vec<i64> = q
+                .select_only()
+                .column(C::Id)
+                .into_tuple()
+                .all(&ctx.db)
+                .await?;
+            let start = usize::try_from(f.page.offset())
+                .unwrap_or(usize::MAX)
+                .min(ids.len());
+            let end = start
+                .saturating_add(usize::try_from(f.page.size()).unwrap_or(usize::MAX))
+                .min(ids.len());
+            let rows = if start < end {
+                dns_record::Entity::find()
+                    .filter(C::Id.is_in(ids[start..end].to_vec()))
+                    .order_by_asc(C::Name)
+                    .order_by_asc(C::Rtype)
+                    .order_by_asc(C::Id)
+                    .all(&ctx.db)
+                    .await?
+            } else {
+                vec![]
+            };
+            (ids.len() as u64, rows)
+        }
+    };
     Ok(Page::new(
         count,
         &f.page,
