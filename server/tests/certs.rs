@@ -428,28 +428,9 @@ both! {
     }
 }
 
-/// The mails in the mail directory: (to, subject, text, html), decoded by Python's `email`.
+/// The mails in the mail directory: (to, subject, text, html).
 fn mails(dir: &Path) -> Vec<Value> {
-    let script = r#"
-import email, email.policy, json, os, sys
-out = []
-d = sys.argv[1]
-for n in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-    m = email.message_from_bytes(open(os.path.join(d, n), 'rb').read(), policy=email.policy.default)
-    text = m.get_body(('plain',))
-    html = m.get_body(('html',))
-    out.append({"to": str(m['To']), "subject": str(m['Subject']),
-                "text": text.get_content() if text else None, "html": html.get_content() if html else None})
-print(json.dumps(out))
-"#;
-    let o = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
+    decoded_mails(dir)
 }
 
 async fn set_not_after(t: &TestApp, id: i64, days: i64) {

@@ -5,73 +5,10 @@
 mod common;
 use app::dns::driver::RRSet;
 use axum::http::Method;
+use common::dns_api::*;
 use common::dns_servers::{Bind, PowerDns};
 use common::*;
 use serde_json::{json, Value};
-
-/// Runs every queued job now (retries included, whatever their backoff).
-async fn run_jobs(t: &TestApp) {
-    use app::entities::job;
-    use sea_orm::sea_query::Expr;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    job::Entity::update_many()
-        .col_expr(job::Column::RunAfter, Expr::value(app::time::now()))
-        .filter(job::Column::Status.eq("queued"))
-        .exec(&t.ctx.db)
-        .await
-        .unwrap();
-    app::jobs::run_due(&t.ctx).await.unwrap();
-}
-
-async fn pdns_service(t: &TestApp, p: &PowerDns, name: &str) -> i64 {
-    let r = t
-        .post("/api/dns-services/", t.admin(), json!({"name": name, "type": "powerdns", "api_endpoint": p.api_url, "api_key": p.api_key, "description": "test pdns"}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json["id"].as_i64().unwrap()
-}
-
-async fn bind_service(t: &TestApp, b: &Bind, name: &str) -> i64 {
-    let r = t
-        .post("/api/dns-services/", t.admin(), json!({"name": name, "type": "bind", "api_endpoint": b.addr.to_string(), "tsig_key_name": b.key_name, "tsig_algorithm": b.algorithm, "tsig_secret": b.secret}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json["id"].as_i64().unwrap()
-}
-
-async fn zone(t: &TestApp, sid: i64, name: &str) -> i64 {
-    let r = t
-        .post(
-            &format!("/api/dns-services/{sid}/domains/"),
-            t.admin(),
-            json!({"name": name}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json["id"].as_i64().unwrap()
-}
-
-fn rec_path(sid: i64, did: i64) -> String {
-    format!("/api/dns-services/{sid}/domains/{did}/records/")
-}
-
-async fn add(t: &TestApp, sid: i64, did: i64, body: Value) -> Value {
-    let r = t.post(&rec_path(sid, did), t.admin(), body).await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json
-}
-
-async fn records(t: &TestApp, sid: i64, did: i64, query: &str) -> Vec<Value> {
-    t.get(
-        &format!("{}?page_size=100&{query}", rec_path(sid, did)),
-        t.admin(),
-    )
-    .await
-    .ok()["results"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 /// `dig +short` against the server on `port` (usable while the server's handle is borrowed).
 fn dig_port(port: u16, name: &str, rtype: &str) -> Vec<String> {
@@ -145,7 +82,7 @@ async fn record_lifecycle(
     assert_eq!(created[4]["priority"], 10);
     assert_eq!(created[4]["value"], format!("mail.{z}"));
     assert_eq!(created[0]["ttl"], 600);
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     let all = records(t, sid, did, "").await;
     assert!(all.iter().all(|r| r["state"] == "synced"), "{all:?}");
     assert_eq!(
@@ -207,7 +144,7 @@ async fn record_lifecycle(
     )
     .await
     .ok();
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(
         sorted(dig(&format!("www.{z}"), "A")),
         ["10.0.0.2", "10.0.0.9"]
@@ -225,7 +162,7 @@ async fn record_lifecycle(
     .ok();
     let www = records(t, sid, did, "name=www&type=A&disabled=true").await;
     assert_eq!(www.len(), 2);
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(dig(&format!("www.{z}"), "A"), Vec::<String>::new());
     t.post(
         &format!("{}actions/enable/", rec_path(sid, did)),
@@ -234,7 +171,7 @@ async fn record_lifecycle(
     )
     .await
     .ok();
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(dig(&format!("www.{z}"), "A"), ["10.0.0.2"]);
     assert_eq!(records(t, sid, did, "state=pending").await.len(), 0);
 
@@ -248,7 +185,7 @@ async fn record_lifecycle(
     )
     .await
     .ok();
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(dig(&format!("txt.{z}"), "TXT"), Vec::<String>::new());
     t.get(&format!("{}{txt}/", rec_path(sid, did)), t.admin())
         .await
@@ -335,7 +272,7 @@ async fn record_lifecycle(
     )
     .await;
     assert_eq!(j["ttl"], 120);
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(
         sorted(dig(&format!("www.{z}"), "A")),
         ["10.0.0.2", "10.0.0.4"]
@@ -435,12 +372,12 @@ both! {
         let bad = t.post(&format!("/api/dns-services/{sid}/actions/test/"), t.admin(), json!({})).await.ok();
         assert_eq!(bad["ok"], false, "{bad}");
         add(&t, sid, did, json!({"name": "late", "type": "A", "value": "10.9.9.9"})).await;
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         let d = t.get(&format!("/api/dns-services/{sid}/domains/{did}/"), t.admin()).await.ok();
         assert!(d["push_error"].is_string(), "{d}");
         assert_eq!(d["pending"], 1);
         t.call(Method::PATCH, &format!("/api/dns-services/{sid}/"), t.admin(), Some(json!({"tsig_secret": b.secret}))).await.ok();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(b.dig(&format!("late.{z}"), "A"), ["10.9.9.9"]);
         // Deleting a BIND zone leaves it on the server.
         t.call(Method::DELETE, &format!("/api/dns-services/{sid}/domains/"), t.admin(), Some(json!({"id": did}))).await.ok();
@@ -478,7 +415,7 @@ async fn down_then_up(
         json!({"name": "flip", "type": "A", "value": "10.2.0.1"}),
     )
     .await;
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(dig(&format!("flip.{z}"), "A"), ["10.2.0.1"]);
     stop(false);
     let id = a["id"].as_i64().unwrap();
@@ -520,7 +457,7 @@ async fn down_then_up(
     )
     .await
     .ok();
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     let pending = records(t, sid, did, "state=pending").await;
     assert_eq!(pending.len(), 2, "{pending:?}");
     assert!(
@@ -538,7 +475,7 @@ async fn down_then_up(
         .ok();
     assert!(d["push_error"].is_string() && d["pending"] == 2, "{d}");
     stop(true);
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(dig(&format!("flip.{z}"), "A"), ["10.2.0.4"]);
     assert_eq!(dig(&format!("kept.{z}"), "A"), ["10.2.0.3"]);
     assert_eq!(dig(&format!("gone.{z}"), "TXT"), Vec::<String>::new());
@@ -603,7 +540,7 @@ both! {
         let z = "drift.example.test";
         let did = zone(&t, sid, z).await;
         add(&t, sid, did, json!([{"name": "ours", "type": "A", "value": "10.3.0.1"}, {"name": "both", "type": "A", "value": "10.3.0.2"}])).await;
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         let drift = format!("/api/dns-services/{sid}/domains/{did}/drift/");
         assert_eq!(t.get(&drift, t.admin()).await.ok(), json!([]));
         // Behind Opsdeck's back: a new record, and a changed one.
@@ -625,7 +562,7 @@ both! {
         // Push ours: the server loses the extra record.
         t.post(&resolve, t.admin(), json!({"name": "both", "type": "A", "action": "push"})).await.ok();
         assert_eq!(t.get(&drift, t.admin()).await.ok()[0]["pending"], true);
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(p.dig(&format!("both.{z}"), "A"), ["10.3.0.2"]);
         assert_eq!(t.get(&drift, t.admin()).await.ok(), json!([]));
         // A record deleted behind our back, adopted: Opsdeck drops it too.
@@ -764,7 +701,7 @@ both! {
         let parent = zone(&t, sid, "req.example.test").await;
         let child = zone(&t, sid, "sub.req.example.test").await;
         add(&t, sid, parent, json!({"name": "taken", "type": "A", "value": "10.6.0.1"})).await;
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         let rec = |n: &str, ty: &str, v: &str| RecordInput { name: n.into(), rtype: ty.into(), value: v.into(), ..Default::default() };
         let input = vec![rec("app.req.example.test", "A", "10.6.0.2"), rec("api.sub.req.example.test.", "CNAME", "app.req.example.test")];
         let resolved = requested::check(&t.ctx.db, &input).await.unwrap();
@@ -834,7 +771,7 @@ both! {
         let (a, b) = tokio::join!(app::dns::service::push_zone(&t.ctx, did), app::dns::service::push_zone(&t.ctx, did));
         a.unwrap();
         b.unwrap();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(records(&t, sid, did, "state=pending").await.len(), 0);
         assert_eq!(t.get(&format!("/api/dns-services/{sid}/domains/{did}/drift/"), t.admin()).await.ok(), json!([]));
         let served = if cnames == 1 { p.dig(&format!("race.{z}"), "CNAME") } else { p.dig(&format!("race.{z}"), "A") };

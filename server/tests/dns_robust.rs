@@ -7,66 +7,12 @@
 //! drift read per zone; the zone row is not held across network calls. Both databases.
 mod common;
 use axum::http::Method;
+use common::dns_api::*;
 use common::dns_servers::{Bind, PowerDns};
 use common::*;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-/// Runs every queued job now (retries included, whatever their backoff).
-async fn run_jobs(t: &TestApp) {
-    run_jobs_now(t).await
-}
-
-async fn pdns_service(t: &TestApp, p: &PowerDns, name: &str) -> i64 {
-    let r = t
-        .post("/api/dns-services/", t.admin(), json!({"name": name, "type": "powerdns", "api_endpoint": p.api_url, "api_key": p.api_key}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json["id"].as_i64().unwrap()
-}
-
-async fn bind_service(t: &TestApp, b: &Bind, name: &str) -> i64 {
-    let r = t
-        .post("/api/dns-services/", t.admin(), json!({"name": name, "type": "bind", "api_endpoint": b.addr.to_string(), "tsig_key_name": b.key_name, "tsig_algorithm": b.algorithm, "tsig_secret": b.secret}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json["id"].as_i64().unwrap()
-}
-
-async fn zone(t: &TestApp, sid: i64, name: &str) -> i64 {
-    let r = t
-        .post(
-            &format!("/api/dns-services/{sid}/domains/"),
-            t.admin(),
-            json!({"name": name}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json["id"].as_i64().unwrap()
-}
-
-fn rec_path(sid: i64, did: i64) -> String {
-    format!("/api/dns-services/{sid}/domains/{did}/records/")
-}
-
-async fn add(t: &TestApp, sid: i64, did: i64, body: Value) -> Value {
-    let r = t.post(&rec_path(sid, did), t.admin(), body).await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    r.json
-}
-
-async fn records(t: &TestApp, sid: i64, did: i64, query: &str) -> Vec<Value> {
-    t.get(
-        &format!("{}?page_size=500&{query}", rec_path(sid, did)),
-        t.admin(),
-    )
-    .await
-    .ok()["results"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 async fn domain(t: &TestApp, sid: i64, did: i64) -> Value {
     t.get(
@@ -184,7 +130,7 @@ async fn refused_set_fails_alone(
         json!({"name": "ok3", "type": "A", "value": "10.20.0.3"}),
     )
     .await;
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(dig(&format!("ok1.{z}"), "A"), ["10.20.0.1"]);
     assert_eq!(dig(&format!("ok2.{z}"), "TXT"), ["\"fine\""]);
     assert_eq!(dig(&format!("ok3.{z}"), "A"), ["10.20.0.3"]);
@@ -226,7 +172,7 @@ async fn refused_set_fails_alone(
         json!({"name": "ok4", "type": "A", "value": "10.20.0.4"}),
     )
     .await;
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(dig(&format!("ok4.{z}"), "A"), ["10.20.0.4"]);
     assert_eq!(records(t, sid, did, "state=failed").await.len(), 1);
     // Changing the refused record queues its set again; fixed, it is served.
@@ -241,7 +187,7 @@ async fn refused_set_fails_alone(
         .await
         .ok();
     assert_eq!(e["state"], "pending", "{e}");
-    run_jobs(t).await;
+    run_jobs_now(t).await;
     assert_eq!(records(t, sid, did, "state=failed").await.len(), 0);
     assert_eq!(records(t, sid, did, "state=pending").await.len(), 0);
     assert_eq!(domain(t, sid, did).await["failed"], 0);
@@ -255,7 +201,7 @@ both! {
         let z = "refuse.example.test";
         let did = zone(&t, sid, z).await;
         add(&t, sid, did, json!({"name": "clash", "type": "A", "value": "10.20.9.9"})).await;
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         refused_set_fails_alone(&t, sid, did, z, (&format!("clash.{z}"), "CNAME", "elsewhere.example.net"), json!({"name": "alias", "ttl": 300}), &|n, ty| p.dig(n, ty)).await;
         assert_eq!(p.dig(&format!("alias.{z}"), "CNAME"), ["elsewhere.example.net."]);
         assert_eq!(p.dig(&format!("clash.{z}"), "A"), ["10.20.9.9"], "the server kept what it had");
@@ -297,7 +243,7 @@ both! {
             {"name": "_dmarc", "type": "TXT", "value": "v=DMARC1; p=none"},
             {"name": "selector1._domainkey", "type": "CNAME", "value": "selector1-x._domainkey.provider.example.net"}
         ])).await;
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(b.dig(&format!("_sip._tcp.{z}"), "SRV"), [format!("10 5 5060 sip.{z}.")]);
         assert_eq!(b.dig(&format!("selector1._domainkey.{z}"), "CNAME"), ["selector1-x._domainkey.provider.example.net."]);
         assert_eq!(records(&t, sid, did, "state=failed").await.len(), 0);
@@ -312,13 +258,13 @@ both! {
         let txts: Vec<Value> = (0..5).map(|i| json!({"name": "fat", "type": "TXT", "value": format!("{i}{}", "t".repeat(3990))})).collect();
         let e = t.post(&rec_path(sid, did), t.admin(), json!(txts)).await.err(400, 40000);
         assert_eq!(e["field"], "[4].value", "{e}");
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(b.dig(&format!("big.{z}"), "A").len(), 100);
 
         // A host that an MX, SRV or NS record points at keeps an address: deleting, disabling
         // or renaming its last A/AAAA record is refused, naming the record that points at it.
         let mail = add(&t, sid, did, json!([{"name": "mail", "type": "A", "value": "10.32.0.1"}, {"name": "@", "type": "MX", "value": format!("10 mail.{z}")}])).await;
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         let a = mail[0]["id"].as_i64().unwrap();
         let e = t.call(Method::DELETE, &format!("{}{a}/", rec_path(sid, did)), t.admin(), None).await.err(400, 40000);
         assert_eq!(e["field"], "id");
@@ -337,7 +283,7 @@ both! {
         let mx = mail[1]["id"].as_i64().unwrap();
         t.call(Method::DELETE, &format!("{}{mx}/", rec_path(sid, did)), t.admin(), None).await.ok();
         t.call(Method::DELETE, &format!("{}{}/", rec_path(sid, did), v6["id"]), t.admin(), None).await.ok();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(b.dig(z, "MX"), Vec::<String>::new());
         assert_eq!(records(&t, sid, did, "state=failed").await.len(), 0);
         assert_eq!(records(&t, sid, did, "state=pending").await.len(), 0);
@@ -355,7 +301,7 @@ both! {
             add(&t, sid, did, json!({"name": format!("w{i}"), "type": "A", "value": "10.40.0.1"})).await;
         }
         assert_eq!(push_jobs(&t, did).await.len(), 1);
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
 
         // A push that hangs (the server frozen) while a write comes: the failed attempt does not
         // requeue beside the job that write queued.
@@ -384,7 +330,7 @@ both! {
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].run_after, before);
         freeze(&pid, false);
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(p.dig(&format!("x4.{z}"), "A"), ["10.40.0.5"]);
         assert_eq!(records(&t, sid, did, "state=pending").await.len(), 0);
 
@@ -400,34 +346,19 @@ both! {
         assert!(queued[0].run_after > app::time::now() && queued[0].run_after < app::time::now() + chrono::Duration::seconds(10));
         assert!(jobs.iter().all(|j| j.status != "running" && j.status != "failed"), "{jobs:?}");
         held.release().await.unwrap();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(p.dig(&format!("y1.{z}"), "A"), ["10.40.1.1"]);
         assert_eq!(outbox_len(&t, did).await, 0);
     }
 }
 
 async fn requester(t: &TestApp) -> (i64, String) {
-    let req = t.user("req").await;
-    t.grant(
-        "user",
-        req.0,
-        "resource_request",
-        &["enable_resource_req", "create_resource_req"],
-    )
-    .await;
-    req
+    t.user_with("req", "resource_request", REQUESTER).await
 }
 
 async fn approver(t: &TestApp) -> (i64, String) {
-    let appr = t.user("appr").await;
-    t.grant(
-        "user",
-        appr.0,
-        "resource_request",
-        &["enable_resource_req", "approve_domain_req"],
-    )
-    .await;
-    appr
+    let flags = &["enable_resource_req", "approve_domain_req"];
+    t.user_with("appr", "resource_request", flags).await
 }
 
 both! {
@@ -497,7 +428,7 @@ both! {
         let id = ok["id"].as_i64().unwrap();
         let e = t.call(Method::PATCH, &format!("{}{id}/", rec_path(sid, parent)), u, Some(json!({"name": "db.prod"}))).await.err(400, 40000);
         assert_eq!(e["field"], "name");
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(p.dig("production.corp.example.test", "A"), ["10.60.0.2"]);
         assert_eq!(records(&t, sid, parent, "name=prod.corp").await.len(), 0);
         // The child's own editors write there.
@@ -544,7 +475,7 @@ both! {
         t.post(&format!("/api/resource-request/domains/{id}/actions/approve/"), a, json!({})).await.ok();
         let two = records(&t, sid, did, "name=two").await;
         t.call(Method::DELETE, &format!("{}{}/", rec_path(sid, did), two[0]["id"]), t.admin(), None).await.ok();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         let d = t.get(&format!("/api/resource-request/domains/{id}/"), r).await.ok();
         assert_eq!(d["status"], "approved", "{d}");
         assert!(d["fulfilment_note"].as_str().unwrap().starts_with("fulfilment failed:"), "{d}");
@@ -553,7 +484,7 @@ both! {
         let id2 = c["id"].as_i64().unwrap();
         t.post(&format!("/api/resource-request/domains/{id2}/actions/approve/"), a, json!({})).await.ok();
         t.call(Method::DELETE, &format!("/api/dns-services/{sid}/domains/{other}/"), t.admin(), None).await.ok();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         let d = t.get(&format!("/api/resource-request/domains/{id2}/"), r).await.ok();
         assert_eq!(d["status"], "approved", "{d}");
         assert!(d["fulfilment_note"].as_str().unwrap().starts_with("fulfilment failed:"), "{d}");
@@ -561,7 +492,7 @@ both! {
         let c = t.post("/api/resource-request/domains/", r, json!({"records": [{"record": "three.gone.example.test", "type": "A", "value": "10.80.0.3"}]})).await.ok();
         let id3 = c["id"].as_i64().unwrap();
         t.post(&format!("/api/resource-request/domains/{id3}/actions/approve/"), a, json!({})).await.ok();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(t.get(&format!("/api/resource-request/domains/{id3}/"), r).await.ok()["status"], "finished");
         assert_eq!(p.dig("three.gone.example.test", "A"), ["10.80.0.3"]);
     }
@@ -585,7 +516,7 @@ both! {
         listed.sort();
         assert_eq!(listed, ids[1..].to_vec());
         assert_eq!(follow["detail"]["ttl"], 90);
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         // Grants dropped with the zone are revokes in the log.
         let (uid, _) = t.user("viewer").await;
         t.post(&format!("/api/users/{uid}/dns_domain/perms/"), t.admin(), json!({"authorizations": [{"id": did, "permission": {"view_domain": true, "edit_domain": true}}]})).await.ok();
@@ -674,7 +605,7 @@ both! {
         assert_eq!(w.status, 201, "{}", w.json);
         assert!(took < Duration::from_secs(2), "a writer waited {took:?} for a push's network call");
         let _ = pusher.await.unwrap();
-        run_jobs(&t).await;
+        run_jobs_now(&t).await;
         assert_eq!(p.dig(&format!("writer.{z}"), "A"), ["10.99.0.1"]);
         assert_eq!(p.dig(&format!("h{}.{z}", n - 1), "A").len(), 1);
         assert_eq!(records(&t, sid, did, "state=pending").await.len(), 0);

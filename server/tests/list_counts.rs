@@ -120,27 +120,8 @@ async fn check(t: &TestApp, who: &str, id: i64, tok: &str) {
 
 both!(
     async fn request_counts_follow_every_transition(t: TestApp) {
-        let req = t.user("req").await;
-        t.grant(
-            "user",
-            req.0,
-            "resource_request",
-            &["enable_resource_req", "create_resource_req"],
-        )
-        .await;
-        let appr = t.user("appr").await;
-        t.grant(
-            "user",
-            appr.0,
-            "resource_request",
-            &[
-                "enable_resource_req",
-                "approve_host_req",
-                "approve_domain_req",
-                "approve_ssl_cert_req",
-            ],
-        )
-        .await;
+        let req = t.user_with("req", "resource_request", REQUESTER).await;
+        let appr = t.user_with("appr", "resource_request", APPROVER).await;
         // A second approver who also files requests (never in their own inbox).
         let appr2 = t.user("appr2").await;
         t.grant(

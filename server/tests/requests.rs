@@ -7,28 +7,8 @@ use serde_json::{json, Value};
 
 /// A requester (enable + create) and an approver of every kind (enable + the three flags).
 async fn people(t: &TestApp) -> ((i64, String), (i64, String)) {
-    let req = t.user("req").await;
-    t.grant(
-        "user",
-        req.0,
-        "resource_request",
-        &["enable_resource_req", "create_resource_req"],
-    )
-    .await;
-    let appr = t.user("appr").await;
-    t.grant(
-        "user",
-        appr.0,
-        "resource_request",
-        &[
-            "enable_resource_req",
-            "approve_host_req",
-            "approve_domain_req",
-            "approve_ssl_cert_req",
-        ],
-    )
-    .await;
-    (req, appr)
+    let req = t.user_with("req", "resource_request", REQUESTER).await;
+    (req, t.user_with("appr", "resource_request", APPROVER).await)
 }
 
 fn host_request() -> Value {

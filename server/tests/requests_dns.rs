@@ -7,23 +7,9 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn setup(t: &TestApp) -> ((i64, String), (i64, String)) {
-    let req = t.user("req").await;
-    t.grant(
-        "user",
-        req.0,
-        "resource_request",
-        &["enable_resource_req", "create_resource_req"],
-    )
-    .await;
-    let appr = t.user("appr").await;
-    t.grant(
-        "user",
-        appr.0,
-        "resource_request",
-        &["enable_resource_req", "approve_domain_req"],
-    )
-    .await;
-    (req, appr)
+    let req = t.user_with("req", "resource_request", REQUESTER).await;
+    let flags = &["enable_resource_req", "approve_domain_req"];
+    (req, t.user_with("appr", "resource_request", flags).await)
 }
 
 async fn service_and_zone(t: &TestApp, body: Value, zone: &str) -> (i64, i64) {

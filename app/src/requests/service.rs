@@ -616,13 +616,7 @@ pub async fn create(
     record(
         &txn,
         actor,
-        Entry::new("request", "add")
-            .target(
-                &format!("{}_request", kind.as_str()),
-                Some(row.id),
-                format!("#{}", row.id),
-            )
-            .detail(json!({ "after": payload.input })),
+        request_entry(kind, row.id, "add").detail(json!({ "after": payload.input })),
     )
     .await?;
     let mut to = notify::approvers(&txn, ctx, kind).await?;
@@ -709,13 +703,7 @@ pub async fn update(
     record(
         &txn,
         actor,
-        Entry::new("request", "update")
-            .target(
-                &format!("{}_request", kind.as_str()),
-                Some(id),
-                format!("#{id}"),
-            )
-            .change(json!(before.input), json!(merged)),
+        request_entry(kind, id, "update").change(json!(before.input), json!(merged)),
     )
     .await?;
     txn.commit().await?;
@@ -787,15 +775,9 @@ pub async fn approve(
     record(
         &txn,
         actor,
-        Entry::new("request", "approve")
-            .target(
-                &format!("{}_request", kind.as_str()),
-                Some(id),
-                format!("#{id}"),
-            )
-            .detail(
-                json!({ "quorum_reached": done, "content_version": content_version(&r.payload) }),
-            ),
+        request_entry(kind, id, "approve").detail(
+            json!({ "quorum_reached": done, "content_version": content_version(&r.payload) }),
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -838,16 +820,7 @@ pub async fn close(ctx: &Ctx, actor: &Actor, kind: RequestKind, id: i64) -> AppR
     let txn = crate::db::begin(&ctx.db).await?;
     load_visible(&txn, actor, &acc, kind, id).await?;
     engine::close(&txn, actor, subject(id)).await?;
-    record(
-        &txn,
-        actor,
-        Entry::new("request", "close").target(
-            &format!("{}_request", kind.as_str()),
-            Some(id),
-            format!("#{id}"),
-        ),
-    )
-    .await?;
+    record(&txn, actor, request_entry(kind, id, "close")).await?;
     txn.commit().await?;
     Ok(Message::success())
 }
@@ -868,23 +841,15 @@ pub async fn deliver(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
             "the hosts are not registered yet; try again shortly",
         ));
     };
-    if !finish(
+    let detail = format!("delivered hosts {hosts:?}");
+    operator_finish(
         &txn,
         ctx,
-        Some(actor),
-        &r,
-        format!("delivered hosts {hosts:?}"),
-    )
-    .await?
-    {
-        return Err(engine::refused(&status_of(&txn, id).await?));
-    }
-    record(
-        &txn,
         actor,
-        Entry::new("request", "deliver")
-            .target("host_request", Some(id), format!("#{id}"))
-            .detail(json!({ "host_ids": hosts })),
+        &r,
+        "deliver",
+        detail,
+        json!({ "host_ids": hosts }),
     )
     .await?;
     txn.commit().await?;
@@ -921,28 +886,47 @@ pub async fn upload(
     )
     .await?;
     set_payload(&txn, &r, |p| p.certificate_id = Some(cert)).await?;
-    if !finish(
+    let detail = format!("uploaded certificate #{cert}");
+    operator_finish(
         &txn,
         ctx,
-        Some(actor),
-        &r,
-        format!("uploaded certificate #{cert}"),
-    )
-    .await?
-    {
-        return Err(engine::refused(&status_of(&txn, id).await?));
-    }
-    record(
-        &txn,
         actor,
-        Entry::new("request", "upload")
-            .target("ssl_request", Some(id), format!("#{id}"))
-            .detail(json!({ "certificate_id": cert })),
+        &r,
+        "upload",
+        detail,
+        json!({ "certificate_id": cert }),
     )
     .await?;
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(Message::success())
+}
+
+/// The audit record of an operation on a request (`category` request, target `<kind>_request`).
+fn request_entry(kind: RequestKind, id: i64, op: &str) -> Entry {
+    Entry::new("request", op).target(
+        &format!("{}_request", kind.as_str()),
+        Some(id),
+        format!("#{id}"),
+    )
+}
+
+/// An approver's fulfilment action (deliver, upload) finishes the approved request: refused with
+/// the request's status when another finished it first; audited in the same transaction.
+async fn operator_finish<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    actor: &Actor,
+    r: &rr::Model,
+    op: &str,
+    detail: String,
+    audit: serde_json::Value,
+) -> AppResult<()> {
+    if !finish(txn, ctx, Some(actor), r, detail).await? {
+        return Err(engine::refused(&status_of(txn, r.id).await?));
+    }
+    let kind = RequestKind::parse(&r.kind).unwrap_or(RequestKind::Host);
+    record(txn, actor, request_entry(kind, r.id, op).detail(audit)).await
 }
 
 /// The audit record and the requester's mail of a decision that carries a reason.
@@ -961,13 +945,7 @@ async fn with_reason<C: ConnectionTrait>(
     record(
         txn,
         actor,
-        Entry::new("request", op)
-            .target(
-                &format!("{}_request", kind.as_str()),
-                Some(r.id),
-                format!("#{}", r.id),
-            )
-            .detail(json!({ "reason": reason })),
+        request_entry(kind, r.id, op).detail(json!({ "reason": reason })),
     )
     .await?;
     let who = user_name(txn, r.creator_id).await?;
@@ -1044,13 +1022,7 @@ async fn finish<C: ConnectionTrait>(
     record(
         db,
         actor.unwrap_or(&system),
-        Entry::new("request", "finish")
-            .target(
-                &format!("{}_request", kind.as_str()),
-                Some(r.id),
-                format!("#{}", r.id),
-            )
-            .detail(json!({ "detail": detail })),
+        request_entry(kind, r.id, "finish").detail(json!({ "detail": detail })),
     )
     .await?;
     let who = user_name(db, r.creator_id).await?;

@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod dns_api;
 pub mod dns_servers;
 
 pub const ADMIN_PW: &str = "admin-pass-123";
@@ -495,3 +496,22 @@ pub async fn run_jobs_now(t: &TestApp) {
         .unwrap();
     app::jobs::run_due(&t.ctx).await.unwrap();
 }
+
+impl TestApp {
+    /// Creates a user holding `perms` of `module`; answers (id, token).
+    pub async fn user_with(&self, username: &str, module: &str, perms: &[&str]) -> (i64, String) {
+        let u = self.user(username).await;
+        self.grant("user", u.0, module, perms).await;
+        u
+    }
+}
+
+/// Flags of someone who files resource requests.
+pub const REQUESTER: &[&str] = &["enable_resource_req", "create_resource_req"];
+/// Flags of someone who approves every kind of resource request.
+pub const APPROVER: &[&str] = &[
+    "enable_resource_req",
+    "approve_host_req",
+    "approve_domain_req",
+    "approve_ssl_cert_req",
+];
