@@ -333,3 +333,29 @@ impl<T> OneOrMany<T> {
         }
     }
 }
+
+/// Server functions answer every error with 500 (the framework's choice); this gives a refused
+/// call the status its error code maps to (403, 404, 409, …) like the REST API. Only error
+/// answers of `/rpc/` are read, and they are small envelopes.
+pub async fn rpc_status(req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    let rpc = req.uri().path().starts_with("/rpc/");
+    let res = next.run(req).await;
+    if !rpc || res.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = match http_body_util::Limited::new(body, BODY_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(c) => c.to_bytes(),
+        Err(_) => return AppError::internal("server function answer unreadable").into_response(),
+    };
+    if let Ok(e) = serde_json::from_slice::<AppError>(&bytes) {
+        if let Ok(s) = axum::http::StatusCode::from_u16(e.code.http_status()) {
+            parts.status = s;
+        }
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}

@@ -121,6 +121,7 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
             http::IMPORT_BODY_LIMIT,
         ))
         // Inside the actor layer: an anonymous import is refused before its body is read.
+        .layer(axum::middleware::from_fn(http::rpc_status))
         .layer(axum::middleware::from_fn(http::body_limit))
         .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
         .layer(sessions)

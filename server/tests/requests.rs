@@ -1145,3 +1145,50 @@ both!(
         .err(429, 42900);
     }
 );
+
+both!(
+    async fn requesters_name_login_users_without_listing_users(t: TestApp) {
+        use leptos::server_fn::ServerFn;
+        let path = <app::requests::api::RequestLoginUser as ServerFn>::PATH;
+        let (req, appr) = people(&t).await;
+        t.user("colleague").await;
+        let req_s = t.login("req", "user-pass-123").await;
+        // The requester may not list users …
+        t.get("/api/users/?q=coll", Auth::Token(&req.1))
+            .await
+            .err(403, 40300);
+        // … but resolves an exact name to its id for a host request.
+        let r = t
+            .call(
+                Method::POST,
+                path,
+                Auth::Cookie(&req_s),
+                Some(json!({"username": " colleague "})),
+            )
+            .await
+            .ok();
+        assert_eq!(r["username"], "colleague", "{r}");
+        assert!(r["id"].as_i64().unwrap() > 0);
+        // No partial matches, and an unknown name is a plain 404.
+        // Server functions answer with the error code's status, like the REST API.
+        t.call(
+            Method::POST,
+            path,
+            Auth::Cookie(&req_s),
+            Some(json!({"username": "coll"})),
+        )
+        .await
+        .err(404, 40400);
+        // Without create_resource_req (an approver only approves): refused.
+        let appr_s = t.login("appr", "user-pass-123").await;
+        let _ = appr;
+        t.call(
+            Method::POST,
+            path,
+            Auth::Cookie(&appr_s),
+            Some(json!({"username": "colleague"})),
+        )
+        .await
+        .err(403, 40300);
+    }
+);

@@ -345,6 +345,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("dns.push_state", "Push state", "同步状态"),
     ("dns.pending", "pending", "待同步"),
     ("dns.synced", "synced", "已同步"),
+    ("dns.failed", "refused by the server", "服务器拒绝"),
+    ("dns.failed_hint", "records the server refused; edit the set to retry", "服务器拒绝的记录；修改该记录集后重试"),
     ("dns.push_failing", "push failing", "同步失败"),
     ("dns.push_error", "The DNS server refused or did not answer the last push; changes wait and are retried:", "DNS 服务器拒绝或未响应上次同步，变更将保留并重试："),
     ("dns.pending_hint", "change(s) wait for the DNS server.", "项变更等待同步到 DNS 服务器。"),

@@ -89,3 +89,10 @@ pub async fn upload_request_certificate(
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     super::service::upload(&ctx, &actor, id, input).await
 }
+
+/// A login user of a host request by exact username (requesters may not list users).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn request_login_user(username: String) -> Result<UserRef, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::login_user(&ctx, &actor, &username).await
+}

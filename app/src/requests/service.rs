@@ -298,14 +298,19 @@ async fn to_wire<C: ConnectionTrait>(
         .await?
         .into_iter()
         .collect();
-    let decided: BTreeSet<i64> = if acc.approver {
+    // Only a waiting request someone approved can carry the caller's approval (a rejection ends
+    // the wait, an edit drops approvals with the count): most pages need no query here.
+    let maybe_decided: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.status == "wait_review" && r.approvals_count > 0)
+        .map(|r| r.id)
+        .collect();
+    let decided: BTreeSet<i64> = if acc.approver && !maybe_decided.is_empty() {
         approval::Entity::find()
             .select_only()
             .column(approval::Column::SubjectId)
             .filter(approval::Column::SubjectType.eq("resource_request"))
-            .filter(
-                approval::Column::SubjectId.is_in(rows.iter().map(|r| r.id).collect::<Vec<_>>()),
-            )
+            .filter(approval::Column::SubjectId.is_in(maybe_decided))
             .filter(approval::Column::ApproverId.eq(actor.id))
             .into_tuple::<i64>()
             .all(db)
@@ -484,6 +489,31 @@ pub async fn list(
         .await?;
     let out = to_wire(&ctx.db, ctx, actor, &acc, rows).await?;
     Ok(Page::new(count, &f.page, out))
+}
+
+/// A login user for a host request by exact username (the form's picker). Needs
+/// `create_resource_req`, not `view_users`: a requester names colleagues without being able to
+/// list users, and learns only the id, which filing by id reveals anyway ("unknown user").
+pub async fn login_user(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<UserRef> {
+    actor.require()?;
+    if !may_module(ctx, actor, MODULE, "create_resource_req").await {
+        return Err(AppError::forbidden(format!(
+            "permission {MODULE}.create_resource_req required"
+        )));
+    }
+    let name = username.trim();
+    let id = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Username.eq(name))
+        .into_tuple::<i64>()
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("user").with_field("username"))?;
+    Ok(UserRef {
+        id,
+        username: Some(name.to_string()),
+    })
 }
 
 /// How many requests of `kind` (in `status`, a valid status) there are: `request_counts`, kept

@@ -8,6 +8,7 @@ use crate::certs::types::*;
 use crate::common::components::{form_result, refreshing, ActionError, FieldError, Loaded, Pager};
 use crate::common::i18n::t;
 use crate::common::{Page, PageQuery};
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -124,12 +125,35 @@ pub fn CertificatesPage() -> impl IntoView {
 /// Operators upload a certificate issued elsewhere (PEM pasted: certificate, chain, key).
 #[component]
 fn UploadForm(version: RwSignal<u32>) -> impl IntoView {
+    let upload = refreshing(version, upload_certificate);
+    view! {
+        <PemUpload action=upload id="upload-cert" make=|cert_pem, chain_pem, key_pem| CertUpload {
+            cert_pem,
+            chain_pem,
+            key_pem,
+            associated_app: None,
+        }/>
+    }
+}
+
+/// A button that opens the paste-your-PEM form (certificate, chain, key) and runs `action` with
+/// what `make` builds of them; the form closes and clears when the action succeeds. Also the
+/// request page's "finish by upload".
+#[component]
+pub fn PemUpload<I, T>(
+    action: Action<I, Result<T, AppError>>,
+    make: fn(String, Option<String>, Option<String>) -> I,
+    id: &'static str,
+) -> impl IntoView
+where
+    I: Clone + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
     let open = RwSignal::new(false);
     let cert = RwSignal::new(String::new());
     let chain = RwSignal::new(String::new());
     let key = RwSignal::new(String::new());
-    let upload = refreshing(version, upload_certificate);
-    let shown = form_result(upload, move || {
+    let shown = form_result(action, move || {
         cert.set(String::new());
         chain.set(String::new());
         key.set(String::new());
@@ -137,16 +161,11 @@ fn UploadForm(version: RwSignal<u32>) -> impl IntoView {
     });
     let opt = |s: String| (!s.trim().is_empty()).then_some(s);
     view! {
-        <button class="btn" id="upload-cert" on:click=move |_| open.update(|o| *o = !*o)>{t("certs.upload")}</button>
+        <button class="btn" id=id on:click=move |_| open.update(|o| *o = !*o)>{t("certs.upload")}</button>
         <Show when=move || open.get()>
-            <form class="form card" id="upload-cert-form" on:submit=move |ev| {
+            <form class="form card" id=format!("{id}-form") on:submit=move |ev| {
                 ev.prevent_default();
-                upload.dispatch(CertUpload {
-                    cert_pem: cert.get(),
-                    chain_pem: opt(chain.get()),
-                    key_pem: opt(key.get()),
-                    associated_app: None,
-                });
+                action.dispatch(make(cert.get(), opt(chain.get()), opt(key.get())));
             }>
                 <label>{t("certs.cert_pem")}<textarea name="cert_pem" rows="6" class="mono" bind:value=cert></textarea></label>
                 <FieldError value=shown field="cert_pem"/>
@@ -155,7 +174,7 @@ fn UploadForm(version: RwSignal<u32>) -> impl IntoView {
                 <label>{t("certs.key_pem")}<textarea name="key_pem" rows="4" class="mono" bind:value=key></textarea></label>
                 <FieldError value=shown field="key_pem"/>
                 <ActionError value=shown/>
-                <button class="btn btn-primary" type="submit">{t("certs.upload")}</button>
+                <button class="btn btn-primary" type="submit" disabled=move || action.pending().get()>{t("certs.upload")}</button>
             </form>
         </Show>
     }

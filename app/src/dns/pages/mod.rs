@@ -253,7 +253,8 @@ pub fn DnsServicePage() -> impl IntoView {
                             <td>
                                 {(z.pending > 0).then(|| view! { <span class="badge pending">{z.pending} " " {t("dns.pending")}</span> })}
                                 {z.push_error.clone().map(|e| view! { <span class="badge off" title=e>{t("dns.push_failing")}</span> })}
-                                {(z.pending == 0 && z.push_error.is_none()).then(|| view! { <span class="badge ok">{t("dns.synced")}</span> })}
+                                {(z.failed > 0).then(|| view! { <span class="badge off">{z.failed} " " {t("dns.failed")}</span> })}
+                                {(z.pending == 0 && z.failed == 0 && z.push_error.is_none()).then(|| view! { <span class="badge ok">{t("dns.synced")}</span> })}
                             </td>
                             <td>{z.creator.clone()}</td>
                             <td class="nowrap"><LocalTime time=z.created_time.clone()/></td>
@@ -415,6 +416,7 @@ pub fn DnsZonePage() -> impl IntoView {
                     <div class="alert alert-error" role="alert" id="push-error">{t("dns.push_error")} " " <code>{e}</code></div>
                 })}
                 {(z.pending > 0).then(|| view! { <p class="muted" id="zone-pending"><span class="badge pending">{z.pending}</span> " " {t("dns.pending_hint")}</p> })}
+                {(z.failed > 0).then(|| view! { <p class="muted" id="zone-failed"><A href=format!("/dns/{}/zones/{}?state=failed", z.service_id, z.id)><span class="badge off">{z.failed}</span></A> " " {t("dns.failed_hint")}</p> })}
             }
         }}/>
         <div class="tabs" role="tablist" id="zone-tabs">
@@ -432,7 +434,7 @@ pub fn DnsZonePage() -> impl IntoView {
                 <input type="search" name="value" placeholder=t("dns.filter_value") aria-label=t("dns.filter_value")
                     prop:value=move || get("value") on:change=move |ev| set("value", event_target_value(&ev))/>
                 {select("type", "dns.type", RECORD_TYPES.iter().map(|r| (*r, *r)).collect())}
-                {select("state", "dns.push_state", vec![("pending", "dns.pending"), ("synced", "dns.synced")])}
+                {select("state", "dns.push_state", vec![("pending", "dns.pending"), ("synced", "dns.synced"), ("failed", "dns.failed")])}
                 {select("disabled", "common.status", vec![("false", "common.enabled"), ("true", "common.disabled")])}
             </div>
             <Loaded res=zone render={move |z: DnsDomain| {
@@ -638,6 +640,7 @@ fn RecordRow(
                     <td>{r.priority.map(|p| p.to_string()).unwrap_or_default()}</td>
                     <td>
                         {(r.state == "pending").then(|| view! { <span class="badge pending" title=r.push_error.clone().unwrap_or_default()>{t("dns.pending")}</span> })}
+                        {(r.state == "failed").then(|| view! { <span class="badge off failed-record" title=r.push_error.clone().unwrap_or_default()>{t("dns.failed")}</span> })}
                         {r.disabled.then(|| view! { " " <span class="badge off">{t("common.disabled")}</span> })}
                     </td>
                     <td class="nowrap">

@@ -2,7 +2,8 @@
 //! the fulfilment note, and the actions the server lists in `available_actions`.
 use super::{inbox_refresher, kind_key};
 use crate::approvals::pages::{Decisions, LocalTime, ReasonDialog, StatusBadge, Timeline};
-use crate::common::components::{confirm, ErrorBox, Loaded};
+use crate::certs::pages::PemUpload;
+use crate::common::components::{confirm, refreshing, ErrorBox, Loaded};
 use crate::common::i18n::t;
 use crate::common::Message;
 use crate::error::AppError;
@@ -78,7 +79,7 @@ pub fn RequestDetailPage() -> impl IntoView {
     view! {
         <p class="muted"><A href="/requests">{t("module.resource_request")}</A></p>
         <Loaded res=req render={move |(kind, r): (RequestKind, ResourceRequest)| view! {
-            <RequestView kind r act rejecting cancelling/>
+            <RequestView kind r act rejecting cancelling version/>
         }}/>
         {move || match act.value().get() {
             Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
@@ -97,6 +98,7 @@ fn RequestView(
     act: Action<(String, Option<String>), Result<Message, AppError>>,
     rejecting: RwSignal<bool>,
     cancelling: RwSignal<bool>,
+    version: RwSignal<u32>,
 ) -> impl IntoView {
     let navigate = StoredValue::new(use_navigate());
     let can = |a: &str| r.available_actions.iter().any(|x| x == a);
@@ -129,6 +131,7 @@ fn RequestView(
             {can("cancel").then(|| view! {
                 <button class="btn btn-danger" id="action-cancel" disabled=pending on:click=move |_| cancelling.set(true)>{t("requests.cancel")}</button>
             })}
+            {can("upload").then(|| view! { <RequestUpload id version/> })}
             {can("deliver").then(|| view! {
                 <button class="btn btn-primary" id="action-deliver" disabled=pending on:click=run("deliver", Some("requests.confirm_deliver"))>{t("requests.deliver")}</button>
             })}
@@ -188,5 +191,20 @@ fn RequestView(
         <Decisions decisions=r.decisions.clone().unwrap_or_default()/>
         <h2>{t("approvals.timeline")}</h2>
         <Timeline events=r.timeline.clone().unwrap_or_default()/>
+    }
+}
+
+/// An approver finishes an approved SSL request with a certificate issued elsewhere.
+#[component]
+fn RequestUpload(id: i64, version: RwSignal<u32>) -> impl IntoView {
+    let upload = refreshing(version, move |input: CertificateUpload| {
+        upload_request_certificate(id, input)
+    });
+    view! {
+        <PemUpload action=upload id="action-upload" make=|cert_pem, chain_pem, key_pem| CertificateUpload {
+            cert_pem,
+            chain_pem,
+            key_pem,
+        }/>
     }
 }

@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::hosts::types::HOST_TYPES;
 use crate::requests::api::*;
 use crate::requests::types::*;
-use crate::users::api::{find_user, list_users};
+use crate::users::api::list_users;
 use crate::users::types::UserFilter;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -532,7 +532,7 @@ fn RequestForm(kind: RequestKind, initial: Option<ResourceRequest>) -> impl Into
                     {field_error(errs, || "expect_delivery_days".into())}
                     {field_error(errs, || "expiration".into())}
                     <Picker chosen=users field="login_users" label="requests.login_users" name="login-user"
-                        search=user_names resolve=|n: String| async move { find_user(n).await.map(|u| (u.id, u.username)) } errs/>
+                        search=user_names resolve=|n: String| async move { request_login_user(n).await.map(|u| (u.id, u.username.unwrap_or_default())) } errs/>
                     <HostRows rows=hosts errs fresh_key/>
                 }.into_any(),
                 RequestKind::Domain => view! {
