@@ -120,8 +120,9 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             http::IMPORT_BODY_LIMIT,
         ))
-        // Inside the actor layer: an anonymous import is refused before its body is read.
+        // Refused server functions answer their error code's status, not 500.
         .layer(axum::middleware::from_fn(http::rpc_status))
+        // Inside the actor layer: an anonymous import is refused before its body is read.
         .layer(axum::middleware::from_fn(http::body_limit))
         .layer(axum::middleware::from_fn_with_state(ctx, http::actor_layer))
         .layer(sessions)

@@ -1192,3 +1192,93 @@ both!(
         .err(403, 40300);
     }
 );
+
+both!(
+    async fn login_user_lookups_are_limited_audited_and_need_filing_rights(t: TestApp) {
+        use leptos::server_fn::ServerFn;
+        let path = <app::requests::api::RequestLoginUser as ServerFn>::PATH;
+        let _ = people(&t).await;
+        t.user("colleague").await;
+        // Create without enable: may not file, so may not look up either.
+        t.user_with("halfway", "resource_request", &["create_resource_req"])
+            .await;
+        let half = t.login("halfway", "user-pass-123").await;
+        t.call(
+            Method::POST,
+            path,
+            Auth::Cookie(&half),
+            Some(json!({"username": "colleague"})),
+        )
+        .await
+        .err(403, 40300);
+        // Anonymous.
+        t.call(
+            Method::POST,
+            path,
+            Auth::None,
+            Some(json!({"username": "colleague"})),
+        )
+        .await
+        .err(401, 40100);
+        let s = t.login("req", "user-pass-123").await;
+        // Not a valid username: no query, a plain 404.
+        t.call(
+            Method::POST,
+            path,
+            Auth::Cookie(&s),
+            Some(json!({"username": "x".repeat(5000)})),
+        )
+        .await
+        .err(404, 40400);
+        // A disabled account is not offered.
+        let (c, _) = t.user("colleague2").await;
+        t.post(
+            &format!("/api/users/{c}/actions/disable/"),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .ok();
+        t.call(
+            Method::POST,
+            path,
+            Auth::Cookie(&s),
+            Some(json!({"username": "colleague2"})),
+        )
+        .await
+        .err(404, 40400);
+        // Every lookup is audited; 30 a minute, then 429.
+        let mut ok = 0;
+        let mut limited = false;
+        for _ in 0..35 {
+            let r = t
+                .call(
+                    Method::POST,
+                    path,
+                    Auth::Cookie(&s),
+                    Some(json!({"username": "colleague"})),
+                )
+                .await;
+            match r.status.as_u16() {
+                200 => ok += 1,
+                429 => {
+                    assert_eq!(r.json["error_code"], 42900, "{}", r.json);
+                    limited = true;
+                    break;
+                }
+                other => panic!("unexpected {other}: {}", r.json),
+            }
+        }
+        assert!(limited, "no limit after {ok} lookups");
+        // 30 in the minute: the disabled account's lookup counts (audited), the invalid name not.
+        assert_eq!(ok, 29);
+        let log = t
+            .get(
+                "/api/audit/logs/?op_type=lookup_user&page_size=1",
+                t.admin(),
+            )
+            .await
+            .ok();
+        assert_eq!(log["count"], 30, "{log}");
+    }
+);

@@ -135,6 +135,8 @@ fn not_own(actor: &Actor, st: &State) -> AppResult<()> {
 
 /// Records one approval. Answers `true` when it completed the quorum (the subject is now
 /// `approved` and its fulfilment should start). The caller has authorized the approver.
+/// Invariant (request lists and inbox counts rely on it): a subject waiting for review that
+/// carries someone's approval has `approvals_count > 0`; the row and the count change together.
 pub async fn approve<C: ConnectionTrait>(db: &C, actor: &Actor, s: Subject) -> AppResult<bool> {
     let st = state(db, s).await?;
     not_own(actor, &st)?;
@@ -262,7 +264,7 @@ pub async fn close<C: ConnectionTrait>(db: &C, actor: &Actor, s: Subject) -> App
 
 /// Guards an edit by the requester: only while `wait_review`. Approvals given to the earlier
 /// content no longer count (they approved something else). The caller writes the new content in
-/// the same transaction.
+/// the same transaction. Drops the approval rows and the count together (see `approve`).
 pub async fn edit<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,

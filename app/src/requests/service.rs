@@ -491,27 +491,59 @@ pub async fn list(
     Ok(Page::new(count, &f.page, out))
 }
 
-/// A login user for a host request by exact username (the form's picker). Needs
-/// `create_resource_req`, not `view_users`: a requester names colleagues without being able to
-/// list users, and learns only the id, which filing by id reveals anyway ("unknown user").
+/// Most login-user lookups one user makes in a minute (`login_user`).
+const MAX_LOOKUPS_PER_MINUTE: u64 = 30;
+
+/// A login user for a host request by exact username (the form's picker). Needs what filing
+/// needs, not `view_users`: a requester names colleagues without being able to list or search
+/// users. It confirms that an enabled account has the name, so every lookup is audited and a user
+/// gets at most `MAX_LOOKUPS_PER_MINUTE` (counted in the audit log, so across processes).
 pub async fn login_user(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<UserRef> {
-    actor.require()?;
+    access(ctx, actor, RequestKind::Host).await?;
     if !may_module(ctx, actor, MODULE, "create_resource_req").await {
         return Err(AppError::forbidden(format!(
             "permission {MODULE}.create_resource_req required"
         )));
     }
     let name = username.trim();
+    let unknown = || AppError::not_found("user").with_field("username");
+    if crate::common::validate::username(name).is_err() {
+        return Err(unknown());
+    }
+    let txn = crate::db::begin(&ctx.db).await?;
+    let since = crate::time::now() - chrono::Duration::seconds(60);
+    let recent = crate::entities::audit_log::Entity::find()
+        .filter(crate::entities::audit_log::Column::OperatorId.eq(actor.id))
+        .filter(crate::entities::audit_log::Column::Category.eq("request"))
+        .filter(crate::entities::audit_log::Column::OpType.eq("lookup_user"))
+        .filter(crate::entities::audit_log::Column::OpTime.gt(since))
+        .count(&txn)
+        .await?;
+    if recent >= MAX_LOOKUPS_PER_MINUTE {
+        return Err(AppError::new(
+            crate::error::ErrorCode::TooManyRequests,
+            "too many user lookups; wait a minute",
+        ));
+    }
     let id = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
         .filter(user::Column::Username.eq(name))
+        .filter(user::Column::Status.eq("enabled"))
         .into_tuple::<i64>()
-        .one(&ctx.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("user").with_field("username"))?;
+        .one(&txn)
+        .await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("request", "lookup_user")
+            .target("user", id, name)
+            .detail(json!({ "found": id.is_some() })),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(UserRef {
-        id,
+        id: id.ok_or_else(unknown)?,
         username: Some(name.to_string()),
     })
 }
