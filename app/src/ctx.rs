@@ -107,6 +107,8 @@ pub struct Ctx {
     pub visible: Arc<crate::perms::service::VisibleCache>,
     /// Recently resolved API tokens (see `tokens::service::TokenCache`).
     pub tokens: Arc<crate::tokens::service::TokenCache>,
+    /// Usernames by id (see `users::service::NameCache`: never stale, so no invalidation).
+    pub names: Arc<crate::users::service::NameCache>,
     /// Held from the start of a change of who inherits what until the enforcer has it
     /// (`perms::inherit::begin`), so enforcer updates apply in commit order.
     pub structure: Arc<tokio::sync::Mutex<()>>,

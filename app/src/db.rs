@@ -112,6 +112,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         progress: Default::default(),
         visible: Default::default(),
         tokens: Default::default(),
+        names: Default::default(),
         structure: Default::default(),
     })
 }

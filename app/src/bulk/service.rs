@@ -1273,6 +1273,8 @@ impl Scratch {
             db,
             visible: Default::default(),
             tokens: Default::default(),
+            // Users a dry run creates in the copy get ids the real database will give others.
+            names: Default::default(),
             structure: Default::default(),
             ..ctx.clone()
         };

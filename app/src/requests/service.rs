@@ -27,7 +27,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 const MODULE: &str = "resource_request";
 
@@ -288,16 +288,7 @@ async fn to_wire<C: ConnectionTrait>(
     for p in &payloads {
         ids.extend(p.input.login_users.iter().flatten().map(|u| u.id));
     }
-    // Only the columns used: a page names ~100 users (whole user rows were most of its reads).
-    let names: HashMap<i64, String> = user::Entity::find()
-        .select_only()
-        .columns([user::Column::Id, user::Column::Username])
-        .filter(user::Column::Id.is_in(ids.into_iter().collect::<Vec<_>>()))
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let names = ctx.names.names(db, ids).await?;
     // Only a waiting request someone approved can carry the caller's approval (a rejection ends
     // the wait, an edit drops approvals with the count): most pages need no query here.
     let maybe_decided: Vec<i64> = rows

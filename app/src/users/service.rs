@@ -559,3 +559,57 @@ pub async fn by_username(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<
     let u = u.ok_or_else(|| AppError::not_found("user").with_field("username"))?;
     Ok(to_wire(ctx, actor, vec![u]).await?.remove(0))
 }
+
+/// Usernames by id, kept per process for lists that name many users (requests, their login
+/// users). A username never changes and an id is never reused (PostgreSQL sequences, SQLite
+/// `AUTOINCREMENT`), so an entry cannot go stale and needs no invalidation, in this process or
+/// another; a deleted user keeps his name here. Bounded: cleared past `NameCache::MAX`.
+#[derive(Default)]
+pub struct NameCache {
+    map: std::sync::RwLock<HashMap<i64, String>>,
+}
+
+impl NameCache {
+    const MAX: usize = 100_000;
+
+    /// The usernames of `ids` that exist, reading only those not known yet.
+    pub async fn names<C: sea_orm::ConnectionTrait>(
+        &self,
+        db: &C,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> AppResult<HashMap<i64, String>> {
+        let mut out = HashMap::new();
+        let mut missing = vec![];
+        {
+            let m = self.map.read().unwrap_or_else(|e| e.into_inner());
+            for id in ids {
+                match m.get(&id) {
+                    Some(n) => {
+                        out.insert(id, n.clone());
+                    }
+                    None if !missing.contains(&id) => missing.push(id),
+                    None => {}
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let rows: Vec<(i64, String)> = user::Entity::find()
+            .select_only()
+            .columns([user::Column::Id, user::Column::Username])
+            .filter(user::Column::Id.is_in(missing))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let mut m = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if m.len() + rows.len() > Self::MAX {
+            m.clear();
+        }
+        for (id, n) in rows {
+            m.insert(id, n.clone());
+            out.insert(id, n);
+        }
+        Ok(out)
+    }
+}

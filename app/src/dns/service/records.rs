@@ -754,33 +754,22 @@ pub async fn list_records(
                 .await?,
         ),
         None => {
-            // Filtered: the matching ids in list order, once (the filter is evaluated once, and
-            // the sort holds ids and names, not whole rows); the count is their number, the page
-            // a slice of them.
-            let ids: Vec<i64> = q
-                .select_only()
-                .column(C::Id)
-                .into_tuple()
+            // Filtered: the page and the number of matches in one statement (the filter is
+            // evaluated once; a page past the end asks for the count alone).
+            let rows: Vec<Counted> = q
+                .clone()
+                .column_as(sea_orm::sea_query::Expr::cust("COUNT(*) OVER ()"), "total_rows")
+                .offset(f.page.offset())
+                .limit(f.page.size())
+                .into_model::<Counted>()
                 .all(&ctx.db)
                 .await?;
-            let start = usize::try_from(f.page.offset())
-                .unwrap_or(usize::MAX)
-                .min(ids.len());
-            let end = start
-                .saturating_add(usize::try_from(f.page.size()).unwrap_or(usize::MAX))
-                .min(ids.len());
-            let rows = if start < end {
-                dns_record::Entity::find()
-                    .filter(C::Id.is_in(ids[start..end].to_vec()))
-                    .order_by_asc(C::Name)
-                    .order_by_asc(C::Rtype)
-                    .order_by_asc(C::Id)
-                    .all(&ctx.db)
-                    .await?
-            } else {
-                vec![]
+            let count = match rows.first() {
+                Some(r) => u64::try_from(r.1).unwrap_or(0),
+                None if f.page.offset() == 0 => 0,
+                None => sea_orm::PaginatorTrait::count(q, &ctx.db).await?,
             };
-            (ids.len() as u64, rows)
+            (count, rows.into_iter().map(|r| r.0).collect())
         }
     };
     Ok(Page::new(
@@ -788,6 +777,18 @@ pub async fn list_records(
         &f.page,
         rows.into_iter().map(|r| wire(r, &zone)).collect(),
     ))
+}
+
+/// A record with the number of rows its query matched (`COUNT(*) OVER ()` as `total_rows`).
+struct Counted(dns_record::Model, i64);
+
+impl sea_orm::FromQueryResult for Counted {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Counted(
+            dns_record::Model::from_query_result(res, pre)?,
+            res.try_get(pre, "total_rows")?,
+        ))
+    }
 }
 
 /// The number of records of zone `did` from `dns_record_counts` (None: no row yet).
