@@ -107,6 +107,9 @@ pub struct Ctx {
     pub visible: Arc<crate::perms::service::VisibleCache>,
     /// Recently resolved API tokens (see `tokens::service::TokenCache`).
     pub tokens: Arc<crate::tokens::service::TokenCache>,
+    /// This context's name on its PostgreSQL connections (`application_name`), which change
+    /// notifications carry, so it tells its own changes from other processes' (`changes`).
+    pub instance: Arc<str>,
     /// Usernames by id (see `users::service::NameCache`: never stale, so no invalidation).
     pub names: Arc<crate::users::service::NameCache>,
     /// Held from the start of a change of who inherits what until the enforcer has it

@@ -19,6 +19,17 @@ pub async fn connect_with(
     mmap_mb: u64,
     cache_mb: u64,
 ) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    open(url, pool, mmap_mb, cache_mb, None).await
+}
+
+/// `connect_with`, naming PostgreSQL connections `app_name` (`application_name`).
+async fn open(
+    url: &str,
+    pool: Option<u32>,
+    mmap_mb: u64,
+    cache_mb: u64,
+    app_name: Option<String>,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or("");
         if let Some(dir) = std::path::Path::new(file)
@@ -54,6 +65,9 @@ pub async fn connect_with(
                 .pragma("cache_size", format!("-{}", cache_mb * 1024))
                 .row_buffer_size(1024)
         });
+    }
+    if let (false, Some(name)) = (sqlite, app_name) {
+        opts.map_sqlx_postgres_opts(move |o| o.application_name(&name));
     }
     let db = Database::connect(opts).await?;
     Ok(db)
@@ -92,11 +106,13 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 
 /// Connects, migrates and loads the permission policy: everything a running Opsdeck needs.
 pub async fn context(config: Config) -> Result<Ctx, String> {
-    let db = connect_with(
+    let instance = format!("opsdeck-{}", crate::security::random_token(8));
+    let db = open(
         &config.database_url,
         config.db_pool,
         config.sqlite_mmap_mb,
         config.sqlite_cache_mb,
+        Some(instance.clone()),
     )
     .await
     .map_err(|e| format!("database: {e}"))?;
@@ -113,6 +129,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         visible: Default::default(),
         tokens: Default::default(),
         names: Default::default(),
+        instance: instance.into(),
         structure: Default::default(),
     })
 }

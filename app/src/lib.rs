@@ -23,6 +23,8 @@ pub mod tokens;
 pub mod users;
 
 #[cfg(feature = "ssr")]
+pub mod changes;
+#[cfg(feature = "ssr")]
 pub mod crypto;
 #[cfg(feature = "ssr")]
 pub mod ctx;

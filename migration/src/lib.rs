@@ -13,6 +13,7 @@ mod m20261202_000003_certs;
 mod m20261202_000004_bench_indexes;
 mod m20261202_000005_cert_key_holders;
 mod m20261202_000006_dns_failed;
+mod m20261202_000007_change_notify;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_bench_indexes::Migration),
             Box::new(m20261202_000005_cert_key_holders::Migration),
             Box::new(m20261202_000006_dns_failed::Migration),
+            Box::new(m20261202_000007_change_notify::Migration),
         ]
     }
 }

@@ -137,6 +137,8 @@ async fn api_not_found() -> app::error::AppError {
 /// Background work of a running server: the job runner and expired-session cleanup.
 pub fn spawn_background(ctx: Ctx) {
     tokio::spawn(app::jobs::worker(ctx.clone()));
+    // Other processes' changes to what this one caches (PostgreSQL; docs/architecture.md).
+    tokio::spawn(app::changes::listen(ctx.clone()));
     tokio::spawn(async move {
         use tower_sessions::ExpiredDeletion;
         let store = app::auth::session_store::SeaSessionStore::new(ctx.db.clone());

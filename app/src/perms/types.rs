@@ -167,6 +167,13 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
+    /// Every kind.
+    pub const ALL: [ResourceType; 4] = [
+        ResourceType::Application,
+        ResourceType::Host,
+        ResourceType::Business,
+        ResourceType::DnsDomain,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceType::Application => "application",

@@ -758,7 +758,10 @@ pub async fn list_records(
             // evaluated once; a page past the end asks for the count alone).
             let rows: Vec<Counted> = q
                 .clone()
-                .column_as(sea_orm::sea_query::Expr::cust("COUNT(*) OVER ()"), "total_rows")
+                .column_as(
+                    sea_orm::sea_query::Expr::cust("COUNT(*) OVER ()"),
+                    "total_rows",
+                )
                 .offset(f.page.offset())
                 .limit(f.page.size())
                 .into_model::<Counted>()
