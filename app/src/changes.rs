@@ -22,43 +22,63 @@ pub const CHANNEL: &str = "opsdeck_changes";
 /// import) by one reload.
 const GATHER: Duration = Duration::from_millis(200);
 
-/// Listens for other processes' changes until the process ends (PostgreSQL only); reconnects
-/// after an error.
+/// Listens for other processes' changes until the process ends (PostgreSQL only). While it
+/// cannot listen (database down, connection lost) it refreshes everything at each retry, with
+/// a growing pause (2 s up to a minute), and says so once per outage.
 pub async fn listen(ctx: Ctx) {
     if ctx.db.get_database_backend() != sea_orm::DbBackend::Postgres {
         return;
     }
+    let mut pause = Duration::from_secs(2);
+    let mut failures = 0u32;
     loop {
+        let started = tokio::time::Instant::now();
         if let Err(e) = run(&ctx).await {
-            tracing::warn!(error = %e, "change notifications: connection lost");
+            if failures == 0 {
+                tracing::warn!(error = %e, "change notifications: not listening; retrying");
+            } else {
+                tracing::debug!(error = %e, "change notifications: still not listening");
+            }
+            failures += 1;
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        if started.elapsed() > Duration::from_secs(60) {
+            // It listened for a while: a new outage starts from the short pause.
+            pause = Duration::from_secs(2);
+            failures = failures.min(1);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(60));
+        // Whatever changed while nobody listened (also when the next connect fails).
+        let _ = refresh(&ctx, &everything()).await;
     }
 }
 
-async fn run(ctx: &Ctx) -> Result<(), sea_orm::sqlx::Error> {
+async fn run(ctx: &Ctx) -> Result<(), String> {
     use sea_orm::sqlx::postgres::PgListener;
-    let mut l = PgListener::connect(&ctx.config.database_url).await?;
-    l.listen(CHANNEL).await?;
+    let mut l = PgListener::connect(&ctx.config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    l.listen(CHANNEL).await.map_err(|e| e.to_string())?;
+    tracing::info!("change notifications: listening");
     // Whatever changed while nobody listened.
-    refresh(ctx, &everything()).await;
+    refresh(ctx, &everything()).await?;
     loop {
         let mut what = BTreeSet::new();
-        match l.try_recv().await? {
+        match l.try_recv().await.map_err(|e| e.to_string())? {
             Some(n) => note(ctx, n.payload(), &mut what),
-            None => {
-                refresh(ctx, &everything()).await;
-                continue;
-            }
+            // The connection was lost and regained: notifications may have been missed.
+            None => what.extend(everything()),
         }
         let until = tokio::time::Instant::now() + GATHER;
         while let Ok(r) = tokio::time::timeout_at(until, l.try_recv()).await {
-            match r? {
+            match r.map_err(|e| e.to_string())? {
                 Some(n) => note(ctx, n.payload(), &mut what),
                 None => what.extend(everything()),
             }
         }
-        refresh(ctx, &what).await;
+        // A refresh that fails (database unreachable) ends this connection: the retry path
+        // refreshes everything again, so nothing stays stale.
+        refresh(ctx, &what).await?;
     }
 }
 
@@ -82,14 +102,12 @@ fn note(ctx: &Ctx, payload: &str, what: &mut BTreeSet<String>) {
     }
 }
 
-async fn refresh(ctx: &Ctx, what: &BTreeSet<String>) {
+async fn refresh(ctx: &Ctx, what: &BTreeSet<String>) -> Result<(), String> {
     for w in what {
         match w.as_str() {
-            "policy" => {
-                if let Err(e) = reload_policy(ctx).await {
-                    tracing::error!(error = %e, "reloading the policy after another process changed it");
-                }
-            }
+            "policy" => reload_policy(ctx)
+                .await
+                .map_err(|e| format!("reloading the policy: {e}"))?,
             "tokens" => crate::tokens::service::forget_tokens(ctx),
             other => {
                 if let Some(k) = other.strip_prefix("catalog:").and_then(ResourceType::parse) {
@@ -98,16 +116,31 @@ async fn refresh(ctx: &Ctx, what: &BTreeSet<String>) {
             }
         }
     }
+    Ok(())
 }
 
-/// Loads the policy again, holding the enforcer's write lock meanwhile: a change of this process
-/// that commits during the load waits for the lock and is applied after (applying a line twice
-/// is harmless), so none is lost.
+/// Loads the policy into a new enforcer without holding the lock (services wait for the
+/// enforcer while holding database connections: loading under the write lock could wait for a
+/// connection they hold). It is swapped in only if no change of this process reached the
+/// enforcer meanwhile (the policy epoch is unchanged); otherwise the load is repeated, since that
+/// change may have committed after the load read its table.
 async fn reload_policy(ctx: &Ctx) -> Result<(), casbin::Error> {
-    let mut e = ctx.enforcer.write().await;
-    crate::perms::casbin::policy_changed();
-    let fresh = crate::perms::casbin::enforcer(&ctx.db).await?;
-    *e = fresh;
-    crate::perms::casbin::policy_changed();
-    Ok(())
+    for _ in 0..10 {
+        let before = crate::perms::casbin::epoch();
+        let fresh = crate::perms::casbin::enforcer(&ctx.db).await?;
+        let mut e = ctx.enforcer.write().await;
+        if crate::perms::casbin::epoch() == before {
+            crate::perms::casbin::policy_changed();
+            *e = fresh;
+            crate::perms::casbin::policy_changed();
+            return Ok(());
+        }
+        drop(e);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Changes keep coming in this process: give up for now; the caller's retry path reloads.
+    Err(casbin::error::AdapterError(Box::new(std::io::Error::other(
+        "the policy kept changing during the reload",
+    )))
+    .into())
 }

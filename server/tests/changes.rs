@@ -90,3 +90,66 @@ async fn another_process_sees_grants_revocations_and_token_changes() {
     .await;
     assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
 }
+
+/// What a transaction notified (the `what` of each notification), waiting 300 ms for stragglers.
+async fn notified(l: &mut sea_orm::sqlx::postgres::PgListener) -> Vec<String> {
+    let mut out = vec![];
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), l.recv()).await {
+        out.push(n.payload().split(' ').next().unwrap_or("").to_string());
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn only_changes_the_caches_use_are_notified() {
+    use axum::http::Method;
+    let t = TestApp::new(Backend::Postgres).await;
+    let mut l = sea_orm::sqlx::postgres::PgListener::connect(&t.ctx.config.database_url)
+        .await
+        .unwrap();
+    l.listen(app::changes::CHANNEL).await.unwrap();
+    let _ = notified(&mut l).await;
+    let id = t
+        .post("/api/hosts/", t.admin(), json!({"name": "notify-1"}))
+        .await
+        .ok()["id"]
+        .as_i64()
+        .unwrap();
+    // A new host: its name catalog (and the creator's grant, when one is written: policy).
+    assert!(notified(&mut l).await.contains(&"catalog:host".to_string()));
+    // Its description or status: nothing any cache holds.
+    t.call(
+        Method::PATCH,
+        &format!("/api/hosts/{id}/"),
+        t.admin(),
+        Some(json!({"description": "rack 4", "status": "attached"})),
+    )
+    .await
+    .ok();
+    assert_eq!(notified(&mut l).await, Vec::<String>::new());
+    // A rename: the catalog.
+    t.call(
+        Method::PATCH,
+        &format!("/api/hosts/{id}/"),
+        t.admin(),
+        Some(json!({"name": "notify-2"})),
+    )
+    .await
+    .ok();
+    assert_eq!(notified(&mut l).await, vec!["catalog:host".to_string()]);
+    // A grant: the policy.
+    let (uid, _) = t.user("carol").await;
+    let _ = notified(&mut l).await;
+    t.grant("user", uid, "dns", &["enable_dns_mgmt"]).await;
+    assert!(notified(&mut l).await.contains(&"policy".to_string()));
+    // Disabling the user: tokens.
+    t.post(
+        &format!("/api/users/{uid}/actions/disable/"),
+        t.admin(),
+        json!({}),
+    )
+    .await
+    .ok();
+    assert!(notified(&mut l).await.contains(&"tokens".to_string()));
+}

@@ -608,10 +608,8 @@ both! {
         let f = t.get(&format!("{}?value=10.4.0&page_size=1&page=2", rec_path(sid, did)), t.admin()).await.ok();
         assert_eq!((f["count"].as_i64(), f["results"].as_array().map(Vec::len)), (Some(2), Some(1)), "{f}");
         assert_eq!(f["results"][0]["value"], "10.4.0.2");
-        let past = t.get(&format!("{}?value=10.4.0&page_size=1&page=3", rec_path(sid, did)), t.admin()).await;
-        if past.status == 200 {
-            assert_eq!((past.json["count"].as_i64(), past.json["results"].as_array().map(Vec::len)), (Some(2), Some(0)), "{}", past.json);
-        }
+        let past = t.get(&format!("{}?value=10.4.0&page_size=1&page=3", rec_path(sid, did)), t.admin()).await.ok();
+        assert_eq!((past["count"].as_i64(), past["results"].as_array().map(Vec::len)), (Some(2), Some(0)), "{past}");
         let none = t.get(&format!("{}?name=nothing-like-this", rec_path(sid, did)), t.admin()).await.ok();
         assert_eq!((none["count"].as_i64(), none["results"].as_array().map(Vec::len)), (Some(0), Some(0)));
         let named = t.get(&format!("{}?name=old&page_size=10", rec_path(sid, did)), t.admin()).await.ok();

@@ -563,7 +563,9 @@ pub async fn by_username(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<
 /// Usernames by id, kept per process for lists that name many users (requests, their login
 /// users). A username never changes and an id is never reused (PostgreSQL sequences, SQLite
 /// `AUTOINCREMENT`), so an entry cannot go stale and needs no invalidation, in this process or
-/// another; a deleted user keeps his name here. Bounded: cleared past `NameCache::MAX`.
+/// another; a deleted user keeps his name here. (Restoring an older backup into a running
+/// database, or resetting its sequences, breaks the second premise: restart Opsdeck after it.)
+/// Callers pass distinct ids. Bounded: cleared past `NameCache::MAX`.
 #[derive(Default)]
 pub struct NameCache {
     map: std::sync::RwLock<HashMap<i64, String>>,
@@ -587,8 +589,7 @@ impl NameCache {
                     Some(n) => {
                         out.insert(id, n.clone());
                     }
-                    None if !missing.contains(&id) => missing.push(id),
-                    None => {}
+                    None => missing.push(id),
                 }
             }
         }

@@ -754,25 +754,39 @@ pub async fn list_records(
                 .await?,
         ),
         None => {
-            // Filtered: the page and the number of matches in one statement (the filter is
-            // evaluated once; a page past the end asks for the count alone).
-            let rows: Vec<Counted> = q
+            // Filtered: the page's ids and the number of matches in one statement over the
+            // narrow (id, name, type) rows, then the page's records; a page past the end asks for
+            // the count alone.
+            let page: Vec<(i64, i64)> = q
                 .clone()
+                .select_only()
+                .column(C::Id)
                 .column_as(
                     sea_orm::sea_query::Expr::cust("COUNT(*) OVER ()"),
                     "total_rows",
                 )
                 .offset(f.page.offset())
                 .limit(f.page.size())
-                .into_model::<Counted>()
+                .into_tuple()
                 .all(&ctx.db)
                 .await?;
-            let count = match rows.first() {
-                Some(r) => u64::try_from(r.1).unwrap_or(0),
+            let count = match page.first() {
+                Some((_, n)) => u64::try_from(*n).unwrap_or(0),
                 None if f.page.offset() == 0 => 0,
                 None => sea_orm::PaginatorTrait::count(q, &ctx.db).await?,
             };
-            (count, rows.into_iter().map(|r| r.0).collect())
+            let rows = if page.is_empty() {
+                vec![]
+            } else {
+                dns_record::Entity::find()
+                    .filter(C::Id.is_in(page.into_iter().map(|(id, _)| id)))
+                    .order_by_asc(C::Name)
+                    .order_by_asc(C::Rtype)
+                    .order_by_asc(C::Id)
+                    .all(&ctx.db)
+                    .await?
+            };
+            (count, rows)
         }
     };
     Ok(Page::new(
@@ -780,18 +794,6 @@ pub async fn list_records(
         &f.page,
         rows.into_iter().map(|r| wire(r, &zone)).collect(),
     ))
-}
-
-/// A record with the number of rows its query matched (`COUNT(*) OVER ()` as `total_rows`).
-struct Counted(dns_record::Model, i64);
-
-impl sea_orm::FromQueryResult for Counted {
-    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
-        Ok(Counted(
-            dns_record::Model::from_query_result(res, pre)?,
-            res.try_get(pre, "total_rows")?,
-        ))
-    }
 }
 
 /// The number of records of zone `did` from `dns_record_counts` (None: no row yet).
