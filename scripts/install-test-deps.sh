@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need from Debian and npm: PostgreSQL, Chromium, an SMTP sink,
-# PowerDNS (with its SQLite backend), BIND (with dig and nsupdate) and openssl (certificate checks).
+# PowerDNS (with its SQLite backend), BIND (with dig and nsupdate), openssl (certificate checks)
+# and OpenSSH (managed hosts).
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
@@ -12,6 +13,10 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 [ -x /usr/sbin/named ] || need+=(bind9)
 command -v dig >/dev/null || need+=(dnsutils)
 command -v openssl >/dev/null || need+=(openssl)
+# Managed hosts: OpenSSH servers in network namespaces (server/tests/common/ssh_hosts.rs).
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${need[@]}"

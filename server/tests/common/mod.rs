@@ -11,6 +11,7 @@ use tower::ServiceExt;
 
 pub mod dns_api;
 pub mod dns_servers;
+pub mod ssh_hosts;
 
 pub const ADMIN_PW: &str = "admin-pass-123";
 

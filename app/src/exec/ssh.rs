@@ -1,0 +1,446 @@
+//! SSH to managed hosts through russh (pure Rust, no `ssh` binary): connect (optionally from a
+//! network namespace), check the host key against the pinned one, log in with a password or a
+//! private key, and run commands with their output streamed as it arrives.
+//!
+//! Errors carry fixed, secret-free messages (`SshError::message`): credentials never reach an
+//! answer, a log line or task output through this module.
+use russh::client;
+use russh::keys::{decode_secret_key, HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::ChannelMsg;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to log in. `Debug` never shows the secret.
+#[derive(Clone)]
+pub enum Login {
+    Password(String),
+    /// An OpenSSH (or PEM/PKCS#8) private key, with its passphrase when it has one.
+    Key {
+        pem: String,
+        passphrase: Option<String>,
+    },
+}
+
+impl fmt::Debug for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Login::Password(_) => f.write_str("Login::Password(***)"),
+            Login::Key { .. } => f.write_str("Login::Key(***)"),
+        }
+    }
+}
+
+/// Where to connect and as whom.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub address: String,
+    pub port: u16,
+    pub username: String,
+    pub login: Login,
+}
+
+impl Target {
+    /// `address:port` as shown in messages (IPv6 in brackets).
+    pub fn endpoint(&self) -> String {
+        if self.address.contains(':') {
+            format!("[{}]:{}", self.address, self.port)
+        } else {
+            format!("{}:{}", self.address, self.port)
+        }
+    }
+}
+
+/// A host key as the server offered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostKey {
+    /// `algorithm base64` (the OpenSSH public key line without a comment).
+    pub openssh: String,
+    /// `SHA256:…`, as `ssh-keygen -lf` prints it.
+    pub fingerprint: String,
+}
+
+/// Why an SSH operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SshError {
+    /// No TCP connection (refused, no route, timed out).
+    Unreachable { endpoint: String, reason: String },
+    /// The server's key is not the pinned one: refused until an operator accepts the new key.
+    HostKeyChanged {
+        endpoint: String,
+        pinned: String,
+        offered: HostKey,
+    },
+    /// The server refused the login (wrong password, key not authorized, unknown user).
+    LoginRefused { endpoint: String, username: String },
+    /// The stored credential cannot be used (a private key that does not parse, a wrong passphrase).
+    BadCredential(&'static str),
+    /// A step took longer than allowed.
+    Timeout {
+        endpoint: String,
+        what: &'static str,
+    },
+    /// The SSH conversation broke down.
+    Protocol {
+        endpoint: String,
+        what: &'static str,
+    },
+}
+
+impl SshError {
+    /// The message for answers and task output: names the host and the user, never a secret.
+    pub fn message(&self) -> String {
+        match self {
+            SshError::Unreachable { endpoint, reason } => {
+                format!("{endpoint} unreachable: {reason}")
+            }
+            SshError::HostKeyChanged {
+                endpoint, offered, ..
+            } => format!(
+                "the host key of {endpoint} changed (now {}); refused until an operator accepts it",
+                offered.fingerprint
+            ),
+            SshError::LoginRefused { endpoint, username } => {
+                format!("{endpoint} refused the login of {username} (wrong password or key not authorized)")
+            }
+            SshError::BadCredential(why) => format!("the stored credential cannot be used: {why}"),
+            SshError::Timeout { endpoint, what } => format!("{endpoint}: {what} timed out"),
+            SshError::Protocol { endpoint, what } => format!("{endpoint}: {what} failed"),
+        }
+    }
+}
+
+impl fmt::Display for SshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+/// Connection settings of the process (`OPSDECK_SSH_CONNECT_TIMEOUT`, `OPSDECK_SSH_NETNS`).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// For the TCP connection, the handshake and the login, each.
+    pub connect_timeout: Duration,
+    /// A network namespace (`/run/netns/<name>`) to open SSH connections in; the rest of Opsdeck
+    /// (database, mail, HTTP) stays where it is.
+    pub netns: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            connect_timeout: Duration::from_secs(10),
+            netns: None,
+        }
+    }
+}
+
+/// The key line without its comment, so pinned and offered lines compare by key alone.
+fn key_line(s: &str) -> String {
+    s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+struct Checker {
+    pinned: Option<String>,
+    seen: Arc<Mutex<Option<HostKey>>>,
+}
+
+impl client::Handler for Checker {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        offered: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        // Host certificates are not supported: only plain keys are pinned.
+        let PublicKeyOrCertificate::PublicKey { key, .. } = offered else {
+            return Ok(false);
+        };
+        let line = key.to_openssh().map_err(|_| russh::Error::KexInit)?;
+        let offered = HostKey {
+            openssh: key_line(&line),
+            fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
+        };
+        let ok = self
+            .pinned
+            .as_deref()
+            .is_none_or(|p| key_line(p) == offered.openssh);
+        if let Ok(mut s) = self.seen.lock() {
+            *s = Some(offered);
+        }
+        Ok(ok)
+    }
+}
+
+/// An open, logged-in SSH connection. Channels (one per command) share it.
+pub struct Session {
+    handle: client::Handle<Checker>,
+    endpoint: String,
+    /// The key the server showed (to pin on first contact).
+    pub host_key: HostKey,
+}
+
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a remote command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit status; `None` when the command was killed by a signal or the channel closed
+    /// without one.
+    pub code: Option<u32>,
+    pub signal: Option<String>,
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Opens a TCP connection, in the configured network namespace if any. A namespace is entered
+/// by a short-lived thread of its own (`setns` changes only the calling thread), never by a
+/// runtime thread that would carry the namespace into other work.
+async fn tcp(
+    opts: &Options,
+    endpoint: &str,
+    address: &str,
+    port: u16,
+) -> Result<tokio::net::TcpStream, SshError> {
+    let unreachable = |reason: String| SshError::Unreachable {
+        endpoint: endpoint.to_string(),
+        reason,
+    };
+    let addr: SocketAddr = match address.parse::<std::net::IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port),
+        Err(_) => {
+            let host = address.to_string();
+            tokio::task::spawn_blocking(move || (host.as_str(), port).to_socket_addrs())
+                .await
+                .map_err(|_| unreachable("name lookup failed".into()))?
+                .map_err(|_| unreachable("unknown host name".into()))?
+                .next()
+                .ok_or_else(|| unreachable("unknown host name".into()))?
+        }
+    };
+    let timeout = opts.connect_timeout;
+    let netns = opts.netns.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("ssh-connect".into())
+        .spawn(move || {
+            let r = (|| -> std::io::Result<std::net::TcpStream> {
+                if let Some(ns) = netns {
+                    enter_netns(&ns)?;
+                }
+                let s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+                s.set_nonblocking(true)?;
+                s.set_nodelay(true)?;
+                Ok(s)
+            })();
+            let _ = tx.send(r);
+        })
+        .map_err(|_| unreachable("could not start a connection".into()))?;
+    let std_stream = rx
+        .await
+        .map_err(|_| unreachable("could not start a connection".into()))?
+        .map_err(|e| {
+            unreachable(match e.kind() {
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    format!("no answer within {} s", timeout.as_secs())
+                }
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                _ => match e.raw_os_error() {
+                    Some(libc::EHOSTUNREACH) => "no route to host".into(),
+                    Some(libc::ENETUNREACH) => "network unreachable".into(),
+                    _ => "connection failed".into(),
+                },
+            })
+        })?;
+    tokio::net::TcpStream::from_std(std_stream)
+        .map_err(|_| unreachable("could not use the connection".into()))
+}
+
+fn enter_netns(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path)?;
+    // SAFETY: setns on an open namespace file descriptor; affects only this thread.
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Connects, checks the host key (`pinned`: the OpenSSH line pinned for this endpoint, `None` on
+/// first contact, when any key is accepted and answered in `Session::host_key`) and logs in.
+pub async fn connect(
+    opts: &Options,
+    t: &Target,
+    pinned: Option<&str>,
+) -> Result<Session, SshError> {
+    let endpoint = t.endpoint();
+    let timeout = opts.connect_timeout;
+    let stream = tcp(opts, &endpoint, &t.address, t.port).await?;
+    let seen = Arc::new(Mutex::new(None));
+    let config = Arc::new(client::Config {
+        inactivity_timeout: Some(Duration::from_secs(120)),
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 4,
+        ..Default::default()
+    });
+    let checker = Checker {
+        pinned: pinned.map(str::to_string),
+        seen: seen.clone(),
+    };
+    let offered = || seen.lock().ok().and_then(|s| s.clone());
+    let handshake =
+        tokio::time::timeout(timeout, client::connect_stream(config, stream, checker)).await;
+    let mut handle = match handshake {
+        Err(_) => {
+            return Err(SshError::Timeout {
+                endpoint,
+                what: "the SSH handshake",
+            })
+        }
+        Ok(Err(_)) => {
+            return Err(match (pinned, offered()) {
+                (Some(p), Some(o)) if key_line(p) != o.openssh => SshError::HostKeyChanged {
+                    endpoint,
+                    pinned: key_line(p),
+                    offered: o,
+                },
+                _ => SshError::Protocol {
+                    endpoint,
+                    what: "the SSH handshake",
+                },
+            })
+        }
+        Ok(Ok(h)) => h,
+    };
+    let host_key = offered().ok_or_else(|| SshError::Protocol {
+        endpoint: endpoint.clone(),
+        what: "the SSH handshake",
+    })?;
+    let result = tokio::time::timeout(timeout, authenticate(&mut handle, t)).await;
+    match result {
+        Err(_) => Err(SshError::Timeout {
+            endpoint,
+            what: "the login",
+        }),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(true)) => Ok(Session {
+            handle,
+            endpoint,
+            host_key,
+        }),
+        Ok(Ok(false)) => Err(SshError::LoginRefused {
+            endpoint,
+            username: t.username.clone(),
+        }),
+    }
+}
+
+/// Logs in: `Ok(true)` accepted, `Ok(false)` refused by the server.
+async fn authenticate(handle: &mut client::Handle<Checker>, t: &Target) -> Result<bool, SshError> {
+    let broke = |what| SshError::Protocol {
+        endpoint: t.endpoint(),
+        what,
+    };
+    let r = match &t.login {
+        Login::Password(p) => handle
+            .authenticate_password(t.username.clone(), p.clone())
+            .await
+            .map_err(|_| broke("the login"))?,
+        Login::Key { pem, passphrase } => {
+            let key = decode_secret_key(pem, passphrase.as_deref()).map_err(|_| {
+                SshError::BadCredential("the private key could not be read (wrong passphrase?)")
+            })?;
+            let hash = handle
+                .best_supported_rsa_hash()
+                .await
+                .map_err(|_| broke("the login"))?
+                .flatten();
+            handle
+                .authenticate_publickey(
+                    t.username.clone(),
+                    PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                )
+                .await
+                .map_err(|_| broke("the login"))?
+        }
+    };
+    Ok(r.success())
+}
+
+impl Session {
+    /// `address:port` of the connection.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Runs `command` (through the login shell of the remote user) and hands each chunk of its
+    /// output to `out` as it arrives. No time limit here: callers wrap it in theirs.
+    pub async fn exec(
+        &self,
+        command: &str,
+        mut out: impl FnMut(Stream, &[u8]),
+    ) -> Result<Exit, SshError> {
+        let broke = |what| SshError::Protocol {
+            endpoint: self.endpoint.clone(),
+            what,
+        };
+        let mut channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|_| broke("opening a channel"))?;
+        channel
+            .exec(true, command)
+            .await
+            .map_err(|_| broke("starting the command"))?;
+        let mut exit = Exit {
+            code: None,
+            signal: None,
+        };
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { ref data } => out(Stream::Stdout, data),
+                ChannelMsg::ExtendedData { ref data, ext: 1 } => out(Stream::Stderr, data),
+                ChannelMsg::ExitStatus { exit_status } => exit.code = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    exit.signal = Some(format!("{signal_name:?}"))
+                }
+                _ => {}
+            }
+        }
+        Ok(exit)
+    }
+
+    /// Runs `command` and answers its exit and whole output (stdout, stderr), for short checks.
+    pub async fn run(&self, command: &str) -> Result<(Exit, Vec<u8>, Vec<u8>), SshError> {
+        let (mut o, mut e) = (vec![], vec![]);
+        let exit = self
+            .exec(command, |s, d| match s {
+                Stream::Stdout => o.extend_from_slice(d),
+                Stream::Stderr => e.extend_from_slice(d),
+            })
+            .await?;
+        Ok((exit, o, e))
+    }
+
+    /// Says goodbye to the server.
+    pub async fn close(self) {
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
