@@ -56,13 +56,35 @@ async fn key_and_password_logins_run_commands_on_separate_hosts() {
         );
         s.close().await;
     }
-    let s = ssh::connect(&opts(&h), &password(&h, 1, PW_PASS), None)
+    // A password goes only to a host whose key is pinned: fetched first (no login), then pinned.
+    let e = ssh::connect(&opts(&h), &password(&h, 1, PW_PASS), None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, SshError::NotPinned { .. }), "{e:?}");
+    let key = ssh::fetch_host_key(&opts(&h), &h.hosts[1].address, 22)
+        .await
+        .unwrap();
+    assert_eq!(key.openssh, h.host_key(1));
+    let s = ssh::connect(&opts(&h), &password(&h, 1, PW_PASS), Some(&key.openssh))
         .await
         .unwrap();
     let (exit, out, err) = s.run("id -un; echo oops >&2; exit 3").await.unwrap();
     assert_eq!(exit.code, Some(3));
     assert_eq!(String::from_utf8_lossy(&out), format!("{PW_USER}\n"));
     assert_eq!(String::from_utf8_lossy(&err), "oops\n");
+    // A command that reads its input sees the end of it instead of waiting forever.
+    let r = tokio::time::timeout(Duration::from_secs(5), s.run("cat; echo read-all")).await;
+    let (exit, out, _) = r.expect("a command reading stdin hung").unwrap();
+    assert!(exit.success());
+    assert_eq!(out, b"read-all\n");
+    // Killed by a signal: no exit code, the signal's name.
+    let (exit, _, _) = s.run("kill -KILL $$").await.unwrap();
+    assert_eq!(
+        (exit.code, exit.signal.as_deref()),
+        (None, Some("KILL")),
+        "{exit:?}"
+    );
 }
 
 #[tokio::test]
@@ -104,7 +126,8 @@ async fn output_streams_while_the_command_runs() {
 async fn refused_logins_are_clear_and_never_show_the_secret() {
     let h = SshHosts::start(1);
     let secret = "wrong-Secret-4711";
-    let e = ssh::connect(&opts(&h), &password(&h, 0, secret), None)
+    let pin = h.host_key(0);
+    let e = ssh::connect(&opts(&h), &password(&h, 0, secret), Some(&pin))
         .await
         .err()
         .unwrap();
@@ -220,10 +243,4 @@ async fn unreachable_hosts_fail_with_their_address() {
         e.message(),
         "10.200.0.11:2222 unreachable: connection refused"
     );
-    // Outside the namespace the hosts do not exist at all.
-    let plain = Options {
-        netns: None,
-        connect_timeout: Duration::from_secs(1),
-    };
-    assert!(ssh::connect(&plain, &root(&h, 0), None).await.is_err());
 }

@@ -5,7 +5,9 @@
 //! Errors carry fixed, secret-free messages (`SshError::message`): credentials never reach an
 //! answer, a log line or task output through this module.
 use russh::client;
-use russh::keys::{decode_secret_key, HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{
+    decode_secret_key, Algorithm, HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate,
+};
 use russh::ChannelMsg;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -77,6 +79,11 @@ pub enum SshError {
     LoginRefused { endpoint: String, username: String },
     /// The stored credential cannot be used (a private key that does not parse, a wrong passphrase).
     BadCredential(&'static str),
+    /// A password login to a host whose key is not pinned yet: the password would go to a host
+    /// nobody has checked. Fetch its key (`fetch_host_key`), pin it, then log in.
+    NotPinned { endpoint: String },
+    /// The pinned host key is not an OpenSSH public key line.
+    BadPin { endpoint: String },
     /// A step took longer than allowed.
     Timeout {
         endpoint: String,
@@ -106,6 +113,12 @@ impl SshError {
                 format!("{endpoint} refused the login of {username} (wrong password or key not authorized)")
             }
             SshError::BadCredential(why) => format!("the stored credential cannot be used: {why}"),
+            SshError::NotPinned { endpoint } => format!(
+                "{endpoint}: no host key is pinned yet; a password is only sent to a pinned host"
+            ),
+            SshError::BadPin { endpoint } => {
+                format!("the host key pinned for {endpoint} cannot be read")
+            }
             SshError::Timeout { endpoint, what } => format!("{endpoint}: {what} timed out"),
             SshError::Protocol { endpoint, what } => format!("{endpoint}: {what} failed"),
         }
@@ -143,7 +156,9 @@ fn key_line(s: &str) -> String {
 }
 
 struct Checker {
-    pinned: Option<String>,
+    pinned: Option<PublicKey>,
+    /// Only record the key and stop before any login (`fetch_host_key`).
+    probe: bool,
     seen: Arc<Mutex<Option<HostKey>>>,
 }
 
@@ -154,24 +169,88 @@ impl client::Handler for Checker {
         &mut self,
         offered: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        // Host certificates are not supported: only plain keys are pinned.
+        // Host certificates are not asked for (none in `Preferred::host_key_certificates`):
+        // only plain keys are pinned.
         let PublicKeyOrCertificate::PublicKey { key, .. } = offered else {
             return Ok(false);
         };
         let line = key.to_openssh().map_err(|_| russh::Error::KexInit)?;
-        let offered = HostKey {
+        let seen = HostKey {
             openssh: key_line(&line),
             fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
         };
-        let ok = self
-            .pinned
-            .as_deref()
-            .is_none_or(|p| key_line(p) == offered.openssh);
         if let Ok(mut s) = self.seen.lock() {
-            *s = Some(offered);
+            *s = Some(seen);
         }
-        Ok(ok)
+        if self.probe {
+            return Ok(false);
+        }
+        // Compared by key, not by text (`ssh-rsa` lines of rsa-sha2 keys compare equal).
+        Ok(self
+            .pinned
+            .as_ref()
+            .is_none_or(|p| p.key_data() == key.key_data()))
     }
+}
+
+/// The host key algorithms to negotiate for a pinned key: only its own kind, so a server that
+/// also has keys of other kinds shows the pinned one (as OpenSSH does with known_hosts) instead
+/// of what would look like a changed key.
+fn algorithms_for(key: &PublicKey) -> Vec<Algorithm> {
+    match key.algorithm() {
+        Algorithm::Rsa { .. } => vec![
+            Algorithm::Rsa {
+                hash: Some(russh::keys::ssh_key::HashAlg::Sha512),
+            },
+            Algorithm::Rsa {
+                hash: Some(russh::keys::ssh_key::HashAlg::Sha256),
+            },
+            Algorithm::Rsa { hash: None },
+        ],
+        other => vec![other],
+    }
+}
+
+fn config(pinned: Option<&PublicKey>) -> Arc<client::Config> {
+    let mut c = client::Config {
+        inactivity_timeout: Some(Duration::from_secs(120)),
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 4,
+        ..Default::default()
+    };
+    if let Some(p) = pinned {
+        c.preferred.key = algorithms_for(p).into();
+    }
+    Arc::new(c)
+}
+
+/// Connects only to read the host key the server offers (before any login), for an operator to
+/// pin on first contact.
+pub async fn fetch_host_key(opts: &Options, address: &str, port: u16) -> Result<HostKey, SshError> {
+    let t = Target {
+        address: address.to_string(),
+        port,
+        username: String::new(),
+        login: Login::Password(String::new()),
+    };
+    let endpoint = t.endpoint();
+    let stream = tcp(opts, &endpoint, address, port).await?;
+    let seen = Arc::new(Mutex::new(None));
+    let checker = Checker {
+        pinned: None,
+        probe: true,
+        seen: seen.clone(),
+    };
+    let _ = tokio::time::timeout(
+        opts.connect_timeout,
+        client::connect_stream(config(None), stream, checker),
+    )
+    .await;
+    let key = seen.lock().ok().and_then(|s| s.clone());
+    key.ok_or(SshError::Protocol {
+        endpoint,
+        what: "reading the host key",
+    })
 }
 
 /// An open, logged-in SSH connection. Channels (one per command) share it.
@@ -279,8 +358,10 @@ fn enter_netns(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-/// Connects, checks the host key (`pinned`: the OpenSSH line pinned for this endpoint, `None` on
-/// first contact, when any key is accepted and answered in `Session::host_key`) and logs in.
+/// Connects, checks the host key and logs in. `pinned`: the OpenSSH line pinned for this endpoint;
+/// `None` (first contact) is allowed for key logins only, which reveal nothing to an impostor:
+/// any key is then accepted and answered in `Session::host_key` to pin. A password login needs a
+/// pinned key (`fetch_host_key` first).
 pub async fn connect(
     opts: &Options,
     t: &Target,
@@ -288,21 +369,30 @@ pub async fn connect(
 ) -> Result<Session, SshError> {
     let endpoint = t.endpoint();
     let timeout = opts.connect_timeout;
+    let pinned_key = match pinned {
+        Some(p) => Some(
+            PublicKey::from_openssh(p.trim()).map_err(|_| SshError::BadPin {
+                endpoint: endpoint.clone(),
+            })?,
+        ),
+        None if matches!(t.login, Login::Password(_)) => {
+            return Err(SshError::NotPinned { endpoint });
+        }
+        None => None,
+    };
     let stream = tcp(opts, &endpoint, &t.address, t.port).await?;
     let seen = Arc::new(Mutex::new(None));
-    let config = Arc::new(client::Config {
-        inactivity_timeout: Some(Duration::from_secs(120)),
-        keepalive_interval: Some(Duration::from_secs(15)),
-        keepalive_max: 4,
-        ..Default::default()
-    });
     let checker = Checker {
-        pinned: pinned.map(str::to_string),
+        pinned: pinned_key.clone(),
+        probe: false,
         seen: seen.clone(),
     };
     let offered = || seen.lock().ok().and_then(|s| s.clone());
-    let handshake =
-        tokio::time::timeout(timeout, client::connect_stream(config, stream, checker)).await;
+    let handshake = tokio::time::timeout(
+        timeout,
+        client::connect_stream(config(pinned_key.as_ref()), stream, checker),
+    )
+    .await;
     let mut handle = match handshake {
         Err(_) => {
             return Err(SshError::Timeout {
@@ -311,17 +401,32 @@ pub async fn connect(
             })
         }
         Ok(Err(_)) => {
-            return Err(match (pinned, offered()) {
-                (Some(p), Some(o)) if key_line(p) != o.openssh => SshError::HostKeyChanged {
+            let Some(p) = pinned_key else {
+                return Err(SshError::Protocol {
                     endpoint,
-                    pinned: key_line(p),
+                    what: "the SSH handshake",
+                });
+            };
+            // A different key, or none of the pinned kind any more (no common algorithm): then
+            // ask which key the server has now.
+            let now = match offered() {
+                Some(o) => Some(o),
+                None => fetch_host_key(opts, &t.address, t.port).await.ok(),
+            };
+            let differs = |o: &HostKey| {
+                PublicKey::from_openssh(&o.openssh).map_or(true, |k| k.key_data() != p.key_data())
+            };
+            return Err(match now {
+                Some(o) if differs(&o) => SshError::HostKeyChanged {
+                    endpoint,
+                    pinned: key_line(pinned.unwrap_or_default()),
                     offered: o,
                 },
                 _ => SshError::Protocol {
                     endpoint,
                     what: "the SSH handshake",
                 },
-            })
+            });
         }
         Ok(Ok(h)) => h,
     };
@@ -406,20 +511,38 @@ impl Session {
             .exec(true, command)
             .await
             .map_err(|_| broke("starting the command"))?;
+        // No input: a command that reads stdin sees its end instead of waiting forever.
+        channel
+            .eof()
+            .await
+            .map_err(|_| broke("starting the command"))?;
         let mut exit = Exit {
             code: None,
             signal: None,
         };
+        let mut closed = false;
         while let Some(msg) = channel.wait().await {
             match msg {
                 ChannelMsg::Data { ref data } => out(Stream::Stdout, data),
                 ChannelMsg::ExtendedData { ref data, ext: 1 } => out(Stream::Stderr, data),
                 ChannelMsg::ExitStatus { exit_status } => exit.code = Some(exit_status),
                 ChannelMsg::ExitSignal { signal_name, .. } => {
-                    exit.signal = Some(format!("{signal_name:?}"))
+                    exit.signal = Some(match signal_name {
+                        russh::Sig::Custom(s) => s,
+                        other => format!("{other:?}"),
+                    })
                 }
+                ChannelMsg::Failure => {
+                    let _ = channel.close().await;
+                    return Err(broke("running the command (the server refused it)"));
+                }
+                ChannelMsg::Close => closed = true,
                 _ => {}
             }
+        }
+        // The channel's messages ended without a close or an exit: the connection broke.
+        if !closed && exit.code.is_none() && exit.signal.is_none() {
+            return Err(broke("the connection (lost while the command ran)"));
         }
         Ok(exit)
     }
