@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'playwright-core';
-import { launch, page, hydrated, login, logout, BASE, ADMIN_USER, ADMIN_PASSWORD } from './helpers.mjs';
+import { launch, page, hydrated, login, logout, approveFromList, BASE, ADMIN_USER, ADMIN_PASSWORD } from './helpers.mjs';
 
 const PDNS_URL = process.env.OPSDECK_E2E_PDNS_URL;
 const PDNS_KEY = process.env.OPSDECK_E2E_PDNS_KEY;
@@ -90,13 +90,7 @@ test('a domain request: filed in the form, approved from the inbox, served by Po
   await p.waitForURL(/\/requests/);
   await hydrated(p);
   await p.click('#kind-tabs [data-kind=domains]');
-  await p.waitForSelector(`#requests-table tr[data-request="${id}"]`);
-  await hydrated(p);
-  await p.click(`#requests-table tr[data-request="${id}"] a >> nth=0`);
-  await p.waitForSelector('#action-approve');
-  await hydrated(p);
-  await p.click('#action-approve');
-  await p.waitForSelector('#request-title [data-status=approved], #request-title [data-status=finished]');
+  await approveFromList(p, id);
 
   // The job runner of the server pushes the record; the request finishes.
   let served = '';

@@ -46,3 +46,15 @@ export async function logout(p) {
   await p.click('#logout');
   await p.waitForURL(/\/login$/, { timeout: 15000 });
 }
+
+// Opens request `id` from the requests table on the page and approves it (the caller's page
+// accepts the confirmation dialog); waits for the approved (or already finished) request.
+export async function approveFromList(p, id) {
+  await p.waitForSelector(`#requests-table tr[data-request="${id}"]`);
+  await hydrated(p);
+  await p.click(`#requests-table tr[data-request="${id}"] a >> nth=0`);
+  await p.waitForSelector('#action-approve');
+  await hydrated(p);
+  await p.click('#action-approve');
+  await p.waitForSelector('#request-title [data-status=approved], #request-title [data-status=finished]');
+}

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'playwright-core';
-import { launch, page, hydrated, login, logout, BASE, ADMIN_USER, ADMIN_PASSWORD } from './helpers.mjs';
+import { launch, page, hydrated, login, logout, approveFromList, BASE, ADMIN_USER, ADMIN_PASSWORD } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -454,13 +454,7 @@ test('a domain request filed in the form and approved from the inbox answers fro
     await p.waitForSelector('#inbox-badge');
     assert.equal((await p.textContent('#inbox-badge')).trim(), String(before + 1));
     await p.click('nav.sidebar a[data-module=resource_request]');
-    await p.waitForSelector(`#requests-table tr[data-request="${id}"]`);
-    await hydrated(p);
-    await p.click(`#requests-table tr[data-request="${id}"] a >> nth=0`);
-    await p.waitForSelector('#action-approve');
-    await hydrated(p);
-    await p.click('#action-approve');
-    await p.waitForSelector('#request-title [data-status=approved], #request-title [data-status=finished]');
+    await approveFromList(p, id);
     await until(() => pdns.dig(`app.${zone}`).join() === '10.1.2.3', 'the requested record to answer');
     assert.deepEqual(pdns.dig(zone, 'MX'), [`10 app.${zone}.`]);
     // Fulfilment finishes the request once the server has the records.
