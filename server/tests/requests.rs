@@ -1282,3 +1282,40 @@ both!(
         assert_eq!(log["count"], 30, "{log}");
     }
 );
+
+both!(
+    async fn the_upload_server_function_is_for_ssl_approvers_only(t: TestApp) {
+        use leptos::server_fn::ServerFn;
+        let path = <app::requests::api::UploadRequestCertificate as ServerFn>::PATH;
+        let (req, _) = people(&t).await;
+        let id = t
+            .post(
+                "/api/resource-request/ssl-certificates/",
+                Auth::Token(&req.1),
+                json!({"domain": "fn.example.test", "certificate_type": "normal", "purpose": "x", "expect_delivery_days": 3}),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        // The requester (no approve_ssl_cert_req) is refused, with the status of the error.
+        let s = t.login("req", "user-pass-123").await;
+        t.call(
+            Method::POST,
+            path,
+            Auth::Cookie(&s),
+            Some(json!({"id": id, "input": {"cert_pem": "x"}})),
+        )
+        .await
+        .err(403, 40300);
+        // Nothing changed.
+        let r = t
+            .get(
+                &format!("/api/resource-request/ssl-certificates/{id}/"),
+                Auth::Token(&req.1),
+            )
+            .await
+            .ok();
+        assert_eq!(r["status"], "wait_review");
+    }
+);
