@@ -44,6 +44,18 @@ pub struct SecretColumn {
 /// `opsdeck rotate-secrets` re-encrypts it.
 pub const SECRET_COLUMNS: &[SecretColumn] = &[
     SecretColumn {
+        table: "ssh_credentials",
+        id: "id",
+        column: "secret_enc",
+        context: "ssh_credentials.secret_enc",
+    },
+    SecretColumn {
+        table: "ssh_credentials",
+        id: "id",
+        column: "passphrase_enc",
+        context: "ssh_credentials.passphrase_enc",
+    },
+    SecretColumn {
         table: "cert_authorities",
         id: "id",
         column: "key_enc",

@@ -61,6 +61,17 @@ pub struct Config {
     /// Where DNS services may point (`OPSDECK_DNS_ALLOWED_ENDPOINTS`, comma separated `host`,
     /// `host:port`, `*.suffix` or `[v6]:port` patterns, lower case); empty: anywhere.
     pub dns_allowed_endpoints: Vec<String>,
+    /// A network namespace (`/run/netns/<name>`) to open SSH connections in
+    /// (`OPSDECK_SSH_NETNS`); unset: where Opsdeck runs.
+    pub ssh_netns: Option<String>,
+    /// Seconds for an SSH connection, handshake and login, each (`OPSDECK_SSH_CONNECT_TIMEOUT`, 10).
+    pub ssh_connect_timeout: u64,
+    /// Runs (host tasks, deploys) one process executes at once (`OPSDECK_RUN_CONCURRENCY`, 8);
+    /// they do not take the job slots of mail and imports.
+    pub run_concurrency: usize,
+    /// Bytes of output stored per run target (`OPSDECK_OUTPUT_MAX_MB`, 32); the rest is dropped
+    /// with a note.
+    pub output_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -89,6 +100,10 @@ impl Default for Config {
             ca_key_path: None,
             ca_permitted_domains: Vec::new(),
             dns_allowed_endpoints: Vec::new(),
+            ssh_netns: None,
+            ssh_connect_timeout: 10,
+            run_concurrency: 8,
+            output_max_bytes: 32 << 20,
         }
     }
 }
@@ -115,6 +130,8 @@ pub struct Ctx {
     /// Held from the start of a change of who inherits what until the enforcer has it
     /// (`perms::inherit::begin`), so enforcer updates apply in commit order.
     pub structure: Arc<tokio::sync::Mutex<()>>,
+    /// Live output of the runs this process executes (see `exec::hub`).
+    pub hub: Arc<crate::exec::hub::Hub>,
 }
 
 /// Who is acting, and on which request. `id == 0` is an anonymous caller.

@@ -131,6 +131,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
         names: Default::default(),
         instance: instance.into(),
         structure: Default::default(),
+        hub: Default::default(),
     })
 }
 

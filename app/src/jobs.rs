@@ -55,6 +55,8 @@ pub async fn enqueue<C: ConnectionTrait, T: Serialize>(
 fn max_attempts(kind: &str) -> i32 {
     match kind {
         IMPORT => 2,
+        // A run is never executed twice: a run whose process died is failed as interrupted.
+        crate::exec::runner::JOB => 1,
         k if UNTIL_DONE.contains(&k) => i32::MAX,
         _ => 5,
     }
@@ -79,7 +81,7 @@ fn lock_duration(ctx: &Ctx) -> chrono::Duration {
 /// Claims the next due job, atomically (a conditional update that only one runner can win).
 /// A lapsed job that has had all its attempts is failed instead (`give_up`); an import waits
 /// while another import's lock is live.
-async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
+async fn claim(ctx: &Ctx, lane: Lane) -> AppResult<Option<job::Model>> {
     use sea_orm::sea_query::ExprTrait;
     let now = crate::time::now();
     let import_running = Expr::exists(
@@ -105,7 +107,11 @@ async fn claim(ctx: &Ctx) -> AppResult<Option<job::Model>> {
                 .add(job::Column::Status.eq("running"))
                 .add(job::Column::LockedUntil.lte(now)),
         );
-    let due = Condition::all().add(due).add(waits.not());
+    let lane = match lane {
+        Lane::Runs => job::Column::Kind.eq(crate::exec::runner::JOB),
+        Lane::Other => job::Column::Kind.ne(crate::exec::runner::JOB),
+    };
+    let due = Condition::all().add(due).add(waits.not()).add(lane);
     let candidates = job::Entity::find()
         .filter(due.clone())
         .order_by_asc(job::Column::Id)
@@ -172,8 +178,18 @@ async fn give_up(ctx: &Ctx, j: &job::Model) -> AppResult<()> {
                 crate::bulk::service::abandon(ctx, id).await?;
             }
         }
+        if let Some(id) = run_id(j) {
+            crate::exec::runner::job_failed(ctx, id).await?;
+        }
     }
     Ok(())
+}
+
+fn run_id(j: &job::Model) -> Option<i64> {
+    if j.kind != crate::exec::runner::JOB {
+        return None;
+    }
+    serde_json::from_str::<serde_json::Value>(&j.payload).ok()?["run_id"].as_i64()
 }
 
 fn import_id(payload: &str) -> Option<i64> {
@@ -229,6 +245,10 @@ async fn execute(ctx: &Ctx, j: &job::Model) -> Result<(), String> {
             crate::requests::service::fulfil(ctx, id).await
         }
         "cert_expiry" => crate::certs::service::expiry_sweep(ctx).await,
+        crate::exec::runner::JOB => {
+            let id = run_id(j).ok_or("run job without run_id")?;
+            crate::exec::runner::execute(ctx, id).await
+        }
         other => Err(format!("unknown job kind {other}")),
     }
 }
@@ -284,6 +304,9 @@ async fn finish(ctx: &Ctx, j: &job::Model, result: Result<(), String>) -> AppRes
             am.last_error = Set(Some(e));
             if fatal {
                 am.status = Set("failed".into());
+                if let Some(id) = run_id(j) {
+                    crate::exec::runner::job_failed(ctx, id).await?;
+                }
             } else {
                 am.status = Set("queued".into());
                 let wait = 5i64.saturating_mul(2i64.saturating_pow(j.attempts.min(20) as u32));
@@ -300,12 +323,54 @@ async fn finish(ctx: &Ctx, j: &job::Model, result: Result<(), String>) -> AppRes
     Ok(())
 }
 
-/// Starts due jobs while fewer than `job_concurrency` run; answers how many were started.
-async fn fill(ctx: &Ctx, running: &mut JoinSet<()>) -> AppResult<usize> {
+/// The two lanes of the runner: runs (host tasks, deploys) and everything else, so long runs
+/// never take the slots of mail and imports, nor the other way round.
+#[derive(Clone, Copy)]
+enum Lane {
+    Runs,
+    Other,
+}
+
+/// Jobs running in each lane.
+#[derive(Default)]
+struct Running {
+    runs: JoinSet<()>,
+    other: JoinSet<()>,
+}
+
+impl Running {
+    fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.other.is_empty()
+    }
+    async fn join_next(&mut self) -> Option<Result<(), tokio::task::JoinError>> {
+        match (self.runs.is_empty(), self.other.is_empty()) {
+            (true, true) => None,
+            (false, true) => self.runs.join_next().await,
+            (true, false) => self.other.join_next().await,
+            (false, false) => tokio::select! {
+                Some(r) = self.runs.join_next() => Some(r),
+                Some(r) = self.other.join_next() => Some(r),
+            },
+        }
+    }
+}
+
+/// Starts due jobs while fewer than `run_concurrency` runs and `job_concurrency` other jobs
+/// run; answers how many were started.
+async fn fill(ctx: &Ctx, running: &mut Running) -> AppResult<usize> {
     let mut n = 0;
-    while running.len() < ctx.config.job_concurrency.max(1) {
-        let Some(j) = claim(ctx).await? else { break };
-        running.spawn(run_one(ctx.clone(), j));
+    while running.runs.len() < ctx.config.run_concurrency.max(1) {
+        let Some(j) = claim(ctx, Lane::Runs).await? else {
+            break;
+        };
+        running.runs.spawn(run_one(ctx.clone(), j));
+        n += 1;
+    }
+    while running.other.len() < ctx.config.job_concurrency.max(1) {
+        let Some(j) = claim(ctx, Lane::Other).await? else {
+            break;
+        };
+        running.other.spawn(run_one(ctx.clone(), j));
         n += 1;
     }
     Ok(n)
@@ -314,7 +379,7 @@ async fn fill(ctx: &Ctx, running: &mut JoinSet<()>) -> AppResult<usize> {
 /// Runs due jobs, up to `job_concurrency` at a time, until none is left and all have finished;
 /// answers how many ran. Tests call this directly.
 pub async fn run_due(ctx: &Ctx) -> AppResult<usize> {
-    let mut running = JoinSet::new();
+    let mut running = Running::default();
     let mut n = 0;
     loop {
         match fill(ctx, &mut running).await {
@@ -379,9 +444,16 @@ pub async fn schedule_daily(ctx: &Ctx, kind: &str) -> AppResult<bool> {
 /// The runner loop: starts jobs when one is queued, when a running one ends, or every few
 /// seconds (retries, and jobs whose runner died).
 pub async fn worker(ctx: Ctx) {
-    let mut running = JoinSet::new();
+    let mut running = Running::default();
     // Daily jobs: first looked at a minute after start, then every ten minutes.
     let mut daily_at = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Runs that this machine's dead processes left running fail before any job starts.
+    match crate::exec::runner::recover(&ctx, true).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(runs = n, "failed runs interrupted by a stop"),
+        Err(e) => tracing::error!(error = %e, "failing interrupted runs"),
+    }
+    let mut recover_at = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         if tokio::time::Instant::now() >= daily_at {
             daily_at = tokio::time::Instant::now() + Duration::from_secs(600);
@@ -389,6 +461,12 @@ pub async fn worker(ctx: Ctx) {
                 if let Err(e) = schedule_daily(&ctx, kind).await {
                     tracing::error!(error = %e, kind, "scheduling a daily job");
                 }
+            }
+        }
+        if tokio::time::Instant::now() >= recover_at {
+            recover_at = tokio::time::Instant::now() + Duration::from_secs(5);
+            if let Err(e) = crate::exec::runner::recover(&ctx, false).await {
+                tracing::error!(error = %e, "failing interrupted runs");
             }
         }
         if let Err(e) = fill(&ctx, &mut running).await {

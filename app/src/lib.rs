@@ -10,9 +10,11 @@ pub mod auth;
 pub mod bulk;
 pub mod certs;
 pub mod common;
+pub mod credentials;
 pub mod dashboard;
 pub mod dns;
 pub mod error;
+pub mod exec;
 pub mod hosts;
 pub mod perms;
 pub mod productions;
@@ -32,8 +34,6 @@ pub mod ctx;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod entities;
-#[cfg(feature = "ssr")]
-pub mod exec;
 #[cfg(feature = "ssr")]
 pub mod jobs;
 #[cfg(feature = "ssr")]

@@ -14,6 +14,7 @@ mod m20261202_000004_bench_indexes;
 mod m20261202_000005_cert_key_holders;
 mod m20261202_000006_dns_failed;
 mod m20261202_000007_change_notify;
+mod m20261203_000001_exec;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_cert_key_holders::Migration),
             Box::new(m20261202_000006_dns_failed::Migration),
             Box::new(m20261202_000007_change_notify::Migration),
+            Box::new(m20261203_000001_exec::Migration),
         ]
     }
 }

@@ -203,6 +203,9 @@ impl Api {
     pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, h: H, op: Op) -> Self {
         self.add(Method::POST, path, h, op)
     }
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, h: H, op: Op) -> Self {
+        self.add(Method::PUT, path, h, op)
+    }
     pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, h: H, op: Op) -> Self {
         self.add(Method::PATCH, path, h, op)
     }

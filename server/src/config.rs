@@ -95,6 +95,13 @@ pub fn from_env() -> Result<Config, String> {
                     .collect()
             })
             .unwrap_or_default(),
+        ssh_netns: opt("OPSDECK_SSH_NETNS"),
+        ssh_connect_timeout: num("OPSDECK_SSH_CONNECT_TIMEOUT", d.ssh_connect_timeout)?
+            .clamp(1, 120),
+        run_concurrency: num("OPSDECK_RUN_CONCURRENCY", d.run_concurrency as u64)?.clamp(1, 64)
+            as usize,
+        output_max_bytes: num("OPSDECK_OUTPUT_MAX_MB", d.output_max_bytes >> 20)?.clamp(1, 1024)
+            << 20,
     })
 }
 

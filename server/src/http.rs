@@ -41,7 +41,15 @@ pub async fn actor_layer(State(ctx): State<Ctx>, mut req: Request, next: Next) -
         (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
             .then(|| value.trim().to_string())
     });
-    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // A WebSocket handshake is a GET, but opens a channel as the user: cross-site ones are
+    // refused like state changes (cross-site WebSocket hijacking).
+    let websocket = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let unsafe_method =
+        websocket || !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let is_cross_site = cross_site(&req);
     let session = req.extensions().get::<Session>().cloned();
     let result: Result<(), AppError> = async {

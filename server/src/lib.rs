@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config;
 pub mod http;
 pub mod rest;
+pub mod ws;
 
 use app::ctx::Ctx;
 use axum::extract::{FromRef, State};
@@ -95,6 +96,7 @@ pub fn app(ctx: Ctx, leptos: LeptosOptions) -> Router {
     .with_secure(ctx.config.cookie_secure)
     .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
     rest.router
+        .merge(ws::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/api/docs", get(api_docs))
         .route("/api/docs/", get(api_docs))

@@ -1,3 +1,16 @@
-//! The execution engine: SSH to managed hosts (`ssh`); runs of steps on many hosts with live
-//! output come next (issue 10).
+//! The execution engine: SSH to managed hosts (`ssh`), and runs (tasks) of steps on many hosts
+//! with per-host results and live output (`runner`, `output`, `hub`, `service`).
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod hub;
+#[cfg(feature = "ssr")]
+pub mod output;
+#[cfg(feature = "ssr")]
+pub mod plan;
+#[cfg(feature = "ssr")]
+pub mod runner;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
 pub mod ssh;
+pub mod types;

@@ -567,3 +567,26 @@ impl Session {
             .await;
     }
 }
+
+/// The public key (OpenSSH line, no comment) of a private key, which must decode with
+/// `passphrase`: checks a credential when it is stored.
+pub fn public_key_of(pem: &str, passphrase: Option<&str>) -> Result<String, SshError> {
+    let key = decode_secret_key(pem, passphrase).map_err(|_| {
+        SshError::BadCredential("the private key could not be read (wrong passphrase?)")
+    })?;
+    let line = key
+        .public_key()
+        .to_openssh()
+        .map_err(|_| SshError::BadCredential("the private key has no usable public key"))?;
+    Ok(key_line(&line))
+}
+
+impl Options {
+    /// The options of a configuration (`OPSDECK_SSH_CONNECT_TIMEOUT`, `OPSDECK_SSH_NETNS`).
+    pub fn of(c: &crate::ctx::Config) -> Options {
+        Options {
+            connect_timeout: Duration::from_secs(c.ssh_connect_timeout.max(1)),
+            netns: c.ssh_netns.as_ref().map(PathBuf::from),
+        }
+    }
+}

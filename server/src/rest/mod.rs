@@ -12,6 +12,7 @@ pub mod perms;
 pub mod productions;
 pub mod requests;
 pub mod roles;
+pub mod tasks;
 pub mod tokens;
 pub mod users;
 
@@ -33,5 +34,6 @@ pub fn api() -> Api {
     let api = hosts::routes(api);
     let api = tokens::routes(api);
     let api = requests::routes(api);
+    let api = tasks::routes(api);
     audit::routes(api)
 }

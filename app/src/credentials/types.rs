@@ -1,0 +1,140 @@
+//! Wire types of SSH access: credentials (write-only secrets), per-host access settings and
+//! pinned host keys.
+use crate::common::PageQuery;
+use serde::{Deserialize, Serialize};
+
+/// Credential kinds.
+pub const CREDENTIAL_KINDS: &[&str] = &["password", "private_key"];
+
+/// A stored SSH credential. Its secret is never answered: `secret` is always `******`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SshCredential {
+    pub id: i64,
+    pub name: String,
+    /// The login user on hosts.
+    pub username: String,
+    /// `password` or `private_key`.
+    pub kind: String,
+    /// Always `******`.
+    pub secret: String,
+    /// Whether the private key has a passphrase.
+    pub passphrase_set: bool,
+    /// The public key of a private-key credential (OpenSSH line): install it on hosts.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Hosts that log in with it.
+    pub hosts: u64,
+    pub creator: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /hosts/ssh-credentials/` and `PATCH …/{id}/` (absent fields are kept; a new `kind`
+/// needs its secret).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SshCredentialInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// For `password` credentials.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// For `private_key` credentials: an OpenSSH or PEM private key.
+    #[serde(default)]
+    pub private_key: Option<String>,
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+/// `GET /hosts/ssh-credentials/` filters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SshCredentialFilter {
+    /// Name contains.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+/// A credential as other objects name it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CredentialRef {
+    pub id: i64,
+    pub name: String,
+    pub username: String,
+}
+
+/// A host key pinned for an endpoint of a host, and a different key it offered since.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HostKeyInfo {
+    /// `address:port`.
+    pub endpoint: String,
+    pub algorithm: String,
+    /// `SHA256:…`
+    pub fingerprint: String,
+    pub pinned_at: String,
+    /// A different key the host offered: logins are refused until it is accepted.
+    #[serde(default)]
+    pub offered_fingerprint: Option<String>,
+    #[serde(default)]
+    pub offered_at: Option<String>,
+}
+
+/// How Opsdeck reaches a host over SSH.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HostAccess {
+    pub host_id: i64,
+    /// The address set for SSH; `null`: the host's first HOST/PRIVATE address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The address used.
+    #[serde(default)]
+    pub effective_address: Option<String>,
+    pub port: i32,
+    #[serde(default)]
+    pub credential: Option<CredentialRef>,
+    /// The command that stops the host with the `ssh` power provider (default `shutdown -h now`).
+    #[serde(default)]
+    pub stop_cmd: Option<String>,
+    /// The command that restarts it (default `shutdown -r now`).
+    #[serde(default)]
+    pub restart_cmd: Option<String>,
+    pub host_keys: Vec<HostKeyInfo>,
+}
+
+/// `PUT /hosts/{id}/access/`: absent fields are kept; `address: ""` clears the override.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HostAccessInput {
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub port: Option<i32>,
+    /// `0` removes the credential.
+    #[serde(default)]
+    pub credential_id: Option<i64>,
+    #[serde(default)]
+    pub stop_cmd: Option<String>,
+    #[serde(default)]
+    pub restart_cmd: Option<String>,
+}
+
+/// `POST /hosts/{id}/host-key/actions/accept/`: the fingerprint of the offered key, as the
+/// operator checked it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AcceptHostKey {
+    pub fingerprint: String,
+    /// Which endpoint, when the host has several.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
