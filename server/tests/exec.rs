@@ -28,7 +28,11 @@ async fn add_host(t: &TestApp, name: &str, address: &str, credential: i64) -> i6
         .post(
             "/api/hosts/",
             t.admin(),
-            json!({"name": name, "ip_address": [{"address": address, "netmask": "24", "owner": "HOST"}]}),
+            json!({"name": name, "ip_address": [{
+                "address": address.split('/').next().unwrap(),
+                "netmask": address.split('/').nth(1).unwrap_or("24"),
+                "owner": "HOST",
+            }]}),
         )
         .await
         .ok()["id"]
@@ -734,5 +738,371 @@ both!(
             .ok()
             .to_string();
         assert!(!audit.contains("pw-123456"));
+    }
+);
+
+/// Serves the app on a free loopback port (WebSocket upgrades need a real connection).
+async fn serve(t: &TestApp) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = t.router.clone();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    addr
+}
+
+/// Opens a task's channel with extra headers; answers the socket or the refused status.
+async fn open(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, String)],
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    u16,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("websocket: {e}"),
+    }
+}
+
+/// Reads frames until `end` (or the socket closes); answers them as JSON.
+async fn frames(
+    mut ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Vec<Value> {
+    use futures_util::StreamExt;
+    let mut out = vec![];
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+        match m.unwrap() {
+            tokio_tungstenite::tungstenite::Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                let end = v["type"] == "end";
+                out.push(v);
+                if end {
+                    break;
+                }
+            }
+            tokio_tungstenite::tungstenite::Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn text_of(frames: &[Value]) -> String {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "output")
+        .map(|f| f["data"].as_str().unwrap())
+        .collect()
+}
+
+both!(
+    async fn live_output_replays_then_follows_over_websocket(b: Backend) {
+        let h = SshHosts::start(1);
+        let t = app_for(b, &h).await;
+        let cred = key_credential(&t, &h).await;
+        let host = add_host(&t, "live0", &h.hosts[0].address, cred).await;
+        let addr = serve(&t).await;
+        let id = start(
+            &t,
+            &[(host, "live0")],
+            vec![step(
+                "count",
+                "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.3; done",
+            )],
+            1,
+            true,
+        )
+        .await;
+        let path = format!("/channel/{id}");
+        let token = ("authorization", format!("token {}", t.admin_token));
+        // Refused before any upgrade: anonymous 401, a user who may not see the task 404,
+        // a session cookie from another site 403.
+        assert_eq!(open(addr, &path, &[]).await.err(), Some(401));
+        let (_, nobody) = t.user("nobody").await;
+        assert_eq!(
+            open(addr, &path, &[("authorization", format!("token {nobody}"))])
+                .await
+                .err(),
+            Some(404)
+        );
+        let cookie = t.login("admin", ADMIN_PW).await;
+        assert_eq!(
+            open(
+                addr,
+                &path,
+                &[
+                    ("cookie", cookie.clone()),
+                    ("origin", "http://evil.example".into())
+                ]
+            )
+            .await
+            .err(),
+            Some(403)
+        );
+        // Subscribed before the run starts: everything arrives live, in order, then `end`.
+        let ws = open(addr, &path, &[token.clone()]).await.unwrap();
+        let ctx = t.ctx.clone();
+        let jobs = tokio::spawn(async move { app::jobs::run_due(&ctx).await.unwrap() });
+        let live = frames(ws).await;
+        jobs.await.unwrap();
+        assert_eq!(live[0]["type"], "hello");
+        assert_eq!(live[0]["task_id"], id.to_string());
+        let text = text_of(&live);
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("line")).collect();
+        assert_eq!(
+            lines,
+            ["line1", "line2", "line3", "line4", "line5", "line6"],
+            "{text}"
+        );
+        assert!(live
+            .iter()
+            .any(|f| f["type"] == "target" && f["status"] == "running"));
+        assert!(live
+            .iter()
+            .any(|f| f["type"] == "target" && f["status"] == "finished"));
+        let end = live.last().unwrap();
+        assert_eq!(end["type"], "end");
+        assert_eq!(end["status"], "finished");
+        // Ids only grow: a reconnect resumes after the last one it saw.
+        let ids: Vec<i64> = live
+            .iter()
+            .filter(|f| f["type"] == "output")
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        // After the end, from the database: same-site session cookies work; `after` resumes.
+        let same_site = [("cookie", cookie), ("origin", format!("http://{addr}"))];
+        let replay = frames(open(addr, &path, &same_site).await.unwrap()).await;
+        assert_eq!(text_of(&replay), text);
+        assert_eq!(replay.last().unwrap()["status"], "finished");
+        let resumed = frames(
+            open(addr, &format!("{path}?after={}", ids[1]), &[token.clone()])
+                .await
+                .unwrap(),
+        )
+        .await;
+        let first = resumed.iter().find(|f| f["type"] == "output").unwrap();
+        assert_eq!(first["id"].as_i64(), Some(ids[2]));
+        // The seed's alias address answers the same.
+        let alias = frames(
+            open(addr, &format!("/api/channel/{id}/"), &[token])
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(text_of(&alias), text);
+    }
+);
+
+both!(
+    async fn kill_9_mid_task_then_restart_fails_it_as_interrupted_with_its_output(b: Backend) {
+        let h = SshHosts::start(1);
+        let t = app_for(b, &h).await;
+        let c = t
+            .post(
+                "/api/hosts/ssh-credentials/",
+                t.admin(),
+                json!({"name": "pw", "username": PW_USER, "kind": "password", "password": PW_PASS}),
+            )
+            .await
+            .ok();
+        let host = add_host(&t, "k9", &h.hosts[0].address, c["id"].as_i64().unwrap()).await;
+        let id = start(
+            &t,
+            &[(host, "k9")],
+            vec![step(
+                "slow",
+                "echo marker-before-kill; sleep 60; echo never",
+            )],
+            1,
+            true,
+        )
+        .await;
+        let log = t.dir.join("server.log");
+        let spawn = || {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+                .arg("serve")
+                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+                .env("OPSDECK_DATABASE_URL", &t.ctx.config.database_url)
+                .env("OPSDECK_BIND", format!("127.0.0.1:{port}"))
+                .env("OPSDECK_SECRET_KEY", &t.ctx.config.secret_key)
+                .env("OPSDECK_ADMIN_PASSWORD", ADMIN_PW)
+                .env("OPSDECK_SSH_NETNS", h.netns_path())
+                .env("OPSDECK_MAIL_DIR", t.dir.join("mail"))
+                .env("RUST_LOG", "debug")
+                .stdout(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&log)
+                        .unwrap(),
+                )
+                .stderr(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&log)
+                        .unwrap(),
+                )
+                .spawn()
+                .unwrap()
+        };
+        let mut first = spawn();
+        let mut seen = false;
+        for _ in 0..300 {
+            let rows = run_output::Entity::find()
+                .filter(run_output::Column::RunId.eq(id))
+                .all(&t.ctx.db)
+                .await
+                .unwrap();
+            if rows
+                .iter()
+                .any(|r| String::from_utf8_lossy(&r.data).contains("marker-before-kill"))
+            {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            seen,
+            "the step never started: {}\n{}",
+            task_now(&t, id),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        first.kill().unwrap(); // SIGKILL
+        first.wait().unwrap();
+        assert_eq!(task(&t, id).await["status"], "running");
+        let mut second = spawn();
+        let mut v = Value::Null;
+        for _ in 0..300 {
+            v = task(&t, id).await;
+            if v["status"] != "running" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = second.kill();
+        let _ = second.wait();
+        assert_eq!(v["status"], "failed", "{v}");
+        assert_eq!(v["error"], "interrupted");
+        assert_eq!(v["results"][0]["status"], "failed");
+        assert_eq!(v["results"][0]["error"], "interrupted");
+        let target = v["results"][0]["id"].as_i64().unwrap();
+        let out = output_of(&t, id, target).await;
+        assert!(
+            out.contains("marker-before-kill")
+                && out.contains("interrupted")
+                && !out.contains("never"),
+            "{out}"
+        );
+        let open = run_target::Entity::find()
+            .filter(run_target::Column::Status.is_in(["running", "pending"]))
+            .all(&t.ctx.db)
+            .await
+            .unwrap();
+        assert!(open.is_empty(), "{open:?}");
+        let server_log = std::fs::read_to_string(&log).unwrap();
+        assert!(server_log.contains("run interrupted"), "{server_log}");
+        assert!(
+            !server_log.contains(PW_PASS),
+            "the password is in the server log"
+        );
+    }
+);
+
+both!(
+    async fn an_editor_cannot_point_a_credential_at_another_server(b: Backend) {
+        let h = SshHosts::start(2);
+        let t = app_for(b, &h).await;
+        let c = t
+            .post(
+                "/api/hosts/ssh-credentials/",
+                t.admin(),
+                json!({"name": "pw", "username": PW_USER, "kind": "password", "password": PW_PASS}),
+            )
+            .await
+            .ok();
+        let cid = c["id"].as_i64().unwrap();
+        let a = add_host(&t, "a0", &h.hosts[0].address, cid).await;
+        let fresh = add_host(&t, "fresh", "10.200.0.12/32", cid).await;
+        assert_eq!(check(&t, a).await["status"], "finished");
+        let (_, editor) = t
+            .user_with("editor", "host", &["enable_host_mgmt", "edit_host"])
+            .await;
+        let ed = Auth::Token(&editor);
+        let check_as = |host: i64| {
+            let path = format!("/api/hosts/{host}/actions/check-ssh/");
+            let t = &t;
+            async move {
+                let s = t.post(&path, ed, json!({})).await.ok();
+                run_jobs_now(t).await;
+                task(t, s["task_id"].as_str().unwrap().parse().unwrap()).await
+            }
+        };
+        // A host nobody checked yet: an editor's task does not trust whatever answers.
+        let v = check_as(fresh).await;
+        assert_eq!(v["status"], "failed");
+        assert!(
+            v["results"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("a host manager must check"),
+            "{v}"
+        );
+        // The editor moves a checked host to another server's address: its key is not the
+        // host's, so the password is not sent; a manager sees the offered key.
+        t.call(
+            axum::http::Method::PATCH,
+            &format!("/api/hosts/{a}/"),
+            ed,
+            Some(json!({"ip_address": [{"address": h.hosts[1].address, "netmask": "24", "owner": "HOST"}]})),
+        )
+        .await
+        .ok();
+        let v = check_as(a).await;
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["results"][0]["error_code"], 40910, "{v}");
+        let access = t
+            .get(&format!("/api/hosts/{a}/access/"), t.admin())
+            .await
+            .ok();
+        let moved = access["host_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["endpoint"] == format!("{}:22", h.hosts[1].address))
+            .cloned()
+            .unwrap();
+        assert!(moved["offered_fingerprint"].is_string(), "{access}");
+        // A second check while one runs is refused.
+        let path = format!("/api/hosts/{a}/actions/check-ssh/");
+        t.post(&path, t.admin(), json!({})).await.ok();
+        t.post(&path, t.admin(), json!({})).await.err(409, 40900);
+        run_jobs_now(&t).await;
     }
 );

@@ -652,29 +652,28 @@ pub async fn resolve(ctx: &Ctx, host_id: i64) -> Result<Resolved, String> {
     })
 }
 
-/// The key pinned for a host's endpoint.
+/// The key a connection to `endpoint` of a host must present: the one pinned for that
+/// endpoint, else the host's most recently pinned key (a host that moved keeps its key; a new
+/// address with another key is refused until accepted). `None`: the host was never contacted.
 pub async fn pinned(ctx: &Ctx, host_id: i64, endpoint: &str) -> AppResult<Option<String>> {
-    Ok(host_key::Entity::find()
+    let keys = host_key::Entity::find()
         .filter(host_key::Column::HostId.eq(host_id))
-        .filter(host_key::Column::Endpoint.eq(endpoint))
-        .one(&ctx.db)
-        .await?
-        .map(|k| k.public_key))
+        .order_by_desc(host_key::Column::PinnedAt)
+        .all(&ctx.db)
+        .await?;
+    Ok(keys
+        .iter()
+        .find(|k| k.endpoint == endpoint)
+        .or(keys.first())
+        .map(|k| k.public_key.clone()))
 }
 
-/// Pins a key on first contact (audited as the system); answers the key pinned, which is
-/// another caller's when it pinned first.
+/// Pins `key` for a host's endpoint (audited as the system): on first contact, or when a known
+/// key answered at a new endpoint. Answers the key pinned for the endpoint, which is another
+/// caller's when it pinned first.
 pub async fn pin(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppResult<String> {
     let txn = crate::db::begin(&ctx.db).await?;
-    let existing = host_key::Entity::find()
-        .filter(host_key::Column::HostId.eq(host_id))
-        .filter(host_key::Column::Endpoint.eq(endpoint))
-        .one(&txn)
-        .await?;
-    if let Some(k) = existing {
-        return Ok(k.public_key);
-    }
-    host_key::ActiveModel {
+    let inserted = host_key::Entity::insert(host_key::ActiveModel {
         host_id: Set(host_id),
         endpoint: Set(endpoint.into()),
         algorithm: Set(algorithm_of(&key.openssh)),
@@ -686,24 +685,72 @@ pub async fn pin(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppR
         offered_fingerprint: Set(None),
         offered_at: Set(None),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let name = host_of(&txn, host_id).await?.hostname;
-    record(
-        &txn,
-        &Actor::system(),
-        Entry::new("host", "host_key_pin")
-            .target("host", Some(host_id), name)
-            .detail(json!({"endpoint": endpoint, "fingerprint": key.fingerprint})),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            host_key::Column::HostId,
+            host_key::Column::Endpoint,
+        ])
+        .do_nothing()
+        .to_owned(),
     )
+    .exec_without_returning(&txn)
     .await?;
+    if inserted == 1 {
+        let name = host_of(&txn, host_id).await?.hostname;
+        record(
+            &txn,
+            &Actor::system(),
+            Entry::new("host", "host_key_pin")
+                .target("host", Some(host_id), name)
+                .detail(json!({"endpoint": endpoint, "fingerprint": key.fingerprint})),
+        )
+        .await?;
+    }
+    let k = host_key::Entity::find()
+        .filter(host_key::Column::HostId.eq(host_id))
+        .filter(host_key::Column::Endpoint.eq(endpoint))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::internal("host key vanished"))?;
     txn.commit().await?;
-    Ok(key.openssh.clone())
+    Ok(k.public_key)
 }
 
-/// Records a different key a host offered, for an operator to check and accept.
-pub async fn offered(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppResult<()> {
+/// Records a different key a host offered at an endpoint, for a host manager to check and
+/// accept; the endpoint keeps the key it must present meanwhile (`pinned`).
+pub async fn offered(
+    ctx: &Ctx,
+    host_id: i64,
+    endpoint: &str,
+    expected: &str,
+    key: &HostKey,
+) -> AppResult<()> {
+    let txn = crate::db::begin(&ctx.db).await?;
+    let fingerprint = ssh::fingerprint_of(expected).unwrap_or_default();
+    host_key::Entity::insert(host_key::ActiveModel {
+        host_id: Set(host_id),
+        endpoint: Set(endpoint.into()),
+        algorithm: Set(algorithm_of(expected)),
+        public_key: Set(expected.into()),
+        fingerprint: Set(fingerprint),
+        pinned_at: Set(crate::time::now()),
+        pinned_by: Set(None),
+        offered_key: Set(None),
+        offered_fingerprint: Set(None),
+        offered_at: Set(None),
+        ..Default::default()
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            host_key::Column::HostId,
+            host_key::Column::Endpoint,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
     host_key::Entity::update_many()
         .col_expr(
             host_key::Column::OfferedKey,
@@ -716,9 +763,23 @@ pub async fn offered(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> 
         .col_expr(host_key::Column::OfferedAt, Expr::value(crate::time::now()))
         .filter(host_key::Column::HostId.eq(host_id))
         .filter(host_key::Column::Endpoint.eq(endpoint))
-        .exec(&ctx.db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(())
+}
+
+/// Whether runs of this user may trust a host key on first contact: host managers and
+/// superusers only. Anyone who may edit a host may change its addresses; trusting whatever
+/// answers at a new address would let them collect the stored credential with their own server.
+pub async fn may_pin_first(ctx: &Ctx, user_id: Option<i64>) -> bool {
+    let Some(id) = user_id else { return false };
+    let actor = Actor {
+        id,
+        ..Default::default()
+    };
+    crate::perms::service::is_superuser(ctx, id).await
+        || crate::perms::service::may_module(ctx, &actor, "host", "manage_host").await
 }
 
 /// `POST /hosts/{id}/actions/check-ssh/`: a task that logs in to the host and runs
@@ -732,6 +793,19 @@ pub async fn check_ssh(
     authorize_resource(ctx, actor, ResourceType::Host, host_id, "edit_host").await?;
     let h = host_of(&ctx.db, host_id).await?;
     let txn = crate::db::begin(&ctx.db).await?;
+    let busy = crate::entities::run::Entity::find()
+        .filter(crate::entities::run::Column::Kind.eq(crate::exec::plan::SSH_CHECK))
+        .filter(crate::entities::run::Column::Status.eq("running"))
+        .filter(crate::entities::run::Column::SubjectType.eq("host"))
+        .filter(crate::entities::run::Column::SubjectId.eq(host_id))
+        .one(&txn)
+        .await?;
+    if let Some(b) = busy {
+        return Err(AppError::conflict(format!(
+            "an SSH check of {} is running already (task {})",
+            h.hostname, b.id
+        )));
+    }
     let r = runner::create(
         &txn,
         actor,

@@ -31,8 +31,8 @@ pub struct SshCredential {
 }
 
 /// `POST /hosts/ssh-credentials/` and `PATCH …/{id}/` (absent fields are kept; a new `kind`
-/// needs its secret).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// needs its secret). `Debug` never shows the secrets.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SshCredentialInput {
     #[serde(default)]
@@ -49,6 +49,16 @@ pub struct SshCredentialInput {
     pub private_key: Option<String>,
     #[serde(default)]
     pub passphrase: Option<String>,
+}
+
+impl std::fmt::Debug for SshCredentialInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshCredentialInput")
+            .field("name", &self.name)
+            .field("username", &self.username)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `GET /hosts/ssh-credentials/` filters.

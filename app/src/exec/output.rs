@@ -41,55 +41,55 @@ impl Redactor {
         }
     }
 
-    fn mask(&self, buf: &[u8]) -> Vec<u8> {
-        if self.secrets.is_empty() {
-            return buf.to_vec();
-        }
+    /// Masks `buf` from the start; stops (when `partial`) where the rest could be the start
+    /// of a secret that the next read completes. Answers the shown bytes and where it stopped.
+    fn scan(&self, buf: &[u8], partial: bool) -> (Vec<u8>, usize) {
         let mut out = Vec::with_capacity(buf.len());
         let mut i = 0;
+        let mut raw_from = 0;
         'outer: while i < buf.len() {
+            let rest = &buf[i..];
+            // First: could a longer secret start here? Then wait for the next read.
+            if partial
+                && self
+                    .secrets
+                    .iter()
+                    .any(|s| s.len() > rest.len() && s.starts_with(rest))
+            {
+                break;
+            }
             for s in &self.secrets {
-                if buf[i..].starts_with(s) {
+                if rest.starts_with(s) {
                     out.extend_from_slice(MASK.as_bytes());
                     i += s.len();
+                    raw_from = i;
                     continue 'outer;
                 }
             }
             out.push(buf[i]);
             i += 1;
         }
-        out
+        if partial {
+            // Keep back a character the read cut in two (only in raw bytes, never in a mask).
+            let cut = utf8_cut(buf, i).max(raw_from);
+            out.truncate(out.len() - (i - cut));
+            i = cut;
+        }
+        (out, i)
     }
 
     /// Takes a read; answers what may be shown now.
     pub fn push(&mut self, data: &[u8]) -> Vec<u8> {
         self.carry.extend_from_slice(data);
-        // A secret starting in the last `longest - 1` bytes may continue in the next read.
-        let keep = self.secrets.first().map_or(0, |s| s.len() - 1);
-        let mut cut = self.carry.len().saturating_sub(keep);
-        // Do not start a secret before the cut that ends after it: move the cut back to it.
-        'again: loop {
-            for start in cut.saturating_sub(keep)..cut {
-                for s in &self.secrets {
-                    let end = start + s.len();
-                    if end > cut && end <= self.carry.len() && self.carry[start..end] == s[..] {
-                        cut = start;
-                        continue 'again;
-                    }
-                }
-            }
-            break;
-        }
-        cut = utf8_cut(&self.carry, cut);
-        let rest = self.carry.split_off(cut);
-        let shown = std::mem::replace(&mut self.carry, rest);
-        self.mask(&shown)
+        let (shown, used) = self.scan(&self.carry, true);
+        self.carry.drain(..used);
+        shown
     }
 
     /// Answers everything kept back (the stream ended).
     pub fn finish(&mut self) -> Vec<u8> {
         let rest = std::mem::take(&mut self.carry);
-        self.mask(&rest)
+        self.scan(&rest, false).0
     }
 }
 
@@ -200,6 +200,7 @@ async fn store(
     cap: u64,
     stored: &mut HashMap<i64, u64>,
 ) -> Vec<Frame> {
+    let batch = coalesce(batch);
     let now = crate::time::now();
     let mut frames = Vec::with_capacity(batch.len());
     let txn = match crate::db::begin(&ctx.db).await {
@@ -255,6 +256,22 @@ async fn store(
         frames.retain(|f| f.kind != "output");
     }
     frames
+}
+
+/// Joins consecutive pieces of one target's stream into one (a host writing a byte at a time
+/// makes one row per flush, not one per byte).
+fn coalesce(batch: Vec<Msg>) -> Vec<Msg> {
+    let mut out: Vec<Msg> = Vec::with_capacity(batch.len());
+    for m in batch {
+        if let (Some(Msg::Output(last)), Msg::Output(p)) = (out.last_mut(), &m) {
+            if last.target_id == p.target_id && last.stream == p.stream {
+                last.data.extend_from_slice(&p.data);
+                continue;
+            }
+        }
+        out.push(m);
+    }
+    out
 }
 
 /// A handle to send a run's output and frames to its writer.
@@ -321,7 +338,24 @@ mod tests {
         );
         assert_eq!(run(&["hunter2"], &[b"hunter hunter2"]), "hunter ******");
         assert_eq!(run(&[], &[b"plain"]), "plain");
-        assert_eq!(run(&["ab", "abcd"], &[b"xabcdx ab"]), "x****** x******");
+        assert_eq!(run(&["ab", "abcd"], &[b"xabcdx ab"]), "x******x ******");
+        // A shorter secret at the end of a read waits: it may be the start of a longer one.
+        assert_eq!(run(&["ab", "abcd"], &[b"x ab", b"cd y"]), "x ****** y");
+        // A secret that repeats itself does not hold back the stream.
+        let mut r = Redactor::new(&["aaaa".to_string()]);
+        assert_eq!(r.push(b"aaaaaaaaaab"), b"************aab".to_vec());
+    }
+
+    #[test]
+    fn keeps_back_only_what_may_start_a_secret() {
+        let mut r = Redactor::new(&["deploy-pass-123".to_string()]);
+        // A quiet process after a line: the line is shown at once.
+        assert_eq!(r.push(b"marker-before-kill\n"), b"marker-before-kill\n");
+        assert_eq!(r.push(b"pw=deploy-pa"), b"pw=");
+        assert_eq!(r.push(b"ss-123!"), b"******!");
+        assert_eq!(r.push(b"deploy-pa"), b"");
+        assert_eq!(r.push(b"rty\n"), b"deploy-party\n");
+        assert_eq!(r.finish(), b"");
     }
 
     #[test]

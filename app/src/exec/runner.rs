@@ -214,6 +214,25 @@ struct Exec {
     cancel: watch::Receiver<Option<String>>,
     /// Set after a failure of a stop-on-failure run, or a cancel: pending targets are skipped.
     halt: AtomicBool,
+    /// This process, as the run's owner.
+    me: String,
+    /// Whether this run may trust a host key on first contact (`may_pin_first`).
+    may_pin_first: bool,
+}
+
+/// Ends what `execute` started when it returns early or panics: the lease keeper stops and
+/// the run's live channel closes, so followers fall back to the database.
+struct Started {
+    ctx: Ctx,
+    run_id: i64,
+    keeper: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        self.keeper.abort();
+        self.ctx.hub.close(self.run_id);
+    }
 }
 
 /// Executes a run (the `run` job). Answers an error only when the run could not be recorded.
@@ -243,6 +262,13 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("run vanished")?;
     let opts: Opts = serde_json::from_str(&r.opts).unwrap_or_default();
+    let targets = run_target::Entity::find()
+        .filter(run_target::Column::RunId.eq(run_id))
+        .order_by_asc(run_target::Column::Seq)
+        .all(&ctx.db)
+        .await
+        .map_err(|e| e.to_string())?;
+    let may_pin_first = crate::credentials::service::may_pin_first(ctx, r.creator_id).await;
     let live = ctx.hub.open(run_id);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let writer = tokio::spawn(super::output::writer(ctx.clone(), run_id, rx, live.clone()));
@@ -254,14 +280,15 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
         out: Out { tx },
         cancel: cancel_rx,
         halt: AtomicBool::new(false),
+        me: me.clone(),
+        may_pin_first,
     });
-    let keeper = tokio::spawn(keep_lease(ctx.clone(), run_id, me.clone(), cancel_tx));
-    let targets = run_target::Entity::find()
-        .filter(run_target::Column::RunId.eq(run_id))
-        .order_by_asc(run_target::Column::Seq)
-        .all(&ctx.db)
-        .await
-        .map_err(|e| e.to_string())?;
+    let started = Started {
+        ctx: ctx.clone(),
+        run_id,
+        keeper: tokio::spawn(keep_lease(ctx.clone(), run_id, me.clone(), cancel_tx)),
+    };
+
     let slots = Arc::new(Semaphore::new(r.concurrency.clamp(1, 200) as usize));
     let mut set = tokio::task::JoinSet::new();
     // Targets start in their order: each waits for a slot before the next one is looked at.
@@ -278,7 +305,7 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
             tracing::error!(run = run_id, error = %e, "run target task");
         }
     }
-    keeper.abort();
+    started.keeper.abort();
     let cancelled = ex.cancel.borrow().clone();
     let out = ex.out.clone();
     drop(ex);
@@ -292,7 +319,7 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
         Ok(None) => {}
         Err(e) => tracing::error!(run = run_id, error = %e, "recording a run's end"),
     }
-    ctx.hub.close(run_id);
+    drop(started);
     Ok(())
 }
 
@@ -312,8 +339,19 @@ async fn keep_lease(ctx: Ctx, run_id: i64, me: String, cancel: watch::Sender<Opt
                 .filter(run::Column::Status.eq("running"))
                 .exec(&ctx.db)
                 .await;
-            if let Err(e) = r {
-                tracing::warn!(run = run_id, error = %e, "renewing a run's lease");
+            match r {
+                // Failed meanwhile (its lease lapsed and it was recovered as interrupted):
+                // stop, so nothing more runs on hosts for a task that shows failed.
+                Ok(r) if r.rows_affected == 0 => {
+                    tracing::error!(
+                        run = run_id,
+                        "run lost its lease while executing; stopping it"
+                    );
+                    let _ = cancel.send(Some(INTERRUPTED.into()));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(run = run_id, error = %e, "renewing a run's lease"),
             }
         }
         if cancel.borrow().is_some() {
@@ -339,7 +377,8 @@ async fn keep_lease(ctx: Ctx, run_id: i64, me: String, cancel: watch::Sender<Opt
     }
 }
 
-fn target_frame(t: &run_target::Model) -> Frame {
+/// The frame of a target's state.
+pub fn target_frame(t: &run_target::Model) -> Frame {
     event_frame(
         "target",
         Some(t.id),
@@ -456,6 +495,15 @@ async fn connect(
     let mut pinned = crate::credentials::service::pinned(ctx, t.host_id, endpoint)
         .await
         .map_err(internal)?;
+    if pinned.is_none() && !ex.may_pin_first {
+        return Err(Outcome::failed(
+            EXEC_FAILED,
+            format!(
+                "no host key is pinned for host {} yet: a host manager must check its SSH access first",
+                t.host_name
+            ),
+        ));
+    }
     if pinned.is_none() && matches!(target.login, ssh::Login::Password(_)) {
         // First contact with a password: pin the key the host offers before sending it.
         let key = ssh::fetch_host_key(opts, &target.address, target.port)
@@ -473,10 +521,11 @@ async fn connect(
     }
     match ssh::connect(opts, target, pinned.as_deref()).await {
         Ok(s) => {
+            // First contact, or the host's known key at a new address: pin it there.
+            crate::credentials::service::pin(ctx, t.host_id, endpoint, &s.host_key)
+                .await
+                .map_err(internal)?;
             if pinned.is_none() {
-                crate::credentials::service::pin(ctx, t.host_id, endpoint, &s.host_key)
-                    .await
-                    .map_err(internal)?;
                 ex.out.system(
                     t.id,
                     &format!(
@@ -489,8 +538,11 @@ async fn connect(
         }
         Err(e) => {
             if let SshError::HostKeyChanged { offered, .. } = &e {
-                if let Err(err) =
-                    crate::credentials::service::offered(ctx, t.host_id, endpoint, offered).await
+                let expected = pinned.as_deref().unwrap_or_default();
+                if let Err(err) = crate::credentials::service::offered(
+                    ctx, t.host_id, endpoint, expected, offered,
+                )
+                .await
                 {
                     tracing::error!(error = %err, "recording an offered host key");
                 }
@@ -518,9 +570,12 @@ async fn run_step(
     secrets: &[String],
 ) -> Outcome {
     // Named by this process too: another Opsdeck (another database) has the same run ids.
-    let pidfile = format!("/tmp/.{}-{}-{}.pid", ex.ctx.instance, ex.run.id, target_id);
+    let pidfile = format!(
+        "$HOME/.opsdeck/{}-{}-{}.pid",
+        ex.ctx.instance, ex.run.id, target_id
+    );
     let command = format!(
-        "echo $$ > {pidfile}; exec timeout -k 10 {secs} bash -c {}",
+        "umask 077 && mkdir -p \"$HOME/.opsdeck\" && echo $$ > \"{pidfile}\" && exec timeout -k 10 {secs} bash -c {}",
         quote(&step.script)
     );
     let mut so = Redactor::new(secrets);
@@ -545,7 +600,7 @@ async fn run_step(
     out.output(target_id, "stdout", so.finish());
     out.output(target_id, "stderr", se.finish());
     if result.is_ok() {
-        let _ = session.run(&format!("rm -f {pidfile}")).await;
+        let _ = session.run(&format!("rm -f \"{pidfile}\"")).await;
     }
     match result {
         Ok(Ok(exit)) if exit.success() => Outcome {
@@ -581,8 +636,9 @@ async fn run_step(
 
 /// Stops a step's remote process group (TERM, then KILL) over a new channel.
 async fn kill(session: &ssh::Session, pidfile: &str) {
+    // Only a process group number (never 0, 1 or text) is signalled.
     let cmd = format!(
-        "p=$(cat {pidfile} 2>/dev/null) && [ -n \"$p\" ] && {{ kill -TERM -- -$p 2>/dev/null; sleep 2; kill -KILL -- -$p 2>/dev/null; }}; rm -f {pidfile}; true"
+        "p=$(cat \"{pidfile}\" 2>/dev/null); case \"$p\" in ''|*[!0-9]*|0|1) ;; *) kill -TERM -- -$p 2>/dev/null; sleep 2; kill -KILL -- -$p 2>/dev/null;; esac; rm -f \"{pidfile}\"; true"
     );
     let _ = tokio::time::timeout(Duration::from_secs(15), session.run(&cmd)).await;
 }
@@ -597,18 +653,24 @@ async fn end_target(ex: &Exec, t: &mut run_target::Model, status: &str, o: Outco
     t.finished_at = Some(crate::time::now());
     let write = async {
         let txn = crate::db::begin(&ctx.db).await?;
-        let am: run_target::ActiveModel = t.clone().into();
-        am.reset_all().update(&txn).await?;
         let counter = if o.ok {
             run::Column::Done
         } else {
             run::Column::Failed
         };
-        run::Entity::update_many()
+        // Only while this process still owns the running run (not after it was recovered).
+        let owned = run::Entity::update_many()
             .col_expr(counter, Expr::col(counter).add(1))
             .filter(run::Column::Id.eq(ex.run.id))
+            .filter(run::Column::Status.eq("running"))
+            .filter(run::Column::Owner.eq(ex.me.clone()))
             .exec(&txn)
             .await?;
+        if owned.rows_affected != 1 {
+            return Ok(());
+        }
+        let am: run_target::ActiveModel = t.clone().into();
+        am.reset_all().update(&txn).await?;
         record(
             &txn,
             &Actor::system(),
@@ -647,16 +709,32 @@ async fn finish_run(
     if r.status != "running" || r.owner.as_deref() != Some(me) {
         return Ok(None);
     }
-    let ok = r.done == r.total && r.failed == 0;
+    let now = crate::time::now();
+    // A target whose end could not be recorded (a panic, a failed write) ends here.
+    let left = run_target::Entity::update_many()
+        .col_expr(run_target::Column::Status, Expr::value("failed"))
+        .col_expr(run_target::Column::ErrorCode, Expr::value(EXEC_FAILED))
+        .col_expr(
+            run_target::Column::Error,
+            Expr::value("did not finish (see the server log)"),
+        )
+        .col_expr(run_target::Column::FinishedAt, Expr::value(now))
+        .filter(run_target::Column::RunId.eq(run_id))
+        .filter(run_target::Column::Status.is_in(["running", "pending"]))
+        .exec(&txn)
+        .await?
+        .rows_affected as i32;
+    let failed = r.failed + left;
+    let ok = r.done == r.total && failed == 0;
     let status = if ok { "finished" } else { "failed" };
     let error = if ok {
         None
     } else {
-        Some(cancelled.unwrap_or_else(|| format!("{} of {} target(s) failed", r.failed, r.total)))
+        Some(cancelled.unwrap_or_else(|| format!("{failed} of {} target(s) failed", r.total)))
     };
-    let now = crate::time::now();
     run::Entity::update_many()
         .col_expr(run::Column::Status, Expr::value(status))
+        .col_expr(run::Column::Failed, Expr::value(failed))
         .col_expr(run::Column::Error, Expr::value(error.clone()))
         .col_expr(run::Column::FinishedAt, Expr::value(now))
         .col_expr(
@@ -672,7 +750,7 @@ async fn finish_run(
         &Actor::system(),
         Entry::new("task", "end")
             .target("task", Some(run_id), &r.kind)
-            .detail(json!({"status": status, "error": error, "done": r.done, "failed": r.failed, "total": r.total})),
+            .detail(json!({"status": status, "error": error, "done": r.done, "failed": failed, "total": r.total})),
     )
     .await?;
     super::plan::after_run(&txn, ctx, &r, ok).await?;

@@ -16,6 +16,7 @@ use crate::perms::types::ResourceType;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
 
@@ -40,51 +41,70 @@ pub fn started(ctx: &Ctx, run: &run::Model) -> TaskStarted {
     }
 }
 
-/// Whether the actor may see a task (see the module docs).
-pub async fn may_view(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bool> {
+/// Which targets of a task the actor sees: all (`None`) for its creator, superusers and host
+/// managers; else those on hosts the actor may view (their results, output and live frames;
+/// the rest of the task stays hidden).
+pub async fn visible_targets(
+    ctx: &Ctx,
+    actor: &Actor,
+    r: &run::Model,
+) -> AppResult<Option<Arc<HashSet<i64>>>> {
     actor.require()?;
-    if r.creator_id == Some(actor.id) || is_superuser(ctx, actor.id).await {
-        return Ok(true);
+    if r.creator_id == Some(actor.id)
+        || is_superuser(ctx, actor.id).await
+        || may_module(ctx, actor, "host", "manage_host").await
+    {
+        return Ok(None);
     }
-    if may_module(ctx, actor, "host", "manage_host").await {
-        return Ok(true);
-    }
-    let hosts: Vec<i64> = run_target::Entity::find()
+    let targets: Vec<(i64, i64)> = run_target::Entity::find()
         .select_only()
+        .column(run_target::Column::Id)
         .column(run_target::Column::HostId)
         .filter(run_target::Column::RunId.eq(r.id))
         .into_tuple()
         .all(&ctx.db)
         .await?;
-    for h in hosts {
+    let mut seen = HashSet::new();
+    for (t, h) in targets {
         if holds_resource(ctx, actor.id, ResourceType::Host, h, "view_host").await {
-            return Ok(true);
+            seen.insert(t);
         }
     }
-    Ok(false)
+    Ok(Some(Arc::new(seen)))
 }
 
-/// Loads a task the actor may see (404 otherwise).
-pub async fn visible(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<run::Model> {
+/// Loads a task the actor may see, with the targets it sees (404 when none).
+pub async fn visible(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+) -> AppResult<(run::Model, Option<Arc<HashSet<i64>>>)> {
     actor.require()?;
     let missing = || AppError::not_found("task");
     let r = run::Entity::find_by_id(id)
         .one(&ctx.db)
         .await?
         .ok_or_else(missing)?;
-    if may_view(ctx, actor, &r).await? {
-        Ok(r)
-    } else {
-        Err(missing())
+    match visible_targets(ctx, actor, &r).await? {
+        Some(s) if s.is_empty() => Err(missing()),
+        scope => Ok((r, scope)),
     }
 }
 
-async fn to_wire(ctx: &Ctx, actor: &Actor, r: run::Model) -> AppResult<Task> {
-    let targets = run_target::Entity::find()
+async fn to_wire(
+    ctx: &Ctx,
+    actor: &Actor,
+    r: run::Model,
+    scope: Option<&HashSet<i64>>,
+) -> AppResult<Task> {
+    let mut targets = run_target::Entity::find()
         .filter(run_target::Column::RunId.eq(r.id))
         .order_by_asc(run_target::Column::Seq)
         .all(&ctx.db)
         .await?;
+    if let Some(s) = scope {
+        targets.retain(|t| s.contains(&t.id));
+    }
     let creator = match r.creator_id {
         Some(id) => ctx
             .names
@@ -149,8 +169,8 @@ async fn to_wire(ctx: &Ctx, actor: &Actor, r: run::Model) -> AppResult<Task> {
 
 /// `GET /tasks/{id}/`: a task with its per-host results.
 pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Task> {
-    let r = visible(ctx, actor, id).await?;
-    to_wire(ctx, actor, r).await
+    let (r, scope) = visible(ctx, actor, id).await?;
+    to_wire(ctx, actor, r, scope.as_deref()).await
 }
 
 fn chunk(o: run_output::Model) -> OutputChunk {
@@ -162,18 +182,38 @@ fn chunk(o: run_output::Model) -> OutputChunk {
     }
 }
 
+/// Whose output a reader gets: one target, and only targets it may see.
+#[derive(Clone, Default)]
+struct Scope {
+    target: Option<i64>,
+    allowed: Option<Arc<HashSet<i64>>>,
+}
+
+impl Scope {
+    /// Whether a frame (or chunk) of `target_id` is for this reader; frames of the whole task
+    /// (`None`) are.
+    fn wants(&self, target_id: Option<i64>) -> bool {
+        let Some(t) = target_id else { return true };
+        self.target.is_none_or(|only| only == t)
+            && self.allowed.as_ref().is_none_or(|a| a.contains(&t))
+    }
+}
+
 async fn read_output(
     ctx: &Ctx,
     run_id: i64,
-    target: Option<i64>,
+    scope: &Scope,
     after: i64,
     limit: u64,
 ) -> AppResult<Vec<run_output::Model>> {
     let mut q = run_output::Entity::find()
         .filter(run_output::Column::RunId.eq(run_id))
         .filter(run_output::Column::Id.gt(after));
-    if let Some(t) = target {
+    if let Some(t) = scope.target {
         q = q.filter(run_output::Column::TargetId.eq(t));
+    }
+    if let Some(a) = &scope.allowed {
+        q = q.filter(run_output::Column::TargetId.is_in(a.iter().copied()));
     }
     Ok(q.order_by_asc(run_output::Column::Id)
         .limit(limit)
@@ -183,10 +223,14 @@ async fn read_output(
 
 /// `GET /tasks/{id}/output/`: stored output after a chunk id.
 pub async fn output(ctx: &Ctx, actor: &Actor, id: i64, q: OutputQuery) -> AppResult<OutputPage> {
-    let r = visible(ctx, actor, id).await?;
+    let (r, allowed) = visible(ctx, actor, id).await?;
     let after = q.after.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(256).clamp(1, 1000) as u64;
-    let rows = read_output(ctx, r.id, q.target, after, limit).await?;
+    let scope = Scope {
+        target: q.target,
+        allowed,
+    };
+    let rows = read_output(ctx, r.id, &scope, after, limit).await?;
     let next_after = rows.last().map_or(after, |o| o.id);
     Ok(OutputPage {
         chunks: rows.into_iter().map(chunk).collect(),
@@ -199,7 +243,7 @@ pub async fn output(ctx: &Ctx, actor: &Actor, id: i64, q: OutputQuery) -> AppRes
 /// steps are killed on their hosts, pending targets are skipped, the task fails. Its creator,
 /// superusers and (host tasks) `host.manage_host` holders may.
 pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
-    let r = visible(ctx, actor, id).await?;
+    let (r, _) = visible(ctx, actor, id).await?;
     let may = r.creator_id == Some(actor.id)
         || is_superuser(ctx, actor.id).await
         || may_module(ctx, actor, "host", "manage_host").await;
@@ -215,13 +259,19 @@ pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
         )));
     }
     let txn = crate::db::begin(&ctx.db).await?;
-    run::Entity::update_many()
+    let asked = run::Entity::update_many()
         .col_expr(run::Column::CancelRequested, Expr::value(true))
         .col_expr(run::Column::CancelledBy, Expr::value(actor.id))
         .filter(run::Column::Id.eq(id))
         .filter(run::Column::Status.eq("running"))
+        .filter(run::Column::CancelRequested.eq(false))
         .exec(&txn)
         .await?;
+    if asked.rows_affected != 1 {
+        return Err(AppError::conflict(
+            "the task ended or is being cancelled already",
+        ));
+    }
     record(
         &txn,
         actor,
@@ -252,10 +302,14 @@ pub async fn follow(
     id: i64,
     q: FollowQuery,
 ) -> AppResult<mpsc::Receiver<Arc<str>>> {
-    let r = visible(ctx, actor, id).await?;
+    let (r, allowed) = visible(ctx, actor, id).await?;
     // Subscribe before reading what is stored, so nothing written in between is missed.
     let live = ctx.hub.subscribe(id);
-    let task = to_wire(ctx, actor, r).await?;
+    let task = to_wire(ctx, actor, r, allowed.as_deref()).await?;
+    let scope = Scope {
+        target: q.target,
+        allowed,
+    };
     let (tx, rx) = mpsc::channel(64);
     let hello: Arc<str> = json!({
         "type": "hello",
@@ -265,7 +319,15 @@ pub async fn follow(
     })
     .to_string()
     .into();
-    tokio::spawn(pump(ctx.clone(), id, q, live, hello, tx));
+    tokio::spawn(pump(
+        ctx.clone(),
+        id,
+        q.after.unwrap_or(0).max(0),
+        scope,
+        live,
+        hello,
+        tx,
+    ));
     Ok(rx)
 }
 
@@ -274,12 +336,12 @@ pub async fn follow(
 async fn replay(
     ctx: &Ctx,
     id: i64,
-    target: Option<i64>,
+    scope: &Scope,
     mut last: i64,
     tx: &mpsc::Sender<Arc<str>>,
 ) -> Option<i64> {
     loop {
-        let rows = match read_output(ctx, id, target, last, 256).await {
+        let rows = match read_output(ctx, id, scope, last, 256).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(run = id, error = %e, "reading task output");
@@ -300,50 +362,53 @@ async fn replay(
 async fn pump(
     ctx: Ctx,
     id: i64,
-    q: FollowQuery,
-    live: Option<broadcast::Receiver<Frame>>,
+    after: i64,
+    scope: Scope,
+    mut live: Option<broadcast::Receiver<Frame>>,
     hello: Arc<str>,
     tx: mpsc::Sender<Arc<str>>,
 ) {
     if tx.send(hello).await.is_err() {
         return;
     }
-    let Some(mut last) = replay(&ctx, id, q.target, q.after.unwrap_or(0).max(0), &tx).await else {
+    let Some(mut last) = replay(&ctx, id, &scope, after, &tx).await else {
         return;
     };
-    let wanted = |f: &Frame| q.target.is_none() || f.target_id.is_none() || f.target_id == q.target;
-    if let Some(mut live) = live {
-        loop {
-            match live.recv().await {
-                Ok(f) if !wanted(&f) => {}
-                Ok(f) if f.kind == "output" => {
-                    let fid = f.id.unwrap_or(0);
-                    if fid > last {
-                        last = fid;
-                        if tx.send(f.text).await.is_err() {
+    let wanted = |f: &Frame| scope.wants(f.target_id);
+    let mut targets: std::collections::HashMap<i64, (String, i32)> = Default::default();
+    loop {
+        if let Some(mut rx) = live.take() {
+            loop {
+                match rx.recv().await {
+                    Ok(f) if !wanted(&f) => {}
+                    Ok(f) if f.kind == "output" => {
+                        let fid = f.id.unwrap_or(0);
+                        if fid > last {
+                            last = fid;
+                            if tx.send(f.text).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(f) => {
+                        let end = f.kind == "end";
+                        if tx.send(f.text).await.is_err() || end {
                             return;
                         }
                     }
-                }
-                Ok(f) => {
-                    let end = f.kind == "end";
-                    if tx.send(f.text).await.is_err() || end {
-                        return;
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        match replay(&ctx, id, &scope, last, &tx).await {
+                            Some(l) => last = l,
+                            None => return,
+                        }
                     }
+                    // The run ended here without an end frame seen: read the rest below.
+                    Err(broadcast::error::RecvError::Closed) => break,
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    match replay(&ctx, id, q.target, last, &tx).await {
-                        Some(l) => last = l,
-                        None => return,
-                    }
-                }
-                // The run ended in this process without an end frame we saw: read the rest.
-                Err(broadcast::error::RecvError::Closed) => break,
             }
         }
-    }
-    // Executed elsewhere (or already over): poll the database until the run ends.
-    loop {
+        // Not (or no longer) executed by this process: read the database until the run ends,
+        // and switch to the live channel if this process starts executing it.
         let status = match run::Entity::find_by_id(id).one(&ctx.db).await {
             Ok(Some(r)) => (r.status, r.error),
             Ok(None) => return,
@@ -352,15 +417,53 @@ async fn pump(
                 ("running".into(), None)
             }
         };
-        match replay(&ctx, id, q.target, last, &tx).await {
+        if status.0 == "running" {
+            live = ctx.hub.subscribe(id);
+        }
+        match replay(&ctx, id, &scope, last, &tx).await {
             Some(l) => last = l,
             None => return,
+        }
+        if changed_targets(&ctx, id, &scope, &mut targets, &tx)
+            .await
+            .is_none()
+        {
+            return;
         }
         if status.0 != "running" {
             let end = super::runner::end_frame(&status.0, status.1.as_deref());
             let _ = tx.send(end.text).await;
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if live.is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
     }
+}
+
+/// Sends a `target` frame for each target whose status or step changed since last seen
+/// (followers reading the database); `None` when the receiver is gone.
+async fn changed_targets(
+    ctx: &Ctx,
+    id: i64,
+    scope: &Scope,
+    seen: &mut std::collections::HashMap<i64, (String, i32)>,
+    tx: &mpsc::Sender<Arc<str>>,
+) -> Option<()> {
+    let q = run_target::Entity::find().filter(run_target::Column::RunId.eq(id));
+    let rows = match q.all(&ctx.db).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(run = id, error = %e, "reading task targets");
+            return Some(());
+        }
+    };
+    for t in rows.into_iter().filter(|t| scope.wants(Some(t.id))) {
+        let now = (t.status.clone(), t.step);
+        if seen.get(&t.id) != Some(&now) {
+            seen.insert(t.id, now);
+            tx.send(super::runner::target_frame(&t).text).await.ok()?;
+        }
+    }
+    Some(())
 }

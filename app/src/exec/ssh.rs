@@ -527,10 +527,17 @@ impl Session {
                 ChannelMsg::ExtendedData { ref data, ext: 1 } => out(Stream::Stderr, data),
                 ChannelMsg::ExitStatus { exit_status } => exit.code = Some(exit_status),
                 ChannelMsg::ExitSignal { signal_name, .. } => {
-                    exit.signal = Some(match signal_name {
+                    let name = match signal_name {
                         russh::Sig::Custom(s) => s,
                         other => format!("{other:?}"),
-                    })
+                    };
+                    // The server names it: keep a short plain word, nothing else.
+                    exit.signal = Some(
+                        name.chars()
+                            .filter(|c| c.is_ascii_alphanumeric())
+                            .take(32)
+                            .collect(),
+                    )
                 }
                 ChannelMsg::Failure => {
                     let _ = channel.close().await;
@@ -589,4 +596,11 @@ impl Options {
             netns: c.ssh_netns.as_ref().map(PathBuf::from),
         }
     }
+}
+
+/// The `SHA256:…` fingerprint of an OpenSSH public key line.
+pub fn fingerprint_of(line: &str) -> Option<String> {
+    PublicKey::from_openssh(line.trim())
+        .ok()
+        .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
 }
