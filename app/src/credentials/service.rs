@@ -34,15 +34,7 @@ async fn manage(ctx: &Ctx, actor: &Actor) -> AppResult<()> {
 }
 
 async fn wire(ctx: &Ctx, c: ssh_credential::Model, hosts: u64) -> AppResult<SshCredential> {
-    let creator = match c.creator_id {
-        Some(id) => ctx
-            .names
-            .names(&ctx.db, [id])
-            .await?
-            .remove(&id)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
+    let creator = ctx.names.name_of(&ctx.db, c.creator_id).await?;
     Ok(SshCredential {
         id: c.id,
         name: c.name,
@@ -668,17 +660,20 @@ pub async fn pinned(ctx: &Ctx, host_id: i64, endpoint: &str) -> AppResult<Option
         .map(|k| k.public_key.clone()))
 }
 
-/// Pins `key` for a host's endpoint (audited as the system): on first contact, or when a known
-/// key answered at a new endpoint. Answers the key pinned for the endpoint, which is another
-/// caller's when it pinned first.
-pub async fn pin(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppResult<String> {
-    let txn = crate::db::begin(&ctx.db).await?;
-    let inserted = host_key::Entity::insert(host_key::ActiveModel {
+/// Pins a key line for a host's endpoint unless one is pinned there; answers rows inserted.
+async fn insert_pin<C: ConnectionTrait>(
+    db: &C,
+    host_id: i64,
+    endpoint: &str,
+    line: &str,
+    fingerprint: &str,
+) -> AppResult<u64> {
+    Ok(host_key::Entity::insert(host_key::ActiveModel {
         host_id: Set(host_id),
         endpoint: Set(endpoint.into()),
-        algorithm: Set(algorithm_of(&key.openssh)),
-        public_key: Set(key.openssh.clone()),
-        fingerprint: Set(key.fingerprint.clone()),
+        algorithm: Set(algorithm_of(line)),
+        public_key: Set(line.into()),
+        fingerprint: Set(fingerprint.into()),
         pinned_at: Set(crate::time::now()),
         pinned_by: Set(None),
         offered_key: Set(None),
@@ -694,8 +689,16 @@ pub async fn pin(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppR
         .do_nothing()
         .to_owned(),
     )
-    .exec_without_returning(&txn)
-    .await?;
+    .exec_without_returning(db)
+    .await?)
+}
+
+/// Pins `key` for a host's endpoint (audited as the system): on first contact, or when a known
+/// key answered at a new endpoint. Answers the key pinned for the endpoint, which is another
+/// caller's when it pinned first.
+pub async fn pin(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppResult<String> {
+    let txn = crate::db::begin(&ctx.db).await?;
+    let inserted = insert_pin(&txn, host_id, endpoint, &key.openssh, &key.fingerprint).await?;
     if inserted == 1 {
         let name = host_of(&txn, host_id).await?.hostname;
         record(
@@ -728,29 +731,7 @@ pub async fn offered(
 ) -> AppResult<()> {
     let txn = crate::db::begin(&ctx.db).await?;
     let fingerprint = ssh::fingerprint_of(expected).unwrap_or_default();
-    host_key::Entity::insert(host_key::ActiveModel {
-        host_id: Set(host_id),
-        endpoint: Set(endpoint.into()),
-        algorithm: Set(algorithm_of(expected)),
-        public_key: Set(expected.into()),
-        fingerprint: Set(fingerprint),
-        pinned_at: Set(crate::time::now()),
-        pinned_by: Set(None),
-        offered_key: Set(None),
-        offered_fingerprint: Set(None),
-        offered_at: Set(None),
-        ..Default::default()
-    })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::columns([
-            host_key::Column::HostId,
-            host_key::Column::Endpoint,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
+    insert_pin(&txn, host_id, endpoint, expected, &fingerprint).await?;
     host_key::Entity::update_many()
         .col_expr(
             host_key::Column::OfferedKey,

@@ -359,16 +359,11 @@ async fn keep_lease(ctx: Ctx, run_id: i64, me: String, cancel: watch::Sender<Opt
         }
         match run::Entity::find_by_id(run_id).one(&ctx.db).await {
             Ok(Some(r)) if r.cancel_requested => {
-                let by = match r.cancelled_by {
-                    Some(id) => ctx
-                        .names
-                        .names(&ctx.db, [id])
-                        .await
-                        .ok()
-                        .and_then(|mut m| m.remove(&id))
-                        .unwrap_or_default(),
-                    None => String::new(),
-                };
+                let by = ctx
+                    .names
+                    .name_of(&ctx.db, r.cancelled_by)
+                    .await
+                    .unwrap_or_default();
                 let _ = cancel.send(Some(format!("cancelled by {by}")));
             }
             Ok(_) => {}

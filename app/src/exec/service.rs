@@ -105,15 +105,7 @@ async fn to_wire(
     if let Some(s) = scope {
         targets.retain(|t| s.contains(&t.id));
     }
-    let creator = match r.creator_id {
-        Some(id) => ctx
-            .names
-            .names(&ctx.db, [id])
-            .await?
-            .remove(&id)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
+    let creator = ctx.names.name_of(&ctx.db, r.creator_id).await?;
     let mut results = Vec::with_capacity(targets.len());
     let mut hosts: Vec<TaskHost> = Vec::new();
     for t in targets {

@@ -574,6 +574,18 @@ pub struct NameCache {
 impl NameCache {
     const MAX: usize = 100_000;
 
+    /// The username of `id` (empty for none, or an id that never existed).
+    pub async fn name_of<C: sea_orm::ConnectionTrait>(
+        &self,
+        db: &C,
+        id: Option<i64>,
+    ) -> AppResult<String> {
+        match id {
+            Some(id) => Ok(self.names(db, [id]).await?.remove(&id).unwrap_or_default()),
+            None => Ok(String::new()),
+        }
+    }
+
     /// The usernames of `ids` that exist, reading only those not known yet.
     pub async fn names<C: sea_orm::ConnectionTrait>(
         &self,
