@@ -105,7 +105,7 @@ pub async fn get(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<SshCredential> 
 
 /// The secret columns of a credential input, checked and encrypted: (kind, secret, passphrase,
 /// public key).
-fn secrets_of(
+async fn secrets_of(
     keys: &Keyring,
     kind: &str,
     input: &SshCredentialInput,
@@ -139,8 +139,13 @@ fn secrets_of(
                 ));
             }
             let pass = input.passphrase.as_deref().filter(|p| !p.is_empty());
-            let public = ssh::public_key_of(k, pass)
-                .map_err(|e| AppError::invalid("private_key", e.message()))?;
+            // Decoding an encrypted key runs bcrypt: off the runtime's threads.
+            let (key, phrase) = (k.to_string(), pass.map(str::to_string));
+            let public =
+                tokio::task::spawn_blocking(move || ssh::public_key_of(&key, phrase.as_deref()))
+                    .await
+                    .map_err(AppError::internal)?
+                    .map_err(|e| AppError::invalid("private_key", e.message()))?;
             let pass_enc = match pass {
                 Some(p) => Some(keys.encrypt(p, PASSPHRASE_CONTEXT)?),
                 None => None,
@@ -186,7 +191,7 @@ pub async fn create(
     check_username(&username)?;
     let kind = input.kind.clone().unwrap_or_else(|| "password".into());
     let keys = Keyring::from_config(&ctx.config)?;
-    let (secret, pass, public) = secrets_of(&keys, &kind, &input)?;
+    let (secret, pass, public) = secrets_of(&keys, &kind, &input).await?;
     let now = crate::time::now();
     let txn = crate::db::begin(&ctx.db).await?;
     let c = ssh_credential::ActiveModel {
@@ -246,7 +251,7 @@ pub async fn update(
     let new_secret = input.password.is_some() || input.private_key.is_some() || kind != old.kind;
     if new_secret {
         let keys = Keyring::from_config(&ctx.config)?;
-        let (secret, pass, public) = secrets_of(&keys, &kind, &input)?;
+        let (secret, pass, public) = secrets_of(&keys, &kind, &input).await?;
         am.kind = Set(kind);
         am.secret_enc = Set(secret);
         am.passphrase_enc = Set(pass);

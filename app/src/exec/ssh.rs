@@ -465,9 +465,14 @@ async fn authenticate(handle: &mut client::Handle<Checker>, t: &Target) -> Resul
             .await
             .map_err(|_| broke("the login"))?,
         Login::Key { pem, passphrase } => {
-            let key = decode_secret_key(pem, passphrase.as_deref()).map_err(|_| {
-                SshError::BadCredential("the private key could not be read (wrong passphrase?)")
-            })?;
+            // Decoding an encrypted key runs bcrypt: off the runtime's threads.
+            let (pem, pass) = (pem.clone(), passphrase.clone());
+            let key = tokio::task::spawn_blocking(move || decode_secret_key(&pem, pass.as_deref()))
+                .await
+                .map_err(|_| broke("the login"))?
+                .map_err(|_| {
+                    SshError::BadCredential("the private key could not be read (wrong passphrase?)")
+                })?;
             let hash = handle
                 .best_supported_rsa_hash()
                 .await
