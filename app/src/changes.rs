@@ -33,18 +33,19 @@ pub async fn listen(ctx: Ctx) {
     let mut failures = 0u32;
     loop {
         let started = tokio::time::Instant::now();
-        if let Err(e) = run(&ctx).await {
+        let result = run(&ctx).await;
+        if started.elapsed() > Duration::from_secs(60) {
+            // It listened for a while: this is a new outage, from the short pause.
+            pause = Duration::from_secs(2);
+            failures = 0;
+        }
+        if let Err(e) = result {
             if failures == 0 {
                 tracing::warn!(error = %e, "change notifications: not listening; retrying");
             } else {
                 tracing::debug!(error = %e, "change notifications: still not listening");
             }
             failures += 1;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            // It listened for a while: a new outage starts from the short pause.
-            pause = Duration::from_secs(2);
-            failures = failures.min(1);
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(60));

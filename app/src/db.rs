@@ -256,3 +256,18 @@ pub fn contains_pattern(v: &str) -> String {
             .replace('_', "\\_")
     )
 }
+
+/// A transaction-scoped PostgreSQL advisory lock keyed by `what` (nothing on SQLite, where the
+/// write transaction of `db::begin` already excludes other writers).
+pub async fn advisory_lock<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    what: &str,
+) -> crate::error::AppResult<()> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let digest = crate::security::sha256_hex(what);
+        let key = u64::from_str_radix(&digest[..16], 16).unwrap_or_default() as i64;
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
+            .await?;
+    }
+    Ok(())
+}

@@ -304,8 +304,11 @@ async fn finish(ctx: &Ctx, j: &job::Model, result: Result<(), String>) -> AppRes
             am.last_error = Set(Some(e));
             if fatal {
                 am.status = Set("failed".into());
+                // Its run fails too; the job's own outcome is recorded whatever happens here.
                 if let Some(id) = run_id(j) {
-                    crate::exec::runner::job_failed(ctx, id).await?;
+                    if let Err(e) = crate::exec::runner::job_failed(ctx, id).await {
+                        tracing::error!(job = j.id, run = id, error = %e, "failing the run of a failed job");
+                    }
                 }
             } else {
                 am.status = Set("queued".into());

@@ -1,6 +1,8 @@
 //! Database schema migrations. Applied migrations are never edited: add a new one.
 pub use sea_orm_migration::prelude::*;
 
+mod cols;
+
 mod m20261127_000001_foundation;
 mod m20261128_000001_resources;
 mod m20261128_000002_applications;

@@ -6,88 +6,11 @@
 //!   (refused until an operator accepts it).
 //! - `runs`, `run_targets`, `run_output`: durable runs of steps on hosts, their per-host results
 //!   and their output in chunks (ids are the replay cursor of live output).
+use crate::cols::*;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn col(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-}
-fn id() -> ColumnDef {
-    let mut c = col("id");
-    c.big_integer().not_null().auto_increment().primary_key();
-    c
-}
-fn text(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.text().not_null();
-    c
-}
-fn text_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.text().null();
-    c
-}
-fn big(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.big_integer().not_null();
-    c
-}
-fn big_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.big_integer().null();
-    c
-}
-fn int(name: &str, default: i32) -> ColumnDef {
-    let mut c = col(name);
-    c.integer().not_null().default(default);
-    c
-}
-fn int_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.integer().null();
-    c
-}
-fn time(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().not_null();
-    c
-}
-fn time_null(name: &str) -> ColumnDef {
-    let mut c = col(name);
-    c.timestamp_with_time_zone().null();
-    c
-}
-fn fk(
-    table: &str,
-    column: &str,
-    to: &str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(Alias::new(table), Alias::new(column))
-        .to(Alias::new(to), Alias::new("id"))
-        .on_delete(on_delete)
-        .to_owned()
-}
-async fn index(
-    m: &SchemaManager<'_>,
-    table: &str,
-    name: &str,
-    cols: &[&str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut i = Index::create();
-    i.name(name).table(Alias::new(table));
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    if unique {
-        i.unique();
-    }
-    m.create_index(i.to_owned()).await
-}
 
 const TABLES: &[&str] = &[
     "run_output",

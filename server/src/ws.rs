@@ -6,7 +6,8 @@
 use crate::http::{Who, P, Q};
 use app::ctx::Ctx;
 use app::error::AppResult;
-use app::exec::service::{self, FollowQuery};
+use app::exec::service;
+use app::exec::types::OutputQuery;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -17,7 +18,7 @@ async fn channel(
     State(ctx): State<Ctx>,
     Who(a): Who,
     P(id): P<i64>,
-    Q(q): Q<FollowQuery>,
+    Q(q): Q<OutputQuery>,
     ws: WebSocketUpgrade,
 ) -> AppResult<Response> {
     let frames = service::follow(&ctx, &a, id, q).await?;

@@ -679,6 +679,36 @@ both!(
         t.get(&format!("/api/tasks/{id}/"), Auth::None)
             .await
             .err(401, 40100);
+        // Someone else's task: the editor sees it (it views every host) but may not cancel it.
+        let other = t
+            .post("/api/hosts/", t.admin(), json!({"name": "p1"}))
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        let s = t
+            .post(
+                &format!("/api/hosts/{other}/actions/check-ssh/"),
+                t.admin(),
+                json!({}),
+            )
+            .await
+            .ok();
+        let theirs = s["task_id"].as_str().unwrap().to_string();
+        t.get(&format!("/api/tasks/{theirs}/"), Auth::Token(&editor))
+            .await
+            .ok();
+        t.post(
+            &format!("/api/tasks/{theirs}/actions/cancel/"),
+            Auth::Token(&editor),
+            json!({}),
+        )
+        .await
+        .err(403, 40300);
+        assert_eq!(
+            task(&t, theirs.parse().unwrap()).await["cancel_requested"],
+            false
+        );
         // The manager does all of it; a credential in use is not deleted.
         let m = Auth::Token(&manager);
         t.call(
@@ -1104,5 +1134,133 @@ both!(
         t.post(&path, t.admin(), json!({})).await.ok();
         t.post(&path, t.admin(), json!({})).await.err(409, 40900);
         run_jobs_now(&t).await;
+    }
+);
+
+both!(
+    async fn server_functions_refuse_the_unprivileged(t: TestApp) {
+        use app::credentials::api::*;
+        use app::exec::api::*;
+        use leptos::server_fn::ServerFn;
+        let host = t
+            .post("/api/hosts/", t.admin(), json!({"name": "sf0"}))
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        let c = t
+            .post(
+                "/api/hosts/ssh-credentials/",
+                t.admin(),
+                json!({"name": "c", "username": "root", "password": "pw-123456"}),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        let task_id = t
+            .post(
+                &format!("/api/hosts/{host}/actions/check-ssh/"),
+                t.admin(),
+                json!({}),
+            )
+            .await
+            .ok()["task_id"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap();
+        t.user("nobody").await;
+        let cookie = t.login("nobody", "user-pass-123").await;
+        let calls: Vec<(&str, Value, u16)> = vec![
+            (
+                <ListSshCredentials as ServerFn>::PATH,
+                json!({"filter": {}}),
+                403,
+            ),
+            (
+                <CreateSshCredential as ServerFn>::PATH,
+                json!({"input": {"name": "x", "username": "root", "password": "p"}}),
+                403,
+            ),
+            (
+                <UpdateSshCredential as ServerFn>::PATH,
+                json!({"id": c, "input": {"name": "y"}}),
+                403,
+            ),
+            (
+                <DeleteSshCredential as ServerFn>::PATH,
+                json!({"id": c}),
+                403,
+            ),
+            (
+                <GetHostAccess as ServerFn>::PATH,
+                json!({"host_id": host}),
+                403,
+            ),
+            (
+                <SetHostAccess as ServerFn>::PATH,
+                json!({"host_id": host, "input": {"credential_id": c}}),
+                403,
+            ),
+            (
+                <AcceptOfferedHostKey as ServerFn>::PATH,
+                json!({"host_id": host, "input": {"fingerprint": "x"}}),
+                403,
+            ),
+            (
+                <CheckHostSsh as ServerFn>::PATH,
+                json!({"host_id": host}),
+                403,
+            ),
+            (<GetTask as ServerFn>::PATH, json!({"id": task_id}), 404),
+            (
+                <TaskOutput as ServerFn>::PATH,
+                json!({"id": task_id, "query": {}}),
+                404,
+            ),
+            (<CancelTask as ServerFn>::PATH, json!({"id": task_id}), 404),
+        ];
+        for (path, body, status) in calls {
+            let r = t
+                .call(
+                    axum::http::Method::POST,
+                    path,
+                    Auth::Cookie(&cookie),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(r.status.as_u16(), status, "{path}: {}", r.json);
+        }
+        // Nothing changed.
+        let cred = t
+            .get(&format!("/api/hosts/ssh-credentials/{c}/"), t.admin())
+            .await
+            .ok();
+        assert_eq!(cred["name"], "c");
+        let access = t
+            .get(&format!("/api/hosts/{host}/access/"), t.admin())
+            .await
+            .ok();
+        assert!(access["credential"].is_null());
+        assert_eq!(task(&t, task_id).await["cancel_requested"], false);
+        // The same session with the permission gets through (the refusals were not the transport).
+        t.grant(
+            "user",
+            user_id(&t.ctx, "nobody").await,
+            "host",
+            &["enable_host_mgmt", "manage_host"],
+        )
+        .await;
+        let r = t
+            .call(
+                axum::http::Method::POST,
+                <ListSshCredentials as ServerFn>::PATH,
+                Auth::Cookie(&cookie),
+                Some(json!({"filter": {}})),
+            )
+            .await
+            .ok();
+        assert_eq!(r["count"], 1);
     }
 );

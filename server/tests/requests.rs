@@ -1287,7 +1287,7 @@ both!(
     async fn the_upload_server_function_is_for_ssl_approvers_only(t: TestApp) {
         use leptos::server_fn::ServerFn;
         let path = <app::requests::api::UploadRequestCertificate as ServerFn>::PATH;
-        let (req, _) = people(&t).await;
+        let (req, appr) = people(&t).await;
         let id = t
             .post(
                 "/api/resource-request/ssl-certificates/",
@@ -1298,24 +1298,160 @@ both!(
             .ok()["id"]
             .as_i64()
             .unwrap();
-        // The requester (no approve_ssl_cert_req) is refused, with the status of the error.
-        let s = t.login("req", "user-pass-123").await;
-        t.call(
-            Method::POST,
-            path,
-            Auth::Cookie(&s),
-            Some(json!({"id": id, "input": {"cert_pem": "x"}})),
+        // Approved (its fulfilment not run): an upload would finish it now.
+        t.post(
+            &format!("/api/resource-request/ssl-certificates/{id}/actions/approve/"),
+            Auth::Token(&appr.1),
+            json!({}),
         )
         .await
-        .err(403, 40300);
-        // Nothing changed.
-        let r = t
-            .get(
-                &format!("/api/resource-request/ssl-certificates/{id}/"),
+        .ok();
+        let (key, cert) = (t.dir.join("fn.key"), t.dir.join("fn.crt"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+            ])
+            .args([
+                "-subj",
+                "/CN=fn.example.test",
+                "-addext",
+                "subjectAltName=DNS:fn.example.test",
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let input = json!({"id": id, "input": {
+            "cert_pem": std::fs::read_to_string(&cert).unwrap(),
+            "key_pem": std::fs::read_to_string(&key).unwrap(),
+        }});
+        // The requester (no approve_ssl_cert_req) is refused, with the status of the error.
+        let s = t.login("req", "user-pass-123").await;
+        t.call(Method::POST, path, Auth::Cookie(&s), Some(input.clone()))
+            .await
+            .err(403, 40300);
+        // Nothing changed: still approved, no certificate.
+        let detail = format!("/api/resource-request/ssl-certificates/{id}/");
+        assert_eq!(t.get(&detail, t.admin()).await.ok()["status"], "approved");
+        assert_eq!(
+            t.get("/api/certificates/", t.admin()).await.ok()["count"],
+            0
+        );
+        // The same call by an approver finishes it: the refusal was the permission's.
+        let a = t.login("appr", "user-pass-123").await;
+        t.call(Method::POST, path, Auth::Cookie(&a), Some(input))
+            .await
+            .ok();
+        assert_eq!(t.get(&detail, t.admin()).await.ok()["status"], "finished");
+        assert_eq!(
+            t.get("/api/certificates/", t.admin()).await.ok()["count"],
+            1
+        );
+    }
+);
+
+both!(
+    async fn a_disabled_account_cannot_be_named_a_login_user(t: TestApp) {
+        let (req, appr) = people(&t).await;
+        let (gone, _) = t.user("gone").await;
+        let (kept, _) = t.user("kept").await;
+        let mut body = host_request();
+        body["login_users"] = json!([{"id": kept}, {"id": gone}]);
+        let id = t
+            .post(
+                "/api/resource-request/hosts/",
                 Auth::Token(&req.1),
+                body.clone(),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.post(
+            &format!("/api/users/{gone}/actions/disable/"),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .ok();
+        // Not when filing, not when editing, and not when approving what was filed before.
+        let e = t
+            .post(
+                "/api/resource-request/hosts/",
+                Auth::Token(&req.1),
+                body.clone(),
+            )
+            .await
+            .err(400, 40000);
+        assert_eq!(e["field"], "login_users[1]", "{e}");
+        t.call(
+            Method::PATCH,
+            &format!("/api/resource-request/hosts/{id}/"),
+            Auth::Token(&req.1),
+            Some(json!({"login_users": [{"id": gone}]})),
+        )
+        .await
+        .err(400, 40000);
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&appr.1),
+            json!({}),
+        )
+        .await
+        .err(400, 40000);
+        // Enabled again, it may be named.
+        t.post(
+            &format!("/api/users/{gone}/actions/enable/"),
+            t.admin(),
+            json!({}),
+        )
+        .await
+        .ok();
+        t.post(
+            &format!("/api/resource-request/hosts/{id}/actions/approve/"),
+            Auth::Token(&appr.1),
+            json!({}),
+        )
+        .await
+        .ok();
+    }
+);
+
+both!(
+    async fn parallel_login_user_lookups_stay_under_the_cap(t: TestApp) {
+        use leptos::server_fn::ServerFn;
+        let path = <app::requests::api::RequestLoginUser as ServerFn>::PATH;
+        people(&t).await;
+        t.user("colleague").await;
+        let s = t.login("req", "user-pass-123").await;
+        let calls = (0..40).map(|_| {
+            t.call(
+                Method::POST,
+                path,
+                Auth::Cookie(&s),
+                Some(json!({"username": "colleague"})),
+            )
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let ok = answers.iter().filter(|r| r.status.is_success()).count();
+        let limited = answers.iter().filter(|r| r.status.as_u16() == 429).count();
+        assert_eq!((ok, limited), (30, 10));
+        let log = t
+            .get(
+                "/api/audit/logs/?op_type=lookup_user&page_size=1",
+                t.admin(),
             )
             .await
             .ok();
-        assert_eq!(r["status"], "wait_review");
+        assert_eq!(log["count"], 30, "{log}");
     }
 );

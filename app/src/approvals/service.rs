@@ -6,14 +6,13 @@
 //! A subject is any table with the columns `id`, `status`, `creator_id`, `approvals_needed`,
 //! `approvals_count`, `updated_at` (resource requests; deploy tasks next).
 use super::types::*;
-use crate::ctx::Actor;
-use crate::entities::{approval, request_event, setting, user};
+use crate::ctx::{Actor, Ctx};
+use crate::entities::{approval, request_event, setting};
 use crate::error::{AppError, AppResult, ErrorCode};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
-use std::collections::HashMap;
 
 /// The row a transition applies to.
 #[derive(Debug, Clone, Copy)]
@@ -352,7 +351,8 @@ pub async fn timeline<C: ConnectionTrait>(db: &C, s: Subject) -> AppResult<Vec<T
 }
 
 /// The decisions on the subject, oldest first.
-pub async fn decisions<C: ConnectionTrait>(db: &C, s: Subject) -> AppResult<Vec<Decision>> {
+pub async fn decisions(ctx: &Ctx, s: Subject) -> AppResult<Vec<Decision>> {
+    let db = &ctx.db;
     let rows = approval::Entity::find()
         .filter(approval::Column::SubjectType.eq(s.kind))
         .filter(approval::Column::SubjectId.eq(s.id))
@@ -360,13 +360,7 @@ pub async fn decisions<C: ConnectionTrait>(db: &C, s: Subject) -> AppResult<Vec<
         .all(db)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.approver_id).collect();
-    let names: HashMap<i64, String> = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.username))
-        .collect();
+    let names = ctx.names.names(db, ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| Decision {

@@ -56,18 +56,6 @@ fn invalid_login() -> AppError {
     AppError::new(ErrorCode::Unauthenticated, "invalid username or password")
 }
 
-/// A transaction-scoped PostgreSQL advisory lock keyed by `what` (nothing on SQLite, where the
-/// write transaction of `db::begin` already excludes other writers).
-async fn advisory_lock<C: ConnectionTrait>(txn: &C, what: &str) -> AppResult<()> {
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        let digest = crate::security::sha256_hex(what);
-        let key = u64::from_str_radix(&digest[..16], 16).unwrap_or_default() as i64;
-        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})"))
-            .await?;
-    }
-    Ok(())
-}
-
 /// Counts this attempt before the password is checked, atomically: in one write transaction
 /// (`BEGIN IMMEDIATE` on SQLite; transaction-scoped advisory locks per address and per user name
 /// and address on PostgreSQL) it counts the pair's and the address's recent failures and, under
@@ -78,9 +66,9 @@ async fn advisory_lock<C: ConnectionTrait>(txn: &C, what: &str) -> AppResult<()>
 async fn reserve_attempt(ctx: &Ctx, username: &str, ip: &str) -> AppResult<(u64, u64)> {
     let txn = crate::db::begin(&ctx.db).await?;
     if !ip.is_empty() {
-        advisory_lock(&txn, &format!("login-address\n{ip}")).await?;
+        crate::db::advisory_lock(&txn, &format!("login-address\n{ip}")).await?;
     }
-    advisory_lock(&txn, &format!("login\n{username}\n{ip}")).await?;
+    crate::db::advisory_lock(&txn, &format!("login\n{username}\n{ip}")).await?;
     let oldest = sea_orm::sea_query::Query::select()
         .column(login_failure::Column::Id)
         .from(login_failure::Entity)
@@ -419,7 +407,7 @@ async fn request_reset(
     };
     let address = crate::security::throttle_address(&actor.ip);
     let txn = crate::db::begin(&ctx.db).await?;
-    advisory_lock(&txn, &format!("forgot-address\n{address}")).await?;
+    crate::db::advisory_lock(&txn, &format!("forgot-address\n{address}")).await?;
     // Counted by the throttle address the audit detail keeps (the row's `ip` is the raw one).
     let tag = json!({ "address": address }).to_string();
     let tag = tag.trim_start_matches('{').trim_end_matches('}');
@@ -443,7 +431,7 @@ async fn request_reset(
         .filter(|u| !u.email.is_empty());
     let recent = match &found {
         Some(u) => {
-            advisory_lock(&txn, &format!("forgot-user\n{}", u.id)).await?;
+            crate::db::advisory_lock(&txn, &format!("forgot-user\n{}", u.id)).await?;
             password_reset::Entity::find()
                 .filter(password_reset::Column::UserId.eq(u.id))
                 .filter(password_reset::Column::CreatedAt.gt(since()))

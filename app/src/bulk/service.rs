@@ -476,13 +476,7 @@ fn wire(m: import::Model, by: String, processed: Option<u64>) -> ImportRun {
 
 async fn to_wire(ctx: &Ctx, rows: Vec<import::Model>) -> AppResult<Vec<ImportRun>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.created_by).collect();
-    let names: HashMap<i64, String> = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids))
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.username))
-        .collect();
+    let names = ctx.names.names(&ctx.db, ids).await?;
     let progress = ctx.progress.lock().map(|p| p.clone()).unwrap_or_default();
     Ok(rows
         .into_iter()

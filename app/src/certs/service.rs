@@ -35,7 +35,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{json, Value};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 const CA_KEY_CONTEXT: &str = "cert_authorities.key_enc";
 const CERT_KEY_CONTEXT: &str = "certificates.key_enc";
@@ -735,26 +735,10 @@ async fn wire(
     rows: Vec<certificate::Model>,
     detail: bool,
 ) -> AppResult<Vec<Certificate>> {
-    let owner_ids: Vec<i64> = rows
-        .iter()
-        .map(|r| r.owner_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let owners: HashMap<i64, String> = if owner_ids.is_empty() {
-        HashMap::new()
-    } else {
-        user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::Username)
-            .filter(user::Column::Id.is_in(owner_ids))
-            .into_tuple::<(i64, String)>()
-            .all(&ctx.db)
-            .await?
-            .into_iter()
-            .collect()
-    };
+    let owners = ctx
+        .names
+        .names(&ctx.db, rows.iter().map(|r| r.owner_id))
+        .await?;
     let keys = key_rights(ctx, actor, &rows).await?;
     let now = crate::time::now();
     Ok(rows

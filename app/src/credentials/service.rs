@@ -87,9 +87,21 @@ pub async fn list(
         .limit(f.page.size())
         .all(&ctx.db)
         .await?;
+    // How many hosts use each credential of the page, in one query.
+    let used: std::collections::HashMap<i64, i64> = host_access::Entity::find()
+        .select_only()
+        .column(host_access::Column::CredentialId)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(host_access::Column::CredentialId.is_in(rows.iter().map(|r| r.id)))
+        .group_by(host_access::Column::CredentialId)
+        .into_tuple::<(i64, i64)>()
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let n = users_of(&ctx.db, r.id).await?;
+        let n = used.get(&r.id).copied().unwrap_or(0) as u64;
         out.push(wire(ctx, r, n).await?);
     }
     Ok(Page::new(count, &f.page, out))
@@ -583,16 +595,14 @@ fn algorithm_of(line: &str) -> String {
 // ---------------------------------------------------------------- for the executor
 
 /// What the executor needs to reach a host: the SSH target and the secrets to mask in output.
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub target: Target,
     pub secrets: Vec<String>,
-    pub stop_cmd: Option<String>,
-    pub restart_cmd: Option<String>,
 }
 
 /// How to reach a host (no authorization: the executor runs what was authorized when the task
 /// was created). Errors are clear, secret-free messages.
-pub async fn resolve(ctx: &Ctx, host_id: i64) -> Result<Resolved, String> {
+pub(crate) async fn resolve(ctx: &Ctx, host_id: i64) -> Result<Resolved, String> {
     let db = &ctx.db;
     let err = |e: AppError| e.message;
     let h = host_of(db, host_id).await.map_err(err)?;
@@ -644,15 +654,13 @@ pub async fn resolve(ctx: &Ctx, host_id: i64) -> Result<Resolved, String> {
             login,
         },
         secrets,
-        stop_cmd: a.as_ref().and_then(|a| a.stop_cmd.clone()),
-        restart_cmd: a.as_ref().and_then(|a| a.restart_cmd.clone()),
     })
 }
 
 /// The key a connection to `endpoint` of a host must present: the one pinned for that
 /// endpoint, else the host's most recently pinned key (a host that moved keeps its key; a new
 /// address with another key is refused until accepted). `None`: the host was never contacted.
-pub async fn pinned(ctx: &Ctx, host_id: i64, endpoint: &str) -> AppResult<Option<String>> {
+pub(crate) async fn pinned(ctx: &Ctx, host_id: i64, endpoint: &str) -> AppResult<Option<String>> {
     let keys = host_key::Entity::find()
         .filter(host_key::Column::HostId.eq(host_id))
         .order_by_desc(host_key::Column::PinnedAt)
@@ -701,7 +709,12 @@ async fn insert_pin<C: ConnectionTrait>(
 /// Pins `key` for a host's endpoint (audited as the system): on first contact, or when a known
 /// key answered at a new endpoint. Answers the key pinned for the endpoint, which is another
 /// caller's when it pinned first.
-pub async fn pin(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppResult<String> {
+pub(crate) async fn pin(
+    ctx: &Ctx,
+    host_id: i64,
+    endpoint: &str,
+    key: &HostKey,
+) -> AppResult<String> {
     let txn = crate::db::begin(&ctx.db).await?;
     let inserted = insert_pin(&txn, host_id, endpoint, &key.openssh, &key.fingerprint).await?;
     if inserted == 1 {
@@ -727,7 +740,7 @@ pub async fn pin(ctx: &Ctx, host_id: i64, endpoint: &str, key: &HostKey) -> AppR
 
 /// Records a different key a host offered at an endpoint, for a host manager to check and
 /// accept; the endpoint keeps the key it must present meanwhile (`pinned`).
-pub async fn offered(
+pub(crate) async fn offered(
     ctx: &Ctx,
     host_id: i64,
     endpoint: &str,
@@ -758,7 +771,7 @@ pub async fn offered(
 /// Whether runs of this user may trust a host key on first contact: host managers and
 /// superusers only. Anyone who may edit a host may change its addresses; trusting whatever
 /// answers at a new address would let them collect the stored credential with their own server.
-pub async fn may_pin_first(ctx: &Ctx, user_id: Option<i64>) -> bool {
+pub(crate) async fn may_pin_first(ctx: &Ctx, user_id: Option<i64>) -> bool {
     let Some(id) = user_id else { return false };
     let actor = Actor {
         id,
@@ -780,7 +793,7 @@ pub async fn check_ssh(
     let h = host_of(&ctx.db, host_id).await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let busy = crate::entities::run::Entity::find()
-        .filter(crate::entities::run::Column::Kind.eq(crate::exec::plan::SSH_CHECK))
+        .filter(crate::entities::run::Column::Kind.eq(crate::exec::runner::SSH_CHECK))
         .filter(crate::entities::run::Column::Status.eq("running"))
         .filter(crate::entities::run::Column::SubjectType.eq("host"))
         .filter(crate::entities::run::Column::SubjectId.eq(host_id))
@@ -796,7 +809,7 @@ pub async fn check_ssh(
         &txn,
         actor,
         NewRun {
-            kind: crate::exec::plan::SSH_CHECK.into(),
+            kind: crate::exec::runner::SSH_CHECK.into(),
             subject: Some(("host".into(), host_id)),
             steps: vec![Step {
                 name: "check".into(),

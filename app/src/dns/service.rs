@@ -134,18 +134,9 @@ fn entry(op: &str, target: &str, id: i64, name: &str, message: String, extra: Va
         .detail(detail)
 }
 
-/// User names by id.
-async fn user_names<C: ConnectionTrait>(db: &C, ids: &[i64]) -> AppResult<HashMap<i64, String>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.username))
-        .collect())
+/// User names by id (`users::service::NameCache`).
+async fn user_names(ctx: &Ctx, ids: &[i64]) -> AppResult<HashMap<i64, String>> {
+    ctx.names.names(&ctx.db, ids.iter().copied()).await
 }
 
 /// The `dns_push` jobs of zone `did` waiting to run (`status = queued`).

@@ -6,8 +6,6 @@ pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod output;
 #[cfg(feature = "ssr")]
-pub mod plan;
-#[cfg(feature = "ssr")]
 pub mod runner;
 #[cfg(feature = "ssr")]
 pub mod service;

@@ -33,6 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 
+/// Run kind: an SSH check of a host (`credentials::service::check_ssh`).
+pub const SSH_CHECK: &str = "ssh_check";
+
 /// The job kind that executes runs.
 pub const JOB: &str = "run";
 /// How long a run's owner holds it without renewing.
@@ -89,8 +92,8 @@ pub struct Opts {
     pub extra: Value,
 }
 
-/// Creates a run on `txn` with its targets, audit record and job; the caller commits, then
-/// calls `ctx.jobs_notify.notify_one()`.
+/// Creates a run on `txn` with its targets, audit record and job; the caller (a service fn
+/// that authorized the work) commits, then calls `ctx.jobs_notify.notify_one()`.
 pub async fn create<C: ConnectionTrait>(
     txn: &C,
     actor: &Actor,
@@ -261,7 +264,9 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .ok_or("run vanished")?;
-    let opts: Opts = serde_json::from_str(&r.opts).unwrap_or_default();
+    // Steps that do not read are not "no steps": the run fails (interrupted) instead.
+    let opts: Opts = serde_json::from_str(&r.opts)
+        .map_err(|e| format!("run {run_id}: unreadable steps: {e}"))?;
     let targets = run_target::Entity::find()
         .filter(run_target::Column::RunId.eq(run_id))
         .order_by_asc(run_target::Column::Seq)
@@ -288,7 +293,6 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
         run_id,
         keeper: tokio::spawn(keep_lease(ctx.clone(), run_id, me.clone(), cancel_tx)),
     };
-
     let slots = Arc::new(Semaphore::new(r.concurrency.clamp(1, 200) as usize));
     let mut set = tokio::task::JoinSet::new();
     // Targets start in their order: each waits for a slot before the next one is looked at.
@@ -680,7 +684,6 @@ async fn end_target(ex: &Exec, t: &mut run_target::Model, status: &str, o: Outco
                 })),
         )
         .await?;
-        super::plan::after_target(&txn, ctx, &ex.run, t, o.ok).await?;
         txn.commit().await?;
         Ok::<_, AppError>(())
     };
@@ -748,7 +751,6 @@ async fn finish_run(
             .detail(json!({"status": status, "error": error, "done": r.done, "failed": failed, "total": r.total})),
     )
     .await?;
-    super::plan::after_run(&txn, ctx, &r, ok).await?;
     txn.commit().await?;
     Ok(Some(end_frame(status, error.as_deref())))
 }
@@ -782,7 +784,11 @@ pub async fn recover(ctx: &Ctx, at_start: bool) -> AppResult<usize> {
         let me = owner_of(ctx);
         for r in mine {
             let owner = r.owner.clone().unwrap_or_default();
-            let pid = owner[host.len()..].split('/').next().unwrap_or_default();
+            // LIKE matched the prefix; check it exactly (`_` in a host name is a wildcard).
+            let Some(rest) = owner.strip_prefix(&host) else {
+                continue;
+            };
+            let pid = rest.split('/').next().unwrap_or_default();
             let alive = owner == me
                 || (!pid.is_empty()
                     && pid != std::process::id().to_string()
@@ -856,7 +862,6 @@ pub async fn interrupt(ctx: &Ctx, r: &run::Model) -> AppResult<bool> {
             .detail(json!({"owner": r.owner, "targets": open.len()})),
     )
     .await?;
-    super::plan::after_interrupt(&txn, ctx, r, &open).await?;
     txn.commit().await?;
     tracing::warn!(run = r.id, kind = %r.kind, "run interrupted: its process stopped");
     Ok(true)

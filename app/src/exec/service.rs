@@ -274,25 +274,15 @@ pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     Ok(Message::success())
 }
 
-/// Query of the live output channel.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-pub struct FollowQuery {
-    /// Resume after this chunk id.
-    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
-    pub after: Option<i64>,
-    /// Only this target's output and changes.
-    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
-    pub target: Option<i64>,
-}
-
-/// Live output of a task, authorized now: `hello` (the task and its targets), the stored
-/// output after `after`, then what follows as it is written, then `end`. Frames are JSON
-/// texts; the stream ends after `end`, or when the receiver is dropped.
+/// Live output of a task, authorized now (`q.after`, `q.target`; `q.limit` is not used):
+/// `hello` (the task and its targets), the stored output after `after`, then what follows as
+/// it is written, then `end`. Frames are JSON texts; the stream ends after `end`, or when the
+/// receiver is dropped.
 pub async fn follow(
     ctx: &Ctx,
     actor: &Actor,
     id: i64,
-    q: FollowQuery,
+    q: OutputQuery,
 ) -> AppResult<mpsc::Receiver<Arc<str>>> {
     let (r, allowed) = visible(ctx, actor, id).await?;
     // Subscribe before reading what is stored, so nothing written in between is missed.

@@ -18,7 +18,7 @@ use crate::common::{Message, Page};
 use crate::ctx::{Actor, Ctx};
 use crate::entities::{approval, resource_request as rr, user};
 use crate::error::{AppError, AppResult};
-use crate::perms::service::{holds_resource, may_module};
+use crate::perms::service::{authorize_module, holds_resource, may_module};
 use crate::perms::types::ResourceType;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
@@ -150,8 +150,10 @@ async fn check_refs<C: ConnectionTrait>(
 ) -> AppResult<()> {
     if let Some(users) = &i.login_users {
         let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        // Enabled accounts only (as the form's picker): a disabled account gets no access.
         let found: BTreeSet<i64> = user::Entity::find()
             .filter(user::Column::Id.is_in(ids.clone()))
+            .filter(user::Column::Status.eq("enabled"))
             .all(db)
             .await?
             .into_iter()
@@ -160,7 +162,7 @@ async fn check_refs<C: ConnectionTrait>(
         if let Some(n) = ids.iter().position(|id| !found.contains(id)) {
             return Err(AppError::invalid(
                 &format!("login_users[{n}]"),
-                "unknown user",
+                "unknown or disabled user",
             ));
         }
     }
@@ -288,7 +290,7 @@ async fn to_wire<C: ConnectionTrait>(
     for p in &payloads {
         ids.extend(p.input.login_users.iter().flatten().map(|u| u.id));
     }
-    let names = ctx.names.names(db, ids).await?;
+    let names = ctx.names.names(&ctx.db, ids).await?;
     // Only a waiting request someone approved can carry the caller's approval (a rejection ends
     // the wait, an edit drops approvals with the count): most pages need no query here.
     let maybe_decided: Vec<i64> = rows
@@ -490,18 +492,16 @@ const MAX_LOOKUPS_PER_MINUTE: u64 = 30;
 /// users. It confirms that an enabled account has the name, so every lookup is audited and a user
 /// gets at most `MAX_LOOKUPS_PER_MINUTE` (counted in the audit log, so across processes).
 pub async fn login_user(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<UserRef> {
-    access(ctx, actor, RequestKind::Host).await?;
-    if !may_module(ctx, actor, MODULE, "create_resource_req").await {
-        return Err(AppError::forbidden(format!(
-            "permission {MODULE}.create_resource_req required"
-        )));
-    }
+    authorize_module(ctx, actor, MODULE, "create_resource_req").await?;
     let name = username.trim();
     let unknown = || AppError::not_found("user").with_field("username");
     if crate::common::validate::username(name).is_err() {
         return Err(unknown());
     }
     let txn = crate::db::begin(&ctx.db).await?;
+    // Parallel lookups of one user wait here, so none counts before another's row is in
+    // (SQLite's write transaction already serializes them).
+    crate::db::advisory_lock(&txn, &format!("lookup-user\n{}", actor.id)).await?;
     let since = crate::time::now() - chrono::Duration::seconds(60);
     let recent = crate::entities::audit_log::Entity::find()
         .filter(crate::entities::audit_log::Column::OperatorId.eq(actor.id))
@@ -647,7 +647,7 @@ pub async fn get(
     let acc = access(ctx, actor, kind).await?;
     let r = load_visible(&ctx.db, actor, &acc, kind, id).await?;
     let mut w = to_wire(&ctx.db, ctx, actor, &acc, vec![r]).await?.remove(0);
-    w.decisions = Some(engine::decisions(&ctx.db, subject(id)).await?);
+    w.decisions = Some(engine::decisions(ctx, subject(id)).await?);
     w.timeline = Some(engine::timeline(&ctx.db, subject(id)).await?);
     Ok(w)
 }
@@ -661,11 +661,7 @@ pub async fn create(
     input: RequestInput,
 ) -> AppResult<ResourceRequest> {
     let acc = access(ctx, actor, kind).await?;
-    if !may_module(ctx, actor, MODULE, "create_resource_req").await {
-        return Err(AppError::forbidden(format!(
-            "permission {MODULE}.create_resource_req required"
-        )));
-    }
+    authorize_module(ctx, actor, MODULE, "create_resource_req").await?;
     let input = with_defaults(kind, normalize(input));
     field_errors(validate(kind, &input, true))?;
     let txn = crate::db::begin(&ctx.db).await?;

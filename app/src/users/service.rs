@@ -565,7 +565,8 @@ pub async fn by_username(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<
 /// `AUTOINCREMENT`), so an entry cannot go stale and needs no invalidation, in this process or
 /// another; a deleted user keeps his name here. (Restoring an older backup into a running
 /// database, or resetting its sequences, breaks the second premise: restart Opsdeck after it.)
-/// Callers pass distinct ids. Bounded: cleared past `NameCache::MAX`.
+/// It reads through `&DatabaseConnection` only, never a transaction: a rolled-back insert's id
+/// is given again on SQLite, so only committed rows may fill it. Bounded: cleared past `NameCache::MAX`.
 #[derive(Default)]
 pub struct NameCache {
     map: std::sync::RwLock<HashMap<i64, String>>,
@@ -575,9 +576,9 @@ impl NameCache {
     const MAX: usize = 100_000;
 
     /// The username of `id` (empty for none, or an id that never existed).
-    pub async fn name_of<C: sea_orm::ConnectionTrait>(
+    pub async fn name_of(
         &self,
-        db: &C,
+        db: &sea_orm::DatabaseConnection,
         id: Option<i64>,
     ) -> AppResult<String> {
         match id {
@@ -587,15 +588,16 @@ impl NameCache {
     }
 
     /// The usernames of `ids` that exist, reading only those not known yet.
-    pub async fn names<C: sea_orm::ConnectionTrait>(
+    pub async fn names(
         &self,
-        db: &C,
+        db: &sea_orm::DatabaseConnection,
         ids: impl IntoIterator<Item = i64>,
     ) -> AppResult<HashMap<i64, String>> {
         let mut out = HashMap::new();
         let mut missing = vec![];
         {
             let m = self.map.read().unwrap_or_else(|e| e.into_inner());
+            let ids: std::collections::BTreeSet<i64> = ids.into_iter().collect();
             for id in ids {
                 match m.get(&id) {
                     Some(n) => {

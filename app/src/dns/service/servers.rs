@@ -175,7 +175,7 @@ fn wire(s: dns_service::Model, users: &HashMap<i64, String>) -> DnsService {
 
 async fn to_wire(ctx: &Ctx, rows: Vec<dns_service::Model>) -> AppResult<Vec<DnsService>> {
     let ids: Vec<i64> = rows.iter().filter_map(|s| s.creator_id).collect();
-    let users = user_names(&ctx.db, &ids).await?;
+    let users = user_names(ctx, &ids).await?;
     Ok(rows.into_iter().map(|s| wire(s, &users)).collect())
 }
 

@@ -17,7 +17,7 @@ async fn to_wire(
     let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
     let mut perms = resource_perm_sets(ctx, actor, DOMAIN, &ids).await?;
     let creators: Vec<i64> = rows.iter().filter_map(|d| d.creator_id).collect();
-    let users = user_names(&ctx.db, &creators).await?;
+    let users = user_names(ctx, &creators).await?;
     let services: HashMap<i64, String> = dns_service::Entity::find()
         .filter(
             dns_service::Column::Id.is_in(rows.iter().map(|d| d.service_id).collect::<Vec<_>>()),
