@@ -44,6 +44,12 @@ pub struct SecretColumn {
 /// `opsdeck rotate-secrets` re-encrypts it.
 pub const SECRET_COLUMNS: &[SecretColumn] = &[
     SecretColumn {
+        table: "cloud_accounts",
+        id: "id",
+        column: "secret_enc",
+        context: "cloud_accounts.secret_enc",
+    },
+    SecretColumn {
         table: "ssh_credentials",
         id: "id",
         column: "secret_enc",

@@ -232,7 +232,14 @@ pub fn contains_text(backend: sea_orm::DbBackend, table: &str, column: &str, v: 
             format!("{table}.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)"),
             [phrase],
         )
-    } else if backend == sea_orm::DbBackend::Sqlite {
+    } else {
+        like_text(backend, table, column, v)
+    }
+}
+
+/// "`table.column` contains `v`", case-insensitively, for columns without a search index.
+pub fn like_text(backend: sea_orm::DbBackend, table: &str, column: &str, v: &str) -> Expr {
+    if backend == sea_orm::DbBackend::Sqlite {
         Expr::cust_with_values(
             format!(r#""{table}"."{column}" LIKE ? ESCAPE '\'"#),
             [contains_pattern(v)],

@@ -22,6 +22,16 @@ pub enum ErrorCode {
     AlreadyApproved,
     /// A request is closed, rejected or finished (seed 003: 30002 申请单已关闭/已完成).
     RequestClosed,
+    /// The executor could not act on a host (seed 003 host tasks: 30001).
+    ExecFailed,
+    /// The host is running already (seed 003 start: 30002 主机正在运行中).
+    HostRunning,
+    /// The CloudStack API refused or failed (seed 003 stop/restart: 30002).
+    CloudStackFailed,
+    /// The Tencent Cloud CVM API refused or failed (seed 003 stop/restart: 30003).
+    TencentFailed,
+    /// The Tencent Cloud CPM (黑石) API refused or failed (seed 003 stop/restart: 30004).
+    TencentCpmFailed,
     Internal,
     Unavailable,
 }
@@ -42,6 +52,11 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 41300,
             ErrorCode::AlreadyApproved => 30001,
             ErrorCode::RequestClosed => 30002,
+            ErrorCode::ExecFailed => 30001,
+            ErrorCode::HostRunning => 30002,
+            ErrorCode::CloudStackFailed => 30002,
+            ErrorCode::TencentFailed => 30003,
+            ErrorCode::TencentCpmFailed => 30004,
             ErrorCode::Internal => 50000,
             ErrorCode::Unavailable => 50300,
         }
@@ -57,7 +72,14 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::Conflict | ErrorCode::AlreadyApproved | ErrorCode::RequestClosed => 409,
+            ErrorCode::Conflict
+            | ErrorCode::AlreadyApproved
+            | ErrorCode::RequestClosed
+            | ErrorCode::HostRunning => 409,
+            ErrorCode::ExecFailed
+            | ErrorCode::CloudStackFailed
+            | ErrorCode::TencentFailed
+            | ErrorCode::TencentCpmFailed => 502,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Internal => 500,

@@ -16,6 +16,7 @@ pub mod dns;
 pub mod error;
 pub mod exec;
 pub mod hosts;
+pub mod hosttasks;
 pub mod perms;
 pub mod productions;
 pub mod requests;

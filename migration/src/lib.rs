@@ -17,6 +17,7 @@ mod m20261202_000005_cert_key_holders;
 mod m20261202_000006_dns_failed;
 mod m20261202_000007_change_notify;
 mod m20261203_000001_exec;
+mod m20261203_000002_power;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_dns_failed::Migration),
             Box::new(m20261202_000007_change_notify::Migration),
             Box::new(m20261203_000001_exec::Migration),
+            Box::new(m20261203_000002_power::Migration),
         ]
     }
 }

@@ -24,6 +24,9 @@ use sea_orm::{
 };
 use serde_json::json;
 
+mod cloud;
+pub use cloud::*;
+
 const SECRET_CONTEXT: &str = "ssh_credentials.secret_enc";
 const PASSPHRASE_CONTEXT: &str = "ssh_credentials.passphrase_enc";
 /// Largest private key or password accepted.
@@ -399,6 +402,8 @@ async fn access_wire(ctx: &Ctx, host_id: i64) -> AppResult<HostAccess> {
         credential,
         stop_cmd: a.as_ref().and_then(|a| a.stop_cmd.clone()),
         restart_cmd: a.as_ref().and_then(|a| a.restart_cmd.clone()),
+        cloud_account: cloud_ref(&ctx.db, a.as_ref().and_then(|a| a.cloud_account_id)).await?,
+        cloud_instance_id: a.as_ref().and_then(|a| a.cloud_instance_id.clone()),
         host_keys: keys.into_iter().map(key_info).collect(),
     })
 }
@@ -440,6 +445,8 @@ pub async fn set_access(
             credential_id: Set(None),
             stop_cmd: Set(None),
             restart_cmd: Set(None),
+            cloud_account_id: Set(None),
+            cloud_instance_id: Set(None),
             updated_at: Set(crate::time::now()),
         },
     };
@@ -488,6 +495,28 @@ pub async fn set_access(
             *slot = Set((!v.trim().is_empty()).then(|| v.trim().to_string()));
         }
     }
+    if let Some(c) = input.cloud_account_id {
+        if c == 0 {
+            am.cloud_account_id = Set(None);
+        } else {
+            check_for_host(&txn, c, &h.host_type).await?;
+            am.cloud_account_id = Set(Some(c));
+        }
+    }
+    if let Some(i) = &input.cloud_instance_id {
+        let i = i.trim();
+        if i.len() > 128
+            || !i
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        {
+            return Err(AppError::invalid(
+                "cloud_instance_id",
+                "letters, digits and - _ . : (at most 128)",
+            ));
+        }
+        am.cloud_instance_id = Set((!i.is_empty()).then(|| i.to_string()));
+    }
     am.updated_at = Set(crate::time::now());
     let new = if old.is_some() {
         am.update(&txn).await?
@@ -497,7 +526,8 @@ pub async fn set_access(
     let snap = |a: Option<&host_access::Model>| {
         a.map(|a| {
             json!({"address": a.address, "port": a.port, "credential_id": a.credential_id,
-                   "stop_cmd": a.stop_cmd, "restart_cmd": a.restart_cmd})
+                   "stop_cmd": a.stop_cmd, "restart_cmd": a.restart_cmd,
+                   "cloud_account_id": a.cloud_account_id, "cloud_instance_id": a.cloud_instance_id})
         })
         .unwrap_or(json!(null))
     };

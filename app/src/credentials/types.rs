@@ -118,6 +118,12 @@ pub struct HostAccess {
     /// The command that restarts it (default `shutdown -r now`).
     #[serde(default)]
     pub restart_cmd: Option<String>,
+    /// The cloud account that starts, stops and restarts the host; `null`: the `ssh` provider.
+    #[serde(default)]
+    pub cloud_account: Option<CloudAccountRef>,
+    /// The host's id in that cloud (CloudStack VM id, CVM `ins-…`, CPM `cpm-…`).
+    #[serde(default)]
+    pub cloud_instance_id: Option<String>,
     pub host_keys: Vec<HostKeyInfo>,
 }
 
@@ -136,6 +142,12 @@ pub struct HostAccessInput {
     pub stop_cmd: Option<String>,
     #[serde(default)]
     pub restart_cmd: Option<String>,
+    /// `0` removes the cloud account (the host is then powered over SSH).
+    #[serde(default)]
+    pub cloud_account_id: Option<i64>,
+    /// `""` clears it.
+    #[serde(default)]
+    pub cloud_instance_id: Option<String>,
 }
 
 /// `POST /hosts/{id}/host-key/actions/accept/`: the fingerprint of the offered key, as the
@@ -147,4 +159,70 @@ pub struct AcceptHostKey {
     /// Which endpoint, when the host has several.
     #[serde(default)]
     pub endpoint: Option<String>,
+}
+
+/// Cloud providers a cloud account may name.
+pub const CLOUD_PROVIDERS: &[&str] = &["cloudstack", "tencent_cvm", "tencent_cpm"];
+
+/// A cloud API account that powers hosts. Its secret is never answered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CloudAccount {
+    pub id: i64,
+    pub name: String,
+    /// `cloudstack` (hosts of type `CLOUDSTACK*`), `tencent_cvm` (`TECENT_CVM`) or
+    /// `tencent_cpm` (`TECENT_CPM`).
+    pub provider: String,
+    /// The API's URL (`https://cloud.example.com/client/api`, `https://cvm.tencentcloudapi.com`).
+    pub endpoint: String,
+    /// Tencent Cloud region (`ap-guangzhou`); empty for CloudStack.
+    pub region: String,
+    /// CloudStack API key or Tencent SecretId.
+    pub secret_id: String,
+    /// Always `******`.
+    pub secret: String,
+    /// Hosts powered through it.
+    pub hosts: u64,
+    pub creator: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /hosts/cloud-accounts/` and `PATCH …/{id}/` (absent fields are kept). `Debug` never
+/// shows the secret.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CloudAccountInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub secret_id: Option<String>,
+    /// CloudStack secret key or Tencent SecretKey (write-only).
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for CloudAccountInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudAccountInput")
+            .field("name", &self.name)
+            .field("provider", &self.provider)
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cloud account as other objects name it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CloudAccountRef {
+    pub id: i64,
+    pub name: String,
+    pub provider: String,
 }

@@ -10,6 +10,8 @@ pub struct Model {
     pub credential_id: Option<i64>,
     pub stop_cmd: Option<String>,
     pub restart_cmd: Option<String>,
+    pub cloud_account_id: Option<i64>,
+    pub cloud_instance_id: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -8,6 +8,7 @@ pub mod approval;
 pub mod audit_log;
 pub mod cert_authority;
 pub mod certificate;
+pub mod cloud_account;
 pub mod dns_domain;
 pub mod dns_outbox;
 pub mod dns_record;

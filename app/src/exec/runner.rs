@@ -99,14 +99,38 @@ pub async fn create<C: ConnectionTrait>(
     actor: &Actor,
     r: NewRun,
 ) -> AppResult<run::Model> {
+    insert(txn, actor, r, false).await
+}
+
+/// Records work that was done in the caller's transaction (a status change) as a finished run
+/// with finished targets, so it is listed and answered like any task; no job.
+pub async fn create_done<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    r: NewRun,
+) -> AppResult<run::Model> {
+    insert(txn, actor, r, true).await
+}
+
+async fn insert<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    r: NewRun,
+    done: bool,
+) -> AppResult<run::Model> {
     let now = crate::time::now();
+    let (status, target_status, ended) = if done {
+        ("finished", "finished", Some(now))
+    } else {
+        ("running", "pending", None)
+    };
     let opts = Opts {
         steps: r.steps.clone(),
         extra: r.extra.clone(),
     };
     let row = run::ActiveModel {
         kind: Set(r.kind.clone()),
-        status: Set("running".into()),
+        status: Set(status.into()),
         creator_id: Set((actor.id > 0).then_some(actor.id)),
         subject_type: Set(r.subject.as_ref().map(|s| s.0.clone())),
         subject_id: Set(r.subject.as_ref().map(|s| s.1)),
@@ -125,11 +149,11 @@ pub async fn create<C: ConnectionTrait>(
         owner: Set(None),
         lease_until: Set(None),
         total: Set(r.targets.len() as i32),
-        done: Set(0),
+        done: Set(if done { r.targets.len() as i32 } else { 0 }),
         failed: Set(0),
         created_at: Set(now),
-        started_at: Set(None),
-        finished_at: Set(None),
+        started_at: Set(ended),
+        finished_at: Set(ended),
         ..Default::default()
     }
     .insert(txn)
@@ -142,15 +166,19 @@ pub async fn create<C: ConnectionTrait>(
             host_id: Set(t.host_id),
             host_name: Set(t.host_name.clone()),
             instance_id: Set(t.instance_id),
-            status: Set("pending".into()),
-            step: Set(0),
+            status: Set(target_status.into()),
+            step: Set(if done { steps_total } else { 0 }),
             steps_total: Set(steps_total),
-            step_name: Set(String::new()),
             exit_code: Set(None),
             error_code: Set(None),
             error: Set(None),
-            started_at: Set(None),
-            finished_at: Set(None),
+            step_name: Set(if done {
+                r.steps.first().map(|s| s.name.clone()).unwrap_or_default()
+            } else {
+                String::new()
+            }),
+            started_at: Set(ended),
+            finished_at: Set(ended),
             ..Default::default()
         }
         .insert(txn)
@@ -169,7 +197,9 @@ pub async fn create<C: ConnectionTrait>(
             })),
     )
     .await?;
-    crate::jobs::enqueue(txn, JOB, &json!({"run_id": row.id})).await?;
+    if !done {
+        crate::jobs::enqueue(txn, JOB, &json!({"run_id": row.id})).await?;
+    }
     Ok(row)
 }
 
@@ -190,15 +220,23 @@ pub fn quote(s: &str) -> String {
 }
 
 /// What one target's steps came to.
-struct Outcome {
-    ok: bool,
-    exit_code: Option<i32>,
-    error_code: Option<i32>,
-    error: Option<String>,
+pub(super) struct Outcome {
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    pub error_code: Option<i32>,
+    pub error: Option<String>,
 }
 
 impl Outcome {
-    fn failed(code: i32, error: impl Into<String>) -> Self {
+    pub(super) fn success() -> Self {
+        Outcome {
+            ok: true,
+            exit_code: None,
+            error_code: None,
+            error: None,
+        }
+    }
+    pub(super) fn failed(code: i32, error: impl Into<String>) -> Self {
         Outcome {
             ok: false,
             exit_code: None,
@@ -209,11 +247,13 @@ impl Outcome {
 }
 
 /// Everything a target's execution shares with the others of its run.
-struct Exec {
-    ctx: Ctx,
-    run: run::Model,
+pub(super) struct Exec {
+    pub ctx: Ctx,
+    pub run: run::Model,
     steps: Vec<Step>,
-    out: Out,
+    /// What the run's kind keeps next to its steps (`runs.opts`).
+    pub extra: Value,
+    pub out: Out,
     cancel: watch::Receiver<Option<String>>,
     /// Set after a failure of a stop-on-failure run, or a cancel: pending targets are skipped.
     halt: AtomicBool,
@@ -282,6 +322,7 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
         ctx: ctx.clone(),
         run: r.clone(),
         steps: opts.steps,
+        extra: opts.extra,
         out: Out { tx },
         cancel: cancel_rx,
         halt: AtomicBool::new(false),
@@ -424,7 +465,10 @@ async fn target(ex: &Exec, mut t: run_target::Model) {
         t.started_at = Some(now);
     })
     .await;
-    let outcome = steps(ex, &mut t).await;
+    let outcome = match super::power::of(ex) {
+        Some(p) => super::power::target(ex, &mut t, p).await,
+        None => steps(ex, &mut t, &ex.steps).await,
+    };
     if !outcome.ok && ex.run.on_failure == "stop" {
         ex.halt.store(true, Ordering::SeqCst);
     }
@@ -436,7 +480,7 @@ async fn target(ex: &Exec, mut t: run_target::Model) {
 }
 
 /// Connects (pinning the host key on first contact) and runs the steps.
-async fn steps(ex: &Exec, t: &mut run_target::Model) -> Outcome {
+pub(super) async fn steps(ex: &Exec, t: &mut run_target::Model, steps: &[Step]) -> Outcome {
     let ctx = &ex.ctx;
     let resolved = match crate::credentials::service::resolve(ctx, t.host_id).await {
         Ok(r) => r,
@@ -458,7 +502,7 @@ async fn steps(ex: &Exec, t: &mut run_target::Model) -> Outcome {
         error_code: None,
         error: None,
     };
-    for (i, step) in ex.steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         if let Some(why) = ex.cancel.borrow().clone() {
             outcome = Outcome::failed(EXEC_FAILED, why);
             break;
@@ -670,6 +714,9 @@ async fn end_target(ex: &Exec, t: &mut run_target::Model, status: &str, o: Outco
         }
         let am: run_target::ActiveModel = t.clone().into();
         am.reset_all().update(&txn).await?;
+        if o.ok {
+            super::power::effects(&txn, ex, t).await?;
+        }
         record(
             &txn,
             &Actor::system(),

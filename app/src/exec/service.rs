@@ -11,10 +11,10 @@ use crate::common::Message;
 use crate::ctx::{Actor, Ctx};
 use crate::entities::{run, run_output, run_target};
 use crate::error::{AppError, AppResult};
-use crate::perms::service::{holds_resource, is_superuser, may_module};
+use crate::perms::service::{granted_set, holds_resource, id_in, is_superuser, may_module};
 use crate::perms::types::ResourceType;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -71,6 +71,42 @@ pub async fn visible_targets(
         }
     }
     Ok(Some(Arc::new(seen)))
+}
+
+/// The runs the actor may see in lists, as a condition (`None`: all of them): the rule of
+/// `visible_targets` in SQL.
+pub async fn visible_condition(ctx: &Ctx, actor: &Actor) -> AppResult<Option<Condition>> {
+    actor.require()?;
+    if is_superuser(ctx, actor.id).await || may_module(ctx, actor, "host", "manage_host").await {
+        return Ok(None);
+    }
+    let Some(hosts) = granted_set(ctx, actor, ResourceType::Host, "view_host").await? else {
+        return Ok(None);
+    };
+    let touching = Query::select()
+        .column(run_target::Column::RunId)
+        .from(run_target::Entity)
+        .and_where(id_in(
+            ctx.db.get_database_backend(),
+            (run_target::Entity, run_target::Column::HostId),
+            &hosts,
+        ))
+        .to_owned();
+    Ok(Some(
+        Condition::any()
+            .add(run::Column::CreatorId.eq(actor.id))
+            .add(run::Column::Id.in_subquery(touching)),
+    ))
+}
+
+/// Runs of a list page as the actor sees them, each with the targets it may see.
+pub async fn wire_page(ctx: &Ctx, actor: &Actor, runs: Vec<run::Model>) -> AppResult<Vec<Task>> {
+    let mut out = Vec::with_capacity(runs.len());
+    for r in runs {
+        let scope = visible_targets(ctx, actor, &r).await?;
+        out.push(to_wire(ctx, actor, r, scope.as_deref()).await?);
+    }
+    Ok(out)
 }
 
 /// Loads a task the actor may see, with the targets it sees (404 when none).

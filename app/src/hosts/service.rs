@@ -655,7 +655,10 @@ pub async fn update(ctx: &Ctx, actor: &Actor, id: i64, input: HostInput) -> AppR
 }
 
 /// Ids and names of the applications with instances on a host (for refusal messages).
-async fn apps_on<C: ConnectionTrait>(db: &C, host_id: i64) -> AppResult<Vec<(i64, String)>> {
+pub(crate) async fn apps_on<C: ConnectionTrait>(
+    db: &C,
+    host_id: i64,
+) -> AppResult<Vec<(i64, String)>> {
     let sub = Query::select()
         .column(instance::Column::AppId)
         .from(instance::Entity)

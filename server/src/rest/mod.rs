@@ -8,6 +8,7 @@ pub mod certs;
 pub mod dashboard;
 pub mod dns;
 pub mod hosts;
+pub mod hosttasks;
 pub mod perms;
 pub mod productions;
 pub mod requests;
@@ -35,5 +36,6 @@ pub fn api() -> Api {
     let api = tokens::routes(api);
     let api = requests::routes(api);
     let api = tasks::routes(api);
+    let api = hosttasks::routes(api);
     audit::routes(api)
 }

@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod cloud_fakes;
 pub mod dns_api;
 pub mod dns_servers;
 pub mod ssh_hosts;

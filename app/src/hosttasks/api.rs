@@ -1,0 +1,31 @@
+//! Server functions of host tasks.
+use super::types::*;
+use crate::common::Page;
+use crate::error::AppError;
+use crate::exec::types::{Task, TaskStarted};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+/// Starts, stops or restarts hosts (`action`: `start`, `stop`, `restart`) in one task.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn power_hosts(action: String, items: Vec<PowerItem>) -> Result<TaskStarted, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::power_batch(&ctx, &actor, super::service::power_of(&action)?, items).await
+}
+
+/// The power tasks of one action.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn list_power_tasks(
+    action: String,
+    filter: HostTaskFilter,
+) -> Result<Page<Task>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::list(&ctx, &actor, super::service::power_of(&action)?, filter).await
+}
+
+/// Moves a host to another status.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn change_host_status(id: i64, status: String) -> Result<TaskStarted, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::change_status(&ctx, &actor, id, ChangeStatus { status }).await
+}

@@ -1,0 +1,1 @@
+//! Pages of host tasks come with the host pages (actions on selected hosts) and the task page.

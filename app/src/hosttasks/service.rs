@@ -1,0 +1,462 @@
+//! Host tasks: power actions through each host's provider (a cloud account, else SSH), their
+//! lists, and status changes.
+//!
+//! Who: power actions need `restart_host` on every host; status changes `edit_host` (and
+//! `deactivate_host` to take a host offline). Lists show the tasks the caller may see
+//! (`exec::service`): all for superusers and host managers, else their own and those touching
+//! a host they may view.
+//!
+//! A single-host action asks the provider first (the account's credentials and the machine's
+//! state), so a refused signature or an unknown instance answers at once with the seed's
+//! provider code (502), and starting a running machine answers 30002 (409). Batches check only
+//! what Opsdeck knows; each host's provider result is in the task.
+use super::types::*;
+use crate::audit::service::{record, Entry};
+use crate::common::Page;
+use crate::ctx::{Actor, Ctx};
+use crate::entities::{host, host_access, run, run_target, user};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::exec::cloud::{self, Power, State};
+use crate::exec::power::kind_of;
+use crate::exec::runner::{self, NewRun, NewTarget, Step};
+use crate::exec::types::{Task, TaskStarted};
+use crate::perms::service::authorize_resource;
+use crate::perms::types::ResourceType;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Most hosts in one batch.
+pub const MAX_BATCH: usize = 500;
+/// Power actions run this many hosts at once.
+const BATCH_CONCURRENCY: i32 = 10;
+/// Run kind of a status change.
+pub const HOST_STATUS: &str = "host_status";
+
+/// The seed code of a provider failure as an error.
+fn provider_error(e: cloud::CloudError) -> AppError {
+    let code = match e.code {
+        30002 => ErrorCode::CloudStackFailed,
+        30003 => ErrorCode::TencentFailed,
+        _ => ErrorCode::TencentCpmFailed,
+    };
+    AppError::new(code, e.message)
+}
+
+async fn host_of<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<host::Model> {
+    host::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("host"))
+}
+
+/// Running power tasks with a target on one of `hosts`: (host id, task id).
+async fn busy<C: ConnectionTrait>(db: &C, hosts: &[i64]) -> AppResult<Vec<(i64, i64)>> {
+    let running = Query::select()
+        .column(run::Column::Id)
+        .from(run::Entity)
+        .and_where(run::Column::Status.eq("running"))
+        .and_where(run::Column::Kind.is_in([
+            crate::exec::power::HOST_START,
+            crate::exec::power::HOST_STOP,
+            crate::exec::power::HOST_RESTART,
+        ]))
+        .to_owned();
+    Ok(run_target::Entity::find()
+        .select_only()
+        .column(run_target::Column::HostId)
+        .column(run_target::Column::RunId)
+        .filter(run_target::Column::HostId.is_in(hosts.iter().copied()))
+        .filter(run_target::Column::RunId.in_subquery(running))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+fn busy_error(names: &HashMap<i64, String>, busy: &[(i64, i64)]) -> AppError {
+    let list = busy
+        .iter()
+        .map(|(h, r)| {
+            format!(
+                "{} (task {r})",
+                names.get(h).cloned().unwrap_or_else(|| format!("#{h}"))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    AppError::conflict(format!("a power task is running for {list}"))
+}
+
+/// Checks one host's provider before a single-host action: answers the provider's error, or
+/// 30002 when starting a running machine.
+async fn preflight(
+    ctx: &Ctx,
+    h: &host::Model,
+    access: Option<&host_access::Model>,
+    p: Power,
+    force: bool,
+) -> AppResult<()> {
+    let account = match access {
+        Some(a) => crate::credentials::service::cloud_account_of(ctx, a).await?,
+        None => None,
+    };
+    let running = || {
+        AppError::new(
+            ErrorCode::HostRunning,
+            format!("host {} is running already", h.hostname),
+        )
+    };
+    match account {
+        Some(((name, acct), instance)) => {
+            if !cloud::fits(&acct.provider, &h.host_type) {
+                return Err(AppError::invalid(
+                    "host_id",
+                    format!(
+                        "cloud account {name} ({}) cannot power a host of type {}",
+                        acct.provider, h.host_type
+                    ),
+                ));
+            }
+            let state = cloud::state(&acct, &instance)
+                .await
+                .map_err(provider_error)?;
+            match (p, state) {
+                (Power::Start, State::Running) => Err(running()),
+                (Power::Stop, State::Stopped) if !force => Err(AppError::conflict(format!(
+                    "host {} is stopped already",
+                    h.hostname
+                ))),
+                _ => Ok(()),
+            }
+        }
+        None => {
+            if p == Power::Start {
+                if h.os_status == "running" {
+                    return Err(running());
+                }
+                return Err(AppError::invalid(
+                    "host_id",
+                    format!(
+                        "host {} has no cloud account: the ssh provider cannot start a machine",
+                        h.hostname
+                    ),
+                ));
+            }
+            if access.and_then(|a| a.credential_id).is_none() {
+                return Err(AppError::invalid(
+                    "host_id",
+                    format!(
+                        "host {} has neither a cloud account nor SSH access to power it",
+                        h.hostname
+                    ),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Creates a power run over `hosts` (already authorized), with the hosts to force.
+async fn create_power_run(
+    ctx: &Ctx,
+    actor: &Actor,
+    p: Power,
+    hosts: Vec<host::Model>,
+    force: Vec<i64>,
+) -> AppResult<TaskStarted> {
+    let ids: Vec<i64> = hosts.iter().map(|h| h.id).collect();
+    let txn = crate::db::begin(&ctx.db).await?;
+    let b = busy(&txn, &ids).await?;
+    if !b.is_empty() {
+        let names = hosts.iter().map(|h| (h.id, h.hostname.clone())).collect();
+        return Err(busy_error(&names, &b));
+    }
+    let r = runner::create(
+        &txn,
+        actor,
+        NewRun {
+            kind: kind_of(p).into(),
+            subject: (hosts.len() == 1).then(|| ("host".to_string(), hosts[0].id)),
+            steps: vec![Step {
+                name: p.as_str().into(),
+                script: String::new(),
+                timeout_secs: None,
+            }],
+            targets: hosts
+                .iter()
+                .map(|h| NewTarget {
+                    host_id: h.id,
+                    host_name: h.hostname.clone(),
+                    instance_id: None,
+                })
+                .collect(),
+            concurrency: BATCH_CONCURRENCY,
+            stop_on_failure: false,
+            timeout_secs: 600,
+            extra: json!({"force": force}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(crate::exec::service::started(ctx, &r))
+}
+
+/// `POST /hosts/{id}/actions/{start,stop,restart}/`: one host's power action.
+pub async fn power_one(
+    ctx: &Ctx,
+    actor: &Actor,
+    host_id: i64,
+    p: Power,
+    input: PowerInput,
+) -> AppResult<TaskStarted> {
+    authorize_resource(ctx, actor, ResourceType::Host, host_id, "restart_host").await?;
+    let h = host_of(&ctx.db, host_id).await?;
+    let access = host_access::Entity::find_by_id(host_id)
+        .one(&ctx.db)
+        .await?;
+    let force = input.force && p != Power::Start;
+    preflight(ctx, &h, access.as_ref(), p, force).await?;
+    let forced = if force { vec![host_id] } else { vec![] };
+    create_power_run(ctx, actor, p, vec![h], forced).await
+}
+
+/// `POST /hosts/{start,stop,restart}-tasks/`: one task over many hosts; each host's result
+/// (and its provider's error code) is in the task.
+pub async fn power_batch(
+    ctx: &Ctx,
+    actor: &Actor,
+    p: Power,
+    items: Vec<PowerItem>,
+) -> AppResult<TaskStarted> {
+    actor.require()?;
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(AppError::bad_request(format!(
+            "send from 1 to {MAX_BATCH} hosts"
+        )));
+    }
+    let mut ids: Vec<i64> = Vec::with_capacity(items.len());
+    let mut force = vec![];
+    for i in &items {
+        if ids.contains(&i.host_id) {
+            return Err(AppError::invalid(
+                "host_id",
+                format!("host {} is listed twice", i.host_id),
+            ));
+        }
+        ids.push(i.host_id);
+        if i.force && p != Power::Start {
+            force.push(i.host_id);
+        }
+    }
+    for id in &ids {
+        authorize_resource(ctx, actor, ResourceType::Host, *id, "restart_host").await?;
+    }
+    let found: HashMap<i64, host::Model> = host::Entity::find()
+        .filter(host::Column::Id.is_in(ids.iter().copied()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
+    let mut hosts = Vec::with_capacity(ids.len());
+    for id in ids {
+        hosts.push(
+            found
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| AppError::not_found("host"))?,
+        );
+    }
+    create_power_run(ctx, actor, p, hosts, force).await
+}
+
+/// `GET /hosts/{start,stop,restart}-tasks/`: the power tasks of one action the caller may
+/// see, newest first.
+pub async fn list(ctx: &Ctx, actor: &Actor, p: Power, f: HostTaskFilter) -> AppResult<Page<Task>> {
+    list_kind(ctx, actor, kind_of(p), f).await
+}
+
+/// The tasks of one kind the caller may see, filtered, newest first.
+pub async fn list_kind(
+    ctx: &Ctx,
+    actor: &Actor,
+    kind: &str,
+    f: HostTaskFilter,
+) -> AppResult<Page<Task>> {
+    let mut q = run::Entity::find().filter(run::Column::Kind.eq(kind));
+    if let Some(c) = crate::exec::service::visible_condition(ctx, actor).await? {
+        q = q.filter(c);
+    }
+    if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        if !TASK_STATUSES.contains(&s) {
+            return Err(AppError::invalid(
+                "status",
+                format!("one of {}", TASK_STATUSES.join(", ")),
+            ));
+        }
+        q = q.filter(run::Column::Status.eq(s));
+    }
+    if let Some(c) = f.creator.as_deref().filter(|s| !s.is_empty()) {
+        let uid = user::Entity::find()
+            .filter(user::Column::Username.eq(c))
+            .one(&ctx.db)
+            .await?
+            .map(|u| u.id)
+            .unwrap_or(-1);
+        q = q.filter(run::Column::CreatorId.eq(uid));
+    }
+    if let Some(s) = f.time_gt.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(run::Column::CreatedAt.gt(crate::time::parse("time__gt", s)?));
+    }
+    if let Some(s) = f.time_lt.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(run::Column::CreatedAt.lt(crate::time::parse("time__lt", s)?));
+    }
+    if let Some(n) = f
+        .hostname
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let named = Query::select()
+            .column(run_target::Column::RunId)
+            .from(run_target::Entity)
+            .and_where(crate::db::like_text(
+                ctx.db.get_database_backend(),
+                "run_targets",
+                "host_name",
+                n,
+            ))
+            .to_owned();
+        q = q.filter(run::Column::Id.in_subquery(named));
+    }
+    let count = q.clone().count(&ctx.db).await?;
+    let rows = q
+        .order_by_desc(run::Column::Id)
+        .offset(f.page.offset())
+        .limit(f.page.size())
+        .all(&ctx.db)
+        .await?;
+    Ok(Page::new(
+        count,
+        &f.page,
+        crate::exec::service::wire_page(ctx, actor, rows).await?,
+    ))
+}
+
+/// `POST /hosts/{id}/actions/change-status/`: moves a host between `raw`, `inited`,
+/// `attached` and `offline` (`STATUS_MOVES`); answers a finished task, as the seed does.
+pub async fn change_status(
+    ctx: &Ctx,
+    actor: &Actor,
+    host_id: i64,
+    input: ChangeStatus,
+) -> AppResult<TaskStarted> {
+    authorize_resource(ctx, actor, ResourceType::Host, host_id, "edit_host").await?;
+    let to = input.status.trim();
+    if !crate::hosts::types::HOST_STATUSES.contains(&to) {
+        return Err(AppError::invalid(
+            "status",
+            format!("one of {}", crate::hosts::types::HOST_STATUSES.join(", ")),
+        ));
+    }
+    if to == "offline" {
+        authorize_resource(ctx, actor, ResourceType::Host, host_id, "deactivate_host").await?;
+    }
+    let txn = crate::db::begin(&ctx.db).await?;
+    let h = host_of(&txn, host_id).await?;
+    if h.status == to {
+        return Err(AppError::conflict(format!(
+            "host {} is {to} already",
+            h.hostname
+        )));
+    }
+    if !may_move(&h.status, to) {
+        let allowed: Vec<&str> = STATUS_MOVES
+            .iter()
+            .filter(|(f, _)| *f == h.status)
+            .map(|(_, t)| *t)
+            .collect();
+        return Err(AppError::invalid(
+            "status",
+            format!(
+                "host {} is {}: it may go to {}",
+                h.hostname,
+                h.status,
+                allowed.join(", ")
+            ),
+        ));
+    }
+    if h.status == "attached" && to == "inited" {
+        let apps = crate::hosts::service::apps_on(&txn, host_id).await?;
+        if !apps.is_empty() {
+            let names =
+                crate::perms::service::visible_names(ctx, actor, ResourceType::Application, &apps)
+                    .await?;
+            return Err(AppError::conflict(format!(
+                "host {} has instances of {}: move them first",
+                h.hostname, names
+            )));
+        }
+    }
+    // Conditional on the status read: a concurrent change makes this one fail, not both win.
+    let moved = host::Entity::update_many()
+        .col_expr(host::Column::Status, Expr::value(to))
+        .col_expr(host::Column::UpdatedAt, Expr::value(crate::time::now()))
+        .filter(host::Column::Id.eq(host_id))
+        .filter(host::Column::Status.eq(h.status.clone()))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Err(AppError::conflict(format!(
+            "host {} changed meanwhile; try again",
+            h.hostname
+        )));
+    }
+    record(
+        &txn,
+        actor,
+        Entry::new("host", "change_status")
+            .target("host", Some(host_id), &h.hostname)
+            .change(json!({"status": h.status}), json!({"status": to})),
+    )
+    .await?;
+    let r = runner::create_done(
+        &txn,
+        actor,
+        NewRun {
+            kind: HOST_STATUS.into(),
+            subject: Some(("host".into(), host_id)),
+            steps: vec![Step {
+                name: format!("{} → {to}", h.status),
+                script: String::new(),
+                timeout_secs: None,
+            }],
+            targets: vec![NewTarget {
+                host_id,
+                host_name: h.hostname.clone(),
+                instance_id: None,
+            }],
+            concurrency: 1,
+            stop_on_failure: false,
+            timeout_secs: 1,
+            extra: json!({"from": h.status, "to": to}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(crate::exec::service::started(ctx, &r))
+}
+
+/// The power action named in a path or form (`start`, `stop`, `restart`).
+pub fn power_of(action: &str) -> AppResult<Power> {
+    match action {
+        "start" => Ok(Power::Start),
+        "stop" => Ok(Power::Stop),
+        "restart" => Ok(Power::Restart),
+        _ => Err(AppError::invalid("action", "start, stop or restart")),
+    }
+}
