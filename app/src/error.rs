@@ -26,6 +26,8 @@ pub enum ErrorCode {
     ExecFailed,
     /// The host is running already (seed 003 start: 30002 主机正在运行中).
     HostRunning,
+    /// Starting a host failed at its provider (seed 003 start: 30003 重启失败).
+    StartFailed,
     /// The CloudStack API refused or failed (seed 003 stop/restart: 30002).
     CloudStackFailed,
     /// The Tencent Cloud CVM API refused or failed (seed 003 stop/restart: 30003).
@@ -54,6 +56,7 @@ impl ErrorCode {
             ErrorCode::RequestClosed => 30002,
             ErrorCode::ExecFailed => 30001,
             ErrorCode::HostRunning => 30002,
+            ErrorCode::StartFailed => 30003,
             ErrorCode::CloudStackFailed => 30002,
             ErrorCode::TencentFailed => 30003,
             ErrorCode::TencentCpmFailed => 30004,
@@ -77,6 +80,7 @@ impl ErrorCode {
             | ErrorCode::RequestClosed
             | ErrorCode::HostRunning => 409,
             ErrorCode::ExecFailed
+            | ErrorCode::StartFailed
             | ErrorCode::CloudStackFailed
             | ErrorCode::TencentFailed
             | ErrorCode::TencentCpmFailed => 502,

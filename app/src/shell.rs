@@ -62,7 +62,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/applications") view=crate::applications::pages::ApplicationsPage/>
                         <Route path=path!("/applications/:id") view=crate::applications::pages::ApplicationDetailPage/>
                         <Route path=path!("/hosts") view=crate::hosts::pages::HostsPage/>
+                        <Route path=path!("/hosts/tasks") view=crate::hosttasks::pages::HostTasksPage/>
                         <Route path=path!("/hosts/:id") view=crate::hosts::pages::HostDetailPage/>
+                        <Route path=path!("/tasks/:id") view=crate::exec::pages::TaskPage/>
                         <Route path=path!("/requests") view=crate::requests::pages::RequestsPage/>
                         <Route path=path!("/requests/:kind/new") view=crate::requests::pages::NewRequestPage/>
                         <Route path=path!("/requests/:kind/:id/edit") view=crate::requests::pages::EditRequestPage/>

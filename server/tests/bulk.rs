@@ -154,18 +154,22 @@ both! {
         // Edit rights on one host: that row lands, the others are refused row by row.
         t.post(&format!("/api/users/{uid}/host/perms/"), t.admin(),
             json!({"authorizations": [{"id": mine, "permission": {"view_host": true, "edit_host": true}}]})).await.ok();
-        let r = import(&t, Auth::Token(&token), "hosts", "name,status\nmine,offline\ntheirs,offline\nnew-one,raw\n", false).await;
+        let r = import(&t, Auth::Token(&token), "hosts", "name,status\nmine,inited\ntheirs,inited\nnew-one,raw\n", false).await;
         assert_eq!(r["updated"], 1, "{r}");
         assert_eq!(r["errors"].as_array().unwrap().len(), 2, "{r}");
         assert_eq!(r["created_by"], "ivy");
         assert_eq!(t.get("/api/hosts/?name=theirs", t.admin()).await.ok()["results"][0]["status"], "raw");
+        // Taking a host offline needs deactivate_host, by import as by change-status.
+        let r = import(&t, Auth::Token(&token), "hosts", "name,status\nmine,offline\n", false).await;
+        assert_eq!((r["updated"].clone(), r["errors"].as_array().unwrap().len()), (json!(0), 1), "{r}");
+        assert_eq!(t.get("/api/hosts/?name=mine", t.admin()).await.ok()["results"][0]["status"], "inited");
         // The export only holds what ivy may see.
         let csv = csv_text(t.get("/api/hosts/export.csv", Auth::Token(&token)).await);
         assert_eq!(csv.lines().count(), 2);
         assert!(csv.contains("mine,"));
         // Imports are private to their uploader (and audit administrators).
         let id = r["id"].as_i64().unwrap();
-        assert_eq!(t.get("/api/imports/", Auth::Token(&token)).await.ok()["count"], 1);
+        assert_eq!(t.get("/api/imports/", Auth::Token(&token)).await.ok()["count"], 2);
         assert_eq!(t.get("/api/imports/", t.admin()).await.ok()["count"], 0);
         t.get(&format!("/api/imports/{id}/"), t.admin()).await.ok();
         let (_, other) = t.user("olaf").await;

@@ -128,6 +128,9 @@ both! {
         let h_cvm = cloud_host(&t, "cvm-1", "TECENT_CVM", cvm, "ins-abc123").await;
         let h_cpm = cloud_host(&t, "cpm-1", "TECENT_CPM", cpm, "cpm-7").await;
 
+        // Half-set access powers nothing: refused.
+        t.call(Method::PUT, &format!("/api/hosts/{h_cvm}/access/"), t.admin(),
+               Some(json!({"cloud_instance_id": ""}))).await.err(400, 40000);
         // A provider that does not power the host's type is refused.
         t.call(Method::PUT, &format!("/api/hosts/{h_cvm}/access/"), t.admin(),
                Some(json!({"cloud_account_id": cs}))).await.err(400, 40000);
@@ -160,6 +163,8 @@ both! {
         assert_eq!(finish(&t, &s).await["status"], "finished");
         let reboot = f.calls("RebootInstances");
         assert_eq!(reboot, vec![json!({"InstanceIds": ["ins-abc123"], "StopType": "SOFT"})]);
+        // It waited for the reboot it saw (REBOOTING, then RUNNING).
+        assert!(f.calls("DescribeInstancesStatus").len() >= 3, "{:?}", f.calls("DescribeInstancesStatus"));
         let s = power(&t, h_cvm, "stop", json!({"force": true})).await.ok();
         assert_eq!(finish(&t, &s).await["status"], "finished");
         assert_eq!(f.calls("StopInstances")[0]["StopType"], "HARD");
@@ -187,8 +192,14 @@ both! {
             assert!(m.contains(words), "{m}");
             assert!(!m.contains("not-the-secret"), "{m}");
         }
+        // Start failures answer the seed's start code (30003), whatever the provider.
+        let e = power(&t, h_cs, "start", json!({})).await.err(502, 30003);
+        assert!(e["message"].as_str().unwrap().contains("unable to verify"), "{e}");
         assert_eq!(t.get("/api/hosts/restart-tasks/", t.admin()).await.ok()["count"], tasks_before);
-        assert_eq!(f.refused().len(), 3, "{:?}", f.refused());
+        assert_eq!(f.refused().len(), 4, "{:?}", f.refused());
+        // Pointing an account elsewhere needs its secret again.
+        t.call(Method::PATCH, &format!("/api/hosts/cloud-accounts/{cvm}/"), t.admin(),
+               Some(json!({"endpoint": "http://127.0.0.1:9/"}))).await.err(400, 40000);
 
         // A batch goes on past a failing host; each host's result carries its provider's code.
         t.call(Method::PATCH, &format!("/api/hosts/cloud-accounts/{cs}/"), t.admin(),
@@ -307,9 +318,19 @@ both! {
             assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), word);
         }
         assert_eq!(os_status(&t, host).await, "running");
-        // The start task list holds nothing; the stop list one finished task.
+        // Without commands of its own, the system's: (the harness's stand-ins note the call).
+        t.call(Method::PUT, &format!("/api/hosts/{host}/access/"), t.admin(),
+               Some(json!({"stop_cmd": "", "restart_cmd": ""}))).await.ok();
+        let calls = h.path(0, "/srv/.power");
+        for (action, force, said) in [("stop", false, "shutdown -h now"), ("restart", true, "reboot -f")] {
+            let s = power(&t, host, action, json!({"force": force})).await.ok();
+            assert_eq!(finish(&t, &s).await["status"], "finished");
+            assert!(eventually(10, || async { std::fs::read_to_string(&calls).unwrap_or_default().contains(said) }).await,
+                    "{action}: {:?}", std::fs::read_to_string(&calls));
+        }
+        // The stop list: two finished tasks, newest first.
         let l = t.get("/api/hosts/stop-tasks/?status=finished", t.admin()).await.ok();
-        assert_eq!(l["count"], 1);
+        assert_eq!(l["count"], 2);
         assert_eq!(l["results"][0]["hosts"], json!([{"id": host, "name": "phy-1"}]));
     }
 }
@@ -404,6 +425,10 @@ both! {
         assert_eq!(l["count"], 1, "{l}");
         assert_eq!(l["results"][0]["hosts"], json!([{"id": mine, "name": "mine"}]), "{l}");
         assert_eq!(l["results"][0]["results"].as_array().unwrap().len(), 1);
+        // Host-name filters match only hosts the viewer sees: no probing hidden names.
+        assert_eq!(t.get("/api/hosts/stop-tasks/?hostname=oth", Auth::Token(&viewer)).await.ok()["count"], 0);
+        assert_eq!(t.get("/api/hosts/stop-tasks/?hostname=min", Auth::Token(&viewer)).await.ok()["count"], 1);
+        assert_eq!(t.get("/api/hosts/stop-tasks/?hostname=oth", t.admin()).await.ok()["count"], 1);
         let l = t.get("/api/hosts/start-tasks/", Auth::Token(&nobody)).await.ok();
         assert_eq!(l["count"], 0, "{l}");
         assert!(!l.to_string().contains("other"));

@@ -517,6 +517,14 @@ pub async fn set_access(
         }
         am.cloud_instance_id = Set((!i.is_empty()).then(|| i.to_string()));
     }
+    // A cloud account without an instance id (or the reverse) powers nothing: refused, so a
+    // half-set host never falls back to the ssh provider unnoticed.
+    if am.cloud_account_id.as_ref().is_some() != am.cloud_instance_id.as_ref().is_some() {
+        return Err(AppError::invalid(
+            "cloud_instance_id",
+            "set the cloud account and the host's instance id together (or clear both)",
+        ));
+    }
     am.updated_at = Set(crate::time::now());
     let new = if old.is_some() {
         am.update(&txn).await?

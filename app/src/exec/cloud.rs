@@ -20,6 +20,10 @@ pub const PROVIDERS: &[&str] = &[CLOUDSTACK, TENCENT_CVM, TENCENT_CPM];
 
 /// How long a submitted action may take before the task says so.
 const DEADLINE: Duration = Duration::from_secs(600);
+/// How long a restarted CVM may look RUNNING throughout before the reboot counts as done.
+const QUIET_REBOOT: Duration = Duration::from_secs(15);
+/// How long a signed CloudStack request stays valid (`signatureVersion=3`, `expires`).
+const CS_VALIDITY: i64 = 300;
 /// Most bytes read of an answer.
 const BODY_LIMIT: usize = 256 * 1024;
 
@@ -219,10 +223,17 @@ async fn cloudstack(a: &Account, params: &[(&str, &str)]) -> Result<Value, Cloud
         .find(|(k, _)| *k == "command")
         .map(|(_, v)| v.to_ascii_lowercase())
         .unwrap_or_default();
+    // Expiring signatures: a captured URL cannot be replayed later.
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(CS_VALIDITY))
+        .format("%Y-%m-%dT%H:%M:%S+0000")
+        .to_string();
+    let mut all = params.to_vec();
+    all.push(("signatureVersion", "3"));
+    all.push(("expires", &expires));
     let url = format!(
         "{}?{}",
         a.endpoint.trim_end_matches('?'),
-        cloudstack_query(params, &a.secret_id, &a.secret)
+        cloudstack_query(&all, &a.secret_id, &a.secret)
     );
     let r = client()
         .get(url)
@@ -419,8 +430,17 @@ async fn cvm_power(a: &Account, id: &str, p: Power, force: bool) -> Result<(), C
     } else {
         State::Running
     };
+    // A reboot is done once the machine was seen leaving RUNNING and is back (or, should it
+    // never be seen rebooting, RUNNING for `QUIET_REBOOT`).
+    let left = std::sync::atomic::AtomicBool::new(p != Power::Restart);
+    let since = tokio::time::Instant::now();
     poll(a, || async {
-        Ok((cvm_state(a, id).await? == want).then_some(()))
+        let s = cvm_state(a, id).await?;
+        if s != State::Running {
+            left.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let seen = left.load(std::sync::atomic::Ordering::SeqCst) || since.elapsed() > QUIET_REBOOT;
+        Ok((s == want && seen).then_some(()))
     })
     .await
 }

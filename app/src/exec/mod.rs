@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod output;
+pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod power;
 #[cfg(feature = "ssr")]

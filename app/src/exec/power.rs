@@ -116,11 +116,21 @@ pub(super) async fn target(ex: &Exec, t: &mut run_target::Model, p: Power) -> Ou
             if force { ", forced" } else { "" }
         ),
     );
-    match cloud::power(&acct.1, &instance, p, force).await {
+    let mut cancel = ex.cancel.clone();
+    let done = tokio::select! {
+        r = cloud::power(&acct.1, &instance, p, force) => r,
+        c = cancel.wait_for(|c| c.is_some()) => {
+            let why = c.map(|c| c.clone().unwrap_or_default()).unwrap_or_default();
+            return Outcome::failed(super::runner::EXEC_FAILED, format!("{why} (the provider may still complete the action)"));
+        }
+    };
+    match done {
         Ok(()) => {
             ex.out.system(t.id, &format!("{} done", p.as_str()));
             Outcome::success()
         }
+        // Start failures carry the seed's 30003 (start failed), as single starts answer.
+        Err(e) if p == Power::Start => Outcome::failed(30003, e.message),
         Err(e) => Outcome::failed(e.code, e.message),
     }
 }

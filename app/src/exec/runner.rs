@@ -254,7 +254,7 @@ pub(super) struct Exec {
     /// What the run's kind keeps next to its steps (`runs.opts`).
     pub extra: Value,
     pub out: Out,
-    cancel: watch::Receiver<Option<String>>,
+    pub cancel: watch::Receiver<Option<String>>,
     /// Set after a failure of a stop-on-failure run, or a cancel: pending targets are skipped.
     halt: AtomicBool,
     /// This process, as the run's owner.

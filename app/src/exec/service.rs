@@ -76,6 +76,23 @@ pub async fn visible_targets(
 /// The runs the actor may see in lists, as a condition (`None`: all of them): the rule of
 /// `visible_targets` in SQL.
 pub async fn visible_condition(ctx: &Ctx, actor: &Actor) -> AppResult<Option<Condition>> {
+    let Some(seen) = seen_targets(ctx, actor).await? else {
+        return Ok(None);
+    };
+    let touching = Query::select()
+        .column(run_target::Column::RunId)
+        .from(run_target::Entity)
+        .cond_where(seen)
+        .to_owned();
+    Ok(Some(
+        Condition::all().add(run::Column::Id.in_subquery(touching)),
+    ))
+}
+
+/// The targets the actor sees in lists, as a condition on `run_targets` (`None`: all): those of
+/// runs it created, and those on hosts it may view. Filters on targets (a host name) use it, so
+/// they match nothing the actor cannot see.
+pub async fn seen_targets(ctx: &Ctx, actor: &Actor) -> AppResult<Option<Condition>> {
     actor.require()?;
     if is_superuser(ctx, actor.id).await || may_module(ctx, actor, "host", "manage_host").await {
         return Ok(None);
@@ -83,19 +100,22 @@ pub async fn visible_condition(ctx: &Ctx, actor: &Actor) -> AppResult<Option<Con
     let Some(hosts) = granted_set(ctx, actor, ResourceType::Host, "view_host").await? else {
         return Ok(None);
     };
-    let touching = Query::select()
-        .column(run_target::Column::RunId)
-        .from(run_target::Entity)
-        .and_where(id_in(
-            ctx.db.get_database_backend(),
-            (run_target::Entity, run_target::Column::HostId),
-            &hosts,
-        ))
+    let mine = Query::select()
+        .column(run::Column::Id)
+        .from(run::Entity)
+        .and_where(run::Column::CreatorId.eq(actor.id))
         .to_owned();
     Ok(Some(
         Condition::any()
-            .add(run::Column::CreatorId.eq(actor.id))
-            .add(run::Column::Id.in_subquery(touching)),
+            .add(sea_orm::sea_query::ExprTrait::in_subquery(
+                Expr::col((run_target::Entity, run_target::Column::RunId)),
+                mine,
+            ))
+            .add(id_in(
+                ctx.db.get_database_backend(),
+                (run_target::Entity, run_target::Column::HostId),
+                &hosts,
+            )),
     ))
 }
 

@@ -603,6 +603,9 @@ pub(crate) async fn update_in<C: ConnectionTrait>(
     authorize_resource(ctx, actor, HOST, id, "edit_host").await?;
     let ips = validate_host(&input)?;
     let before = load(txn, id).await?;
+    if let Some(to) = input.status.as_deref() {
+        crate::hosttasks::service::authorize_status(ctx, actor, id, &before.status, to).await?;
+    }
     let before_ips = ips_of(txn, &[id]).await?.remove(&id).unwrap_or_default();
     let mut am: host::ActiveModel = before.clone().into();
     if let Some(n) = input.name.as_deref().map(str::trim) {

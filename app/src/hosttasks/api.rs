@@ -29,3 +29,11 @@ pub async fn change_host_status(id: i64, status: String) -> Result<TaskStarted, 
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     super::service::change_status(&ctx, &actor, id, ChangeStatus { status }).await
 }
+
+/// Starts, stops or restarts one host (its provider is asked first, so its errors answer here).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn power_host(id: i64, action: String, force: bool) -> Result<TaskStarted, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    let p = super::service::power_of(&action)?;
+    super::service::power_one(&ctx, &actor, id, p, PowerInput { force }).await
+}

@@ -36,11 +36,13 @@ const BATCH_CONCURRENCY: i32 = 10;
 /// Run kind of a status change.
 pub const HOST_STATUS: &str = "host_status";
 
-/// The seed code of a provider failure as an error.
-fn provider_error(e: cloud::CloudError) -> AppError {
-    let code = match e.code {
-        30002 => ErrorCode::CloudStackFailed,
-        30003 => ErrorCode::TencentFailed,
+/// The seed code of a provider failure as an error: per provider for stop and restart; for
+/// start, the seed's 30003 (start failed), as 30002 means "running already" there.
+fn provider_error(p: Power, e: cloud::CloudError) -> AppError {
+    let code = match (p, e.code) {
+        (Power::Start, _) => ErrorCode::StartFailed,
+        (_, 30002) => ErrorCode::CloudStackFailed,
+        (_, 30003) => ErrorCode::TencentFailed,
         _ => ErrorCode::TencentCpmFailed,
     };
     AppError::new(code, e.message)
@@ -122,7 +124,7 @@ async fn preflight(
             }
             let state = cloud::state(&acct, &instance)
                 .await
-                .map_err(provider_error)?;
+                .map_err(|e| provider_error(p, e))?;
             match (p, state) {
                 (Power::Start, State::Running) => Err(running()),
                 (Power::Stop, State::Stopped) if !force => Err(AppError::conflict(format!(
@@ -169,6 +171,16 @@ async fn create_power_run(
 ) -> AppResult<TaskStarted> {
     let ids: Vec<i64> = hosts.iter().map(|h| h.id).collect();
     let txn = crate::db::begin(&ctx.db).await?;
+    // Power actions on one host queue here (PostgreSQL; SQLite's write transaction excludes
+    // other writers already), so two cannot both find the host free.
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        host::Entity::find()
+            .filter(host::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(host::Column::Id)
+            .lock_exclusive()
+            .all(&txn)
+            .await?;
+    }
     let b = busy(&txn, &ids).await?;
     if !b.is_empty() {
         let names = hosts.iter().map(|h| (h.id, h.hostname.clone())).collect();
@@ -291,6 +303,7 @@ pub async fn list_kind(
     if let Some(c) = crate::exec::service::visible_condition(ctx, actor).await? {
         q = q.filter(c);
     }
+    let seen = crate::exec::service::seen_targets(ctx, actor).await?;
     if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
         if !TASK_STATUSES.contains(&s) {
             return Err(AppError::invalid(
@@ -321,7 +334,7 @@ pub async fn list_kind(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let named = Query::select()
+        let mut named = Query::select()
             .column(run_target::Column::RunId)
             .from(run_target::Entity)
             .and_where(crate::db::like_text(
@@ -331,6 +344,10 @@ pub async fn list_kind(
                 n,
             ))
             .to_owned();
+        // Only names the caller may see match (no probing hidden hosts' names).
+        if let Some(c) = seen {
+            named.cond_where(c);
+        }
         q = q.filter(run::Column::Id.in_subquery(named));
     }
     let count = q.clone().count(&ctx.db).await?;
@@ -363,11 +380,9 @@ pub async fn change_status(
             format!("one of {}", crate::hosts::types::HOST_STATUSES.join(", ")),
         ));
     }
-    if to == "offline" {
-        authorize_resource(ctx, actor, ResourceType::Host, host_id, "deactivate_host").await?;
-    }
     let txn = crate::db::begin(&ctx.db).await?;
     let h = host_of(&txn, host_id).await?;
+    authorize_status(ctx, actor, host_id, &h.status, to).await?;
     if h.status == to {
         return Err(AppError::conflict(format!(
             "host {} is {to} already",
@@ -449,6 +464,21 @@ pub async fn change_status(
     .await?;
     txn.commit().await?;
     Ok(crate::exec::service::started(ctx, &r))
+}
+
+/// Taking a host offline, or back from offline, needs `deactivate_host` on it (whichever way
+/// the status is written: change-status, PATCH, import).
+pub async fn authorize_status(
+    ctx: &Ctx,
+    actor: &Actor,
+    host_id: i64,
+    from: &str,
+    to: &str,
+) -> AppResult<()> {
+    if from != to && (to == "offline" || from == "offline") {
+        authorize_resource(ctx, actor, ResourceType::Host, host_id, "deactivate_host").await?;
+    }
+    Ok(())
 }
 
 /// The power action named in a path or form (`start`, `stop`, `restart`).

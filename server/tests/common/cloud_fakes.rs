@@ -32,6 +32,8 @@ pub struct Clouds {
     pub refused: Vec<(String, String)>,
     jobs: HashMap<String, (String, String, Option<String>)>,
     tasks: HashMap<i64, (String, String)>,
+    /// CVM machines in a transition: the state the next describe moves them to.
+    settling: HashMap<String, String>,
     next: i64,
 }
 
@@ -155,6 +157,16 @@ async fn cloudstack(
     let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     if want != sig {
         return refuse(&mut st, "signature");
+    }
+    // Version 3 signatures expire (CloudStack refuses a missing or past `expires`).
+    if get("signatureVersion").as_deref() != Some("3") {
+        return refuse(&mut st, "signatureVersion 3 required");
+    }
+    let fresh = get("expires")
+        .and_then(|e| chrono::DateTime::parse_from_str(&e, "%Y-%m-%dT%H:%M:%S%z").ok())
+        .is_some_and(|e| e > chrono::Utc::now());
+    if !fresh {
+        return refuse(&mut st, "expired");
     }
     let id = get("id").unwrap_or_default();
     let params_json: Value = q
@@ -364,6 +376,12 @@ async fn tencent(State(st): State<Arc<Mutex<Clouds>>>, h: HeaderMap, body: Strin
                         .map(|s| json!({"InstanceId": i, "InstanceState": s}))
                 })
                 .collect();
+            // A machine shows its transition once, then its final state.
+            for i in &ids {
+                if let Some(to) = st.settling.remove(i) {
+                    st.machines.insert(i.clone(), to);
+                }
+            }
             tc_ok(json!({"TotalCount": set.len(), "InstanceStatusSet": set}))
         }
         ("cvm", "StartInstances" | "StopInstances" | "RebootInstances") => {
@@ -383,17 +401,19 @@ async fn tencent(State(st): State<Arc<Mutex<Clouds>>>, h: HeaderMap, body: Strin
             }
             for i in &ids {
                 let now = st.machines[i].clone();
-                let to = match (action.as_str(), now.as_str()) {
+                let (now_, to) = match (action.as_str(), now.as_str()) {
                     ("StartInstances", "RUNNING") => {
                         return tc_error(
                             "UnsupportedOperation.InstanceStateRunning",
                             "The instance is running.",
                         )
                     }
-                    ("StartInstances", _) | ("RebootInstances", _) => "RUNNING",
-                    _ => "STOPPED",
+                    ("StartInstances", _) => ("STARTING", "RUNNING"),
+                    ("RebootInstances", _) => ("REBOOTING", "RUNNING"),
+                    _ => ("STOPPING", "STOPPED"),
                 };
-                st.machines.insert(i.clone(), to.into());
+                st.machines.insert(i.clone(), now_.into());
+                st.settling.insert(i.clone(), to.into());
             }
             tc_ok(json!({}))
         }

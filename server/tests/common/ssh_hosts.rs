@@ -108,8 +108,16 @@ impl SshHosts {
     fn add_host(&mut self, i: usize) {
         let ns = format!("oc-h{i}-{}", self.tag);
         let hdir = self.dir.join(format!("h{i}"));
-        for d in ["srv", "home"] {
+        for d in ["srv", "home", "shim"] {
             std::fs::create_dir_all(hdir.join(d)).unwrap();
+        }
+        // Power commands a host may be asked to run land here (first on root's PATH), so a
+        // test never powers off this machine: they only note how they were called.
+        for cmd in ["shutdown", "reboot", "poweroff", "halt"] {
+            let p = hdir.join("shim").join(cmd);
+            std::fs::write(&p, format!("#!/bin/sh\necho \"{cmd} $*\" >> /srv/.power\n")).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         run("cp", &["-a", "/etc", hdir.join("etc").to_str().unwrap()]);
         keygen(&hdir.join("hostkey"));
@@ -168,7 +176,7 @@ impl SshHosts {
         let d = h.dir.display().to_string();
         let script = format!(
             "set -e; hostname host{i}; mount --bind {d}/etc /etc; mount --bind {d}/home /home; \
-             mount --bind {d}/srv /srv; id {PW_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {PW_USER}; \
+             mount --bind {d}/srv /srv; mount --bind {d}/shim /usr/local/sbin; id {PW_USER} >/dev/null 2>&1 || useradd -m -s /bin/bash {PW_USER}; \
              echo '{PW_USER}:{PW_PASS}' | chpasswd; exec /usr/sbin/sshd -D -e -f {d}/sshd.conf"
         );
         let log = std::fs::File::create(h.dir.join("sshd.log")).unwrap();

@@ -223,6 +223,18 @@ pub async fn update_cloud_account(
         am.secret_id = Set(s.trim().to_string());
     }
     let replaced = input.secret.is_some();
+    let moved = |new: &Option<String>, old: &str| new.as_deref().is_some_and(|n| n.trim() != old);
+    if !replaced
+        && (moved(&input.endpoint, &old.endpoint)
+            || moved(&input.provider, &old.provider)
+            || moved(&input.secret_id, &old.secret_id))
+    {
+        // Else someone who cannot read the secret could have it signed for a server of theirs.
+        return Err(AppError::invalid(
+            "secret",
+            "send the secret again to change the endpoint, provider or key id",
+        ));
+    }
     if let Some(s) = &input.secret {
         check_text("secret", s, 1024)?;
         let keys = Keyring::from_config(&ctx.config)?;
@@ -277,9 +289,15 @@ pub(crate) async fn cloud_account_of(
     ctx: &Ctx,
     a: &host_access::Model,
 ) -> AppResult<Option<((String, cloud::Account), String)>> {
-    let (Some(id), Some(instance)) = (a.cloud_account_id, a.cloud_instance_id.clone()) else {
-        return Ok(None);
-    };
+    let (id, instance) =
+        match (a.cloud_account_id, a.cloud_instance_id.clone()) {
+            (Some(id), Some(instance)) => (id, instance),
+            (None, None) => return Ok(None),
+            _ => return Err(AppError::invalid(
+                "cloud_instance_id",
+                "the host has a cloud account or an instance id, not both: fix its access settings",
+            )),
+        };
     let c = load(&ctx.db, id).await?;
     let keys = Keyring::from_config(&ctx.config)?;
     let secret = keys.decrypt(&c.secret_enc, SECRET_CONTEXT)?;

@@ -122,6 +122,8 @@ pub fn HostsPage() -> impl IntoView {
         },
     );
     let shown = RwSignal::new(vec!["ip", "host_type", "status", "os_status", "location"]);
+    // Hosts picked for a power action (kept across pages and filters until acted on).
+    let selected = RwSignal::new(Vec::<i64>::new());
     let select = move |key: &'static str, label: &'static str, options: &'static [&'static str]| {
         view! {
             <select aria-label=t(label) prop:value=move || get(key) on:change=move |ev| set(key, event_target_value(&ev))>
@@ -178,11 +180,25 @@ pub fn HostsPage() -> impl IntoView {
                 }
             }).collect_view()}
         </details>
+        <crate::hosttasks::pages::PowerBar selected/>
         <Loaded res=hosts render={move |data: Page<Host>| {
             let rows = data.results.clone();
+            let powerable: Vec<i64> = rows.iter()
+                .filter(|h| h.available_actions.get("restart_host").copied().unwrap_or(false))
+                .map(|h| h.id).collect();
+            let page_ids = StoredValue::new(powerable);
             view! {
                 <table class="table" id="hosts-table">
                     <thead><tr>
+                        <th><input type="checkbox" aria-label=t("task.select_all")
+                            prop:checked=move || page_ids.with_value(|p| !p.is_empty() && selected.with(|s| p.iter().all(|i| s.contains(i))))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                page_ids.with_value(|p| selected.update(|s| {
+                                    s.retain(|i| !p.contains(i));
+                                    if on { s.extend(p.iter().copied()); }
+                                }));
+                            }/></th>
                         {sort_header("name", "common.name")}
                         {move || col("ip").then(|| view! { <th>{t("hosts.ip")}</th> })}
                         {move || col("host_type").then(|| sort_header("host_type", "hosts.type"))}
@@ -196,8 +212,16 @@ pub fn HostsPage() -> impl IntoView {
                             let ips = h.ip_address.iter().map(|i| i.address.clone()).collect::<Vec<_>>().join(", ");
                             let (ht, st, os, loc, desc) = (h.host_type.clone(), h.status.clone(), h.os_status.clone(), h.location.clone(), h.description.clone());
                             let (name, label) = (h.name.clone(), h.name.clone());
+                            let hid = h.id;
+                            let may = h.available_actions.get("restart_host").copied().unwrap_or(false);
                             view! {
-                                <tr data-host=name>
+                                <tr data-host=name.clone()>
+                                    <td><input type="checkbox" class="pick" disabled=!may aria-label=label.clone()
+                                        prop:checked=move || selected.with(|s| s.contains(&hid))
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            selected.update(|s| { s.retain(|i| *i != hid); if on { s.push(hid); } });
+                                        }/></td>
                                     <td><A href=format!("/hosts/{}", h.id)>{label}</A></td>
                                     {move || col("ip").then(|| view! { <td class="mono">{ips.clone()}</td> })}
                                     {move || col("host_type").then(|| view! { <td>{ht.clone()}</td> })}
@@ -298,8 +322,11 @@ pub fn HostDetailPage() -> impl IntoView {
         <Loaded res=host render={move |h: Host| {
             let hid = h.id;
             let can_delete = h.available_actions.get("delete_host").copied().unwrap_or(false);
+            let may_power = h.available_actions.get("restart_host").copied().unwrap_or(false);
+            let may_edit = h.available_actions.get("edit_host").copied().unwrap_or(false);
             view! {
                 <h1 id="host-title">{h.name.clone()}</h1>
+                <crate::hosttasks::pages::HostActions host_id=hid status=h.status.clone() may_power may_edit/>
                 <dl class="facts">
                     <dt>{t("hosts.type")}</dt><dd>{h.host_type.clone()}</dd>
                     <dt>{t("common.status")}</dt><dd>{h.status.clone()}</dd>
