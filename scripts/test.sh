@@ -16,7 +16,10 @@ WORK=$(mktemp -d /tmp/opsdeck-test.XXXXXX)
 chmod 755 "$WORK"
 SERVER_PID=""
 SMTP_PID=""
+ZBX_PID=""
 cleanup() {
+  [ -n "$ZBX_PID" ] && kill "$ZBX_PID" 2>/dev/null || true
+  bash scripts/zabbix.sh stop "$WORK/zabbix" || true
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   [ -n "$SMTP_PID" ] && kill "$SMTP_PID" 2>/dev/null || true
   bash scripts/pdns.sh stop "$WORK/pdns" || true
@@ -25,16 +28,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Test services start once per run, while the build runs: PostgreSQL first (seconds), then
+# Zabbix's API on it (its schema takes ~15-25 s).
+echo "== PostgreSQL, Zabbix"
+PG_PORT=${OPSDECK_TEST_PG_PORT:-55439}
+OPSDECK_TEST_PG_URL=$(bash scripts/pg.sh start "$WORK/pg" "$PG_PORT")
+export OPSDECK_TEST_PG_URL
+ZBX_PORT=${OPSDECK_TEST_ZABBIX_PORT:-8093}
+bash scripts/zabbix.sh start "$WORK/zabbix" "$OPSDECK_TEST_PG_URL" "$ZBX_PORT" > "$WORK/zabbix.url" 2> "$WORK/zabbix.err" &
+ZBX_PID=$!
+
 echo "== build"
 cargo leptos build
 
 # `cargo test` rebuilds target/debug/opsdeck without cargo-leptos' environment; keep the real one.
 cp target/debug/opsdeck "$WORK/opsdeck"
 
-echo "== PostgreSQL"
-PG_PORT=${OPSDECK_TEST_PG_PORT:-55439}
-OPSDECK_TEST_PG_URL=$(bash scripts/pg.sh start "$WORK/pg" "$PG_PORT")
-export OPSDECK_TEST_PG_URL
+wait "$ZBX_PID" || { cat "$WORK/zabbix.err"; exit 1; }
+ZBX_PID=""
+OPSDECK_TEST_ZABBIX_URL=$(cat "$WORK/zabbix.url")
+export OPSDECK_TEST_ZABBIX_URL
 
 echo "== Rust tests (SQLite and PostgreSQL)"
 RUSTFLAGS="--cfg erase_components" cargo test --workspace --exclude frontend

@@ -72,6 +72,30 @@ pub struct Config {
     /// Bytes of output stored per run target (`OPSDECK_OUTPUT_MAX_MB`, 32); the rest is dropped
     /// with a note.
     pub output_max_bytes: u64,
+    /// The Zabbix 6.0 API hosts are enrolled in (`OPSDECK_ZABBIX_URL`, `_USER`, `_PASSWORD`,
+    /// `_AGENT_SERVER`); unset: no monitoring enrolment.
+    pub zabbix: Option<ZabbixConfig>,
+}
+
+/// How Opsdeck reaches Zabbix.
+#[derive(Clone, Default)]
+pub struct ZabbixConfig {
+    /// `http(s)://…/api_jsonrpc.php`.
+    pub url: String,
+    pub user: String,
+    pub password: String,
+    /// What an inited host's agent is told the Zabbix server is (`Server=`); default: the
+    /// API's host.
+    pub agent_server: String,
+}
+
+impl std::fmt::Debug for ZabbixConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZabbixConfig")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -104,6 +128,7 @@ impl Default for Config {
             ssh_connect_timeout: 10,
             run_concurrency: 8,
             output_max_bytes: 32 << 20,
+            zabbix: None,
         }
     }
 }

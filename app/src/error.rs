@@ -26,6 +26,12 @@ pub enum ErrorCode {
     ExecFailed,
     /// The host is running already (seed 003 start: 30002 主机正在运行中).
     HostRunning,
+    /// The Zabbix API failed (seed 003 change-zabbix-opts: 30001).
+    ZabbixFailed,
+    /// A Zabbix template does not exist (seed 003: 30002 模板不存在).
+    ZabbixTemplateMissing,
+    /// A Zabbix host group does not exist (seed 003: 30003 zabbix group 不存在).
+    ZabbixGroupMissing,
     /// Starting a host failed at its provider (seed 003 start: 30003 重启失败).
     StartFailed,
     /// The CloudStack API refused or failed (seed 003 stop/restart: 30002).
@@ -57,6 +63,9 @@ impl ErrorCode {
             ErrorCode::ExecFailed => 30001,
             ErrorCode::HostRunning => 30002,
             ErrorCode::StartFailed => 30003,
+            ErrorCode::ZabbixFailed => 30001,
+            ErrorCode::ZabbixTemplateMissing => 30002,
+            ErrorCode::ZabbixGroupMissing => 30003,
             ErrorCode::CloudStackFailed => 30002,
             ErrorCode::TencentFailed => 30003,
             ErrorCode::TencentCpmFailed => 30004,
@@ -71,6 +80,8 @@ impl ErrorCode {
             ErrorCode::UndefinedPermission
             | ErrorCode::NoGrantPermission
             | ErrorCode::WrongOriginalPassword
+            | ErrorCode::ZabbixTemplateMissing
+            | ErrorCode::ZabbixGroupMissing
             | ErrorCode::Validation => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden => 403,
@@ -80,6 +91,7 @@ impl ErrorCode {
             | ErrorCode::RequestClosed
             | ErrorCode::HostRunning => 409,
             ErrorCode::ExecFailed
+            | ErrorCode::ZabbixFailed
             | ErrorCode::StartFailed
             | ErrorCode::CloudStackFailed
             | ErrorCode::TencentFailed

@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin/audit") view=crate::audit::pages::AuditPage/>
                         <Route path=path!("/admin/explain") view=crate::perms::pages::ExplainPage/>
                         <Route path=path!("/account/tokens") view=crate::tokens::pages::TokensPage/>
+                        <Route path=path!("/account/ssh-keys") view=crate::credentials::pages::SshKeysPage/>
                         <Route path=path!("/account/password") view=crate::auth::pages::ChangePasswordPage/>
                     </ParentRoute>
                 </Routes>
@@ -182,6 +183,7 @@ fn Frame(me: Me) -> impl IntoView {
                 <div class="nav-group">{t("nav.account")}</div>
                 <ul>
                     <li><A href="/account/tokens">{t("nav.tokens")}</A></li>
+                    <li><A href="/account/ssh-keys">{t("nav.ssh_keys")}</A></li>
                     <li><A href="/account/password">{t("nav.password")}</A></li>
                     <li><a href="/api-docs.html" rel="external">{t("nav.api")}</a></li>
                 </ul>

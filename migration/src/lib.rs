@@ -18,6 +18,7 @@ mod m20261202_000006_dns_failed;
 mod m20261202_000007_change_notify;
 mod m20261203_000001_exec;
 mod m20261203_000002_power;
+mod m20261203_000003_user_keys;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_change_notify::Migration),
             Box::new(m20261203_000001_exec::Migration),
             Box::new(m20261203_000002_power::Migration),
+            Box::new(m20261203_000003_user_keys::Migration),
         ]
     }
 }

@@ -102,6 +102,15 @@ pub fn from_env() -> Result<Config, String> {
             as usize,
         output_max_bytes: num("OPSDECK_OUTPUT_MAX_MB", d.output_max_bytes >> 20)?.clamp(1, 1024)
             << 20,
+        zabbix: opt("OPSDECK_ZABBIX_URL").map(|url| {
+            let host = reqwest_host(&url);
+            app::ctx::ZabbixConfig {
+                user: opt("OPSDECK_ZABBIX_USER").unwrap_or_else(|| "Admin".into()),
+                password: opt("OPSDECK_ZABBIX_PASSWORD").unwrap_or_default(),
+                agent_server: opt("OPSDECK_ZABBIX_AGENT_SERVER").unwrap_or(host),
+                url,
+            }
+        }),
     })
 }
 
@@ -122,4 +131,14 @@ fn permitted_domains(v: Option<String>) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// The host part of a URL (`http://zbx.example:8080/…` → `zbx.example`).
+fn reqwest_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap_or_default();
+    match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default().to_string(),
+        None => hostport.split(':').next().unwrap_or_default().to_string(),
+    }
 }

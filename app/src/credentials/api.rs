@@ -69,3 +69,24 @@ pub async fn check_host_ssh(host_id: i64) -> Result<TaskStarted, AppError> {
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     super::service::check_ssh(&ctx, &actor, host_id).await
 }
+
+/// My SSH public keys.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn my_ssh_keys() -> Result<Vec<UserSshKey>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::my_ssh_keys(&ctx, &actor).await
+}
+
+/// Adds one of my SSH public keys.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn add_my_ssh_key(input: UserSshKeyInput) -> Result<UserSshKey, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::add_my_ssh_key(&ctx, &actor, input).await
+}
+
+/// Removes one of my SSH public keys.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn delete_my_ssh_key(id: i64) -> Result<Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::delete_my_ssh_key(&ctx, &actor, id).await
+}

@@ -25,7 +25,9 @@ use sea_orm::{
 use serde_json::json;
 
 mod cloud;
+mod keys;
 pub use cloud::*;
+pub use keys::*;
 
 const SECRET_CONTEXT: &str = "ssh_credentials.secret_enc";
 const PASSPHRASE_CONTEXT: &str = "ssh_credentials.passphrase_enc";
@@ -334,7 +336,7 @@ async fn host_of<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<host::Model> 
 
 /// The address SSH uses for a host: its override, else its first HOST/PRIVATE address, else
 /// its first PRIVATE one, else its first one.
-async fn address_of<C: ConnectionTrait>(
+pub(crate) async fn address_of<C: ConnectionTrait>(
     db: &C,
     host_id: i64,
     access: Option<&host_access::Model>,

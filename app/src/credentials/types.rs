@@ -226,3 +226,26 @@ pub struct CloudAccountRef {
     pub name: String,
     pub provider: String,
 }
+
+/// One of the caller's SSH public keys: host init installs it on the hosts the caller may log
+/// in to (`login_host`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserSshKey {
+    pub id: i64,
+    pub name: String,
+    /// One OpenSSH line.
+    pub public_key: String,
+    /// `SHA256:…`.
+    pub fingerprint: String,
+    pub created_at: String,
+}
+
+/// `POST /account/ssh-keys/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserSshKeyInput {
+    pub name: String,
+    /// One OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
+    pub public_key: String,
+}

@@ -35,3 +35,4 @@ pub mod setting;
 pub mod ssh_credential;
 pub mod user;
 pub mod user_role;
+pub mod user_ssh_key;

@@ -7,6 +7,8 @@ pub mod cloud;
 #[cfg(feature = "ssr")]
 pub mod hub;
 #[cfg(feature = "ssr")]
+pub mod init;
+#[cfg(feature = "ssr")]
 pub mod output;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -18,3 +20,5 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod ssh;
 pub mod types;
+#[cfg(feature = "ssr")]
+pub mod zabbix;

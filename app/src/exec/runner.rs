@@ -467,6 +467,7 @@ async fn target(ex: &Exec, mut t: run_target::Model) {
     .await;
     let outcome = match super::power::of(ex) {
         Some(p) => super::power::target(ex, &mut t, p).await,
+        None if ex.run.kind == super::init::HOST_INIT => super::init::target(ex, &mut t).await,
         None => steps(ex, &mut t, &ex.steps).await,
     };
     if !outcome.ok && ex.run.on_failure == "stop" {
@@ -716,6 +717,7 @@ async fn end_target(ex: &Exec, t: &mut run_target::Model, status: &str, o: Outco
         am.reset_all().update(&txn).await?;
         if o.ok {
             super::power::effects(&txn, ex, t).await?;
+            super::init::effects(&txn, ex, t).await?;
         }
         record(
             &txn,

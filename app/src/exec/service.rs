@@ -195,6 +195,7 @@ async fn to_wire(
             finished_time: t.finished_at.as_ref().map(crate::time::fmt),
         });
     }
+    let opts = init_opts(&r.kind, &r.opts);
     Ok(Task {
         id: r.id,
         kind: r.kind,
@@ -212,7 +213,18 @@ async fn to_wire(
         },
         results,
         task_output: output_url(ctx, r.id),
+        opts,
     })
+}
+
+/// The options an init task answers (its Zabbix groups and templates).
+fn init_opts(kind: &str, opts: &str) -> Option<serde_json::Value> {
+    if kind != super::init::HOST_INIT {
+        return None;
+    }
+    let o: super::runner::Opts = serde_json::from_str(opts).ok()?;
+    let p: super::init::InitPlan = serde_json::from_value(o.extra).ok()?;
+    Some(json!({"zabbix_groups": p.zabbix_groups, "zabbix_templates": p.zabbix_templates}))
 }
 
 /// `GET /tasks/{id}/`: a task with its per-host results.

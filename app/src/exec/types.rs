@@ -69,6 +69,9 @@ pub struct Task {
     pub results: Vec<TargetResult>,
     /// The live output address (WebSocket).
     pub task_output: String,
+    /// Init tasks: `{zabbix_groups, zabbix_templates}` (seed 003 "Host init task options").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opts: Option<serde_json::Value>,
 }
 
 /// What an action that starts a task answers (seed 003: `{"task_id": "…"}`).

@@ -37,3 +37,20 @@ pub async fn power_host(id: i64, action: String, force: bool) -> Result<TaskStar
     let p = super::service::power_of(&action)?;
     super::service::power_one(&ctx, &actor, id, p, PowerInput { force }).await
 }
+
+/// Inits hosts (a task).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn init_hosts(input: InitInput) -> Result<Task, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::init_hosts(&ctx, &actor, input).await
+}
+
+/// Sets a host's Zabbix groups and templates.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn change_zabbix_opts(
+    id: i64,
+    opts: ZabbixOpts,
+) -> Result<crate::common::Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::change_zabbix_opts(&ctx, &actor, id, opts).await
+}

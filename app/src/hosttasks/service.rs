@@ -490,3 +490,206 @@ pub fn power_of(action: &str) -> AppResult<Power> {
         _ => Err(AppError::invalid("action", "start, stop or restart")),
     }
 }
+
+fn names_ok(field: &str, v: &[String]) -> AppResult<()> {
+    if v.len() > 50
+        || v.iter()
+            .any(|n| n.trim().is_empty() || n.len() > 255 || n.chars().any(char::is_control))
+    {
+        return Err(AppError::invalid(
+            field,
+            "up to 50 names of at most 255 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /hosts/init-tasks/`: inits hosts (`init_host` on each; SSH access set). The Zabbix
+/// groups and templates are checked before anything is queued.
+pub async fn init_hosts(ctx: &Ctx, actor: &Actor, input: InitInput) -> AppResult<Task> {
+    use crate::exec::init::{login_name_ok, InitPlan, DEFAULT_RUNNING_USER, HOST_INIT};
+    actor.require()?;
+    if input.hosts.is_empty() || input.hosts.len() > MAX_BATCH {
+        return Err(AppError::invalid(
+            "hosts",
+            format!("from 1 to {MAX_BATCH} hosts"),
+        ));
+    }
+    let mut ids: Vec<i64> = vec![];
+    for h in &input.hosts {
+        if ids.contains(&h.id) {
+            return Err(AppError::invalid(
+                "hosts",
+                format!("host {} is listed twice", h.id),
+            ));
+        }
+        ids.push(h.id);
+    }
+    for id in &ids {
+        authorize_resource(ctx, actor, ResourceType::Host, *id, "init_host").await?;
+    }
+    let groups = input.opts.zabbix_groups.clone().unwrap_or_default();
+    let templates = input.opts.zabbix_templates.clone().unwrap_or_default();
+    names_ok("zabbix_groups", &groups)?;
+    names_ok("zabbix_templates", &templates)?;
+    let running_user = input
+        .running_user
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_RUNNING_USER.into());
+    if !login_name_ok(&running_user) {
+        return Err(AppError::invalid(
+            "running_user",
+            "a login name (a-z, 0-9, _ - .)",
+        ));
+    }
+    let found: HashMap<i64, host::Model> = host::Entity::find()
+        .filter(host::Column::Id.is_in(ids.iter().copied()))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
+    let mut hosts = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let h = found
+            .get(id)
+            .cloned()
+            .ok_or_else(|| AppError::not_found("host"))?;
+        if h.status == "offline" {
+            return Err(AppError::conflict(format!(
+                "host {} is offline",
+                h.hostname
+            )));
+        }
+        let access = host_access::Entity::find_by_id(*id).one(&ctx.db).await?;
+        if access.and_then(|a| a.credential_id).is_none() {
+            return Err(AppError::invalid(
+                "hosts",
+                format!("host {} has no SSH access set", h.hostname),
+            ));
+        }
+        hosts.push(h);
+    }
+    if !groups.is_empty() || !templates.is_empty() {
+        let z = crate::exec::zabbix::config(ctx)?;
+        crate::exec::zabbix::check(z, &groups, &templates).await?;
+    }
+    let txn = crate::db::begin(&ctx.db).await?;
+    let running = Query::select()
+        .column(run::Column::Id)
+        .from(run::Entity)
+        .and_where(run::Column::Status.eq("running"))
+        .and_where(run::Column::Kind.eq(HOST_INIT))
+        .to_owned();
+    let busy: Vec<i64> = run_target::Entity::find()
+        .select_only()
+        .column(run_target::Column::HostId)
+        .filter(run_target::Column::HostId.is_in(ids.iter().copied()))
+        .filter(run_target::Column::RunId.in_subquery(running))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if let Some(b) = busy.first() {
+        let name = found.get(b).map(|h| h.hostname.clone()).unwrap_or_default();
+        return Err(AppError::conflict(format!(
+            "host {name} is being inited already"
+        )));
+    }
+    let plan = InitPlan {
+        zabbix_groups: groups,
+        zabbix_templates: templates,
+        running_user,
+    };
+    let r = runner::create(
+        &txn,
+        actor,
+        NewRun {
+            kind: HOST_INIT.into(),
+            subject: (hosts.len() == 1).then(|| ("host".to_string(), hosts[0].id)),
+            steps: vec![Step {
+                name: "init".into(),
+                script: String::new(),
+                timeout_secs: None,
+            }],
+            targets: hosts
+                .iter()
+                .map(|h| NewTarget {
+                    host_id: h.id,
+                    host_name: h.hostname.clone(),
+                    instance_id: None,
+                })
+                .collect(),
+            concurrency: BATCH_CONCURRENCY,
+            stop_on_failure: false,
+            timeout_secs: 600,
+            extra: serde_json::to_value(&plan).map_err(AppError::internal)?,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    crate::exec::service::get(ctx, actor, r.id).await
+}
+
+/// `GET /hosts/init-tasks/`.
+pub async fn list_init(ctx: &Ctx, actor: &Actor, f: HostTaskFilter) -> AppResult<Page<Task>> {
+    list_kind(ctx, actor, crate::exec::init::HOST_INIT, f).await
+}
+
+/// `POST /hosts/{id}/actions/change-zabbix-opts/`: sets the host's Zabbix groups and
+/// templates (absent: kept as the CMDB has them), creating the host in Zabbix if needed.
+pub async fn change_zabbix_opts(
+    ctx: &Ctx,
+    actor: &Actor,
+    host_id: i64,
+    input: ZabbixOpts,
+) -> AppResult<crate::common::Message> {
+    authorize_resource(ctx, actor, ResourceType::Host, host_id, "edit_host").await?;
+    let z = crate::exec::zabbix::config(ctx)?;
+    let h = host_of(&ctx.db, host_id).await?;
+    let access = host_access::Entity::find_by_id(host_id)
+        .one(&ctx.db)
+        .await?;
+    let ip = crate::credentials::service::address_of(&ctx.db, host_id, access.as_ref())
+        .await?
+        .ok_or_else(|| AppError::invalid("host", format!("host {} has no address", h.hostname)))?;
+    let row = crate::entities::ip_address::Entity::find()
+        .filter(crate::entities::ip_address::Column::HostId.eq(host_id))
+        .filter(crate::entities::ip_address::Column::Address.eq(ip.clone()))
+        .one(&ctx.db)
+        .await?;
+    let parse = |s: Option<&String>| -> Vec<String> {
+        s.and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    };
+    let (old_g, old_t) = (
+        parse(row.as_ref().map(|r| &r.zabbix_groups)),
+        parse(row.as_ref().map(|r| &r.zabbix_templates)),
+    );
+    let groups = input.zabbix_groups.clone().unwrap_or_else(|| old_g.clone());
+    let templates = input
+        .zabbix_templates
+        .clone()
+        .unwrap_or_else(|| old_t.clone());
+    names_ok("zabbix_groups", &groups)?;
+    names_ok("zabbix_templates", &templates)?;
+    let zid = crate::exec::zabbix::enrol(z, &h.hostname, &ip, &groups, &templates).await?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    crate::exec::init::record_zabbix(&txn, host_id, &groups, &templates).await?;
+    record(
+        &txn,
+        actor,
+        Entry::new("host", "change_zabbix_opts")
+            .target("host", Some(host_id), &h.hostname)
+            .detail(json!({
+                "before": {"zabbix_groups": old_g, "zabbix_templates": old_t},
+                "after": {"zabbix_groups": groups, "zabbix_templates": templates},
+                "zabbix_host_id": zid,
+                "address": ip,
+            })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(crate::common::Message::success())
+}

@@ -72,3 +72,33 @@ pub const STATUS_MOVES: &[(&str, &str)] = &[
 pub fn may_move(from: &str, to: &str) -> bool {
     STATUS_MOVES.iter().any(|(f, t)| *f == from && *t == to)
 }
+
+/// Zabbix options of an init task and of `change-zabbix-opts` (seed 003 "Host init task
+/// options"; also spelled `zabbix_temlates`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ZabbixOpts {
+    #[serde(default)]
+    pub zabbix_groups: Option<Vec<String>>,
+    #[serde(default, alias = "zabbix_temlates")]
+    pub zabbix_templates: Option<Vec<String>>,
+}
+
+/// A host named by id (`{"id": 1}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HostRef {
+    pub id: i64,
+}
+
+/// `POST /hosts/init-tasks/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct InitInput {
+    pub hosts: Vec<HostRef>,
+    #[serde(default)]
+    pub opts: ZabbixOpts,
+    /// The account applications run as (default `work`); an addition to the seed.
+    #[serde(default)]
+    pub running_user: Option<String>,
+}

@@ -1565,3 +1565,42 @@ pub async fn set_settings(
     txn.commit().await?;
     settings(ctx, actor).await
 }
+
+/// After host init: an approved host request whose registered hosts are all inited (or in use)
+/// is finished, as if an operator had delivered them ("fulfilled by init"). Runs in the
+/// transaction that records the init result.
+pub(crate) async fn hosts_inited<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    host_id: i64,
+) -> AppResult<()> {
+    let waiting = rr::Entity::find()
+        .filter(rr::Column::Kind.eq(RequestKind::Host.as_str()))
+        .filter(rr::Column::Status.eq("approved"))
+        .all(txn)
+        .await?;
+    for r in waiting {
+        let Some(ids) = stored(&r).host_ids else {
+            continue;
+        };
+        if !ids.contains(&host_id) {
+            continue;
+        }
+        let pending = crate::entities::host::Entity::find()
+            .filter(crate::entities::host::Column::Id.is_in(ids.clone()))
+            .filter(crate::entities::host::Column::Status.is_not_in(["inited", "attached"]))
+            .count(txn)
+            .await?;
+        if pending == 0 {
+            finish(
+                txn,
+                ctx,
+                None,
+                &r,
+                format!("fulfilled by init: hosts {ids:?}"),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -20,6 +20,50 @@ async fn change_status(
 ) -> AppResult<Json<TaskStarted>> {
     service::change_status(&ctx, &a, id, input).await.map(Json)
 }
+async fn list_init(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    uri: Uri,
+    Q(f): Q<HostTaskFilter>,
+) -> AppResult<Json<Page<Task>>> {
+    Ok(paged(&uri, service::list_init(&ctx, &a, f).await?))
+}
+async fn create_init(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    J(input): J<InitInput>,
+) -> AppResult<(StatusCode, Json<Task>)> {
+    let t = service::init_hosts(&ctx, &a, input).await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+async fn zabbix_opts(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    P(id): P<i64>,
+    J(input): J<ZabbixOpts>,
+) -> AppResult<Json<Message>> {
+    service::change_zabbix_opts(&ctx, &a, id, input)
+        .await
+        .map(Json)
+}
+async fn my_keys(State(ctx): State<Ctx>, Who(a): Who) -> AppResult<Json<Vec<UserSshKey>>> {
+    creds::my_ssh_keys(&ctx, &a).await.map(Json)
+}
+async fn add_key(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    J(input): J<UserSshKeyInput>,
+) -> AppResult<(StatusCode, Json<UserSshKey>)> {
+    let k = creds::add_my_ssh_key(&ctx, &a, input).await?;
+    Ok((StatusCode::CREATED, Json(k)))
+}
+async fn delete_key(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    P(id): P<i64>,
+) -> AppResult<Json<Message>> {
+    creds::delete_my_ssh_key(&ctx, &a, id).await.map(Json)
+}
 async fn list_accounts(
     State(ctx): State<Ctx>,
     Who(a): Who,
@@ -121,7 +165,55 @@ pub fn routes(api: Api) -> Api {
     let api = power_routes(api, Power::Stop);
     let api = power_routes(api, Power::Restart);
     let t = "host tasks";
-    api.post(
+    api.get(
+        "/api/hosts/init-tasks/",
+        list_init,
+        Op::new(t, "Host init tasks the caller may see, newest first")
+            .query::<HostTaskFilter>()
+            .ok_page::<Task>()
+            .perm("creator, superusers, host.manage_host, view_host on one of its hosts"),
+    )
+    .post(
+        "/api/hosts/init-tasks/",
+        create_init,
+        Op::new(t, "Init hosts: name, running user, login users' SSH keys, Zabbix agent and enrolment (400 30002/30003: a template or group missing in Zabbix)")
+            .body::<InitInput>()
+            .ok::<Task>()
+            .created()
+            .perm("init_host on every host"),
+    )
+    .post(
+        "/api/hosts/{id}/actions/change-zabbix-opts/",
+        zabbix_opts,
+        Op::new(t, "Set a host's Zabbix groups and templates (400 30002 template / 30003 group missing; 502 30001 Zabbix failed)")
+            .body::<ZabbixOpts>()
+            .ok::<Message>()
+            .perm("edit_host"),
+    )
+    .get(
+        "/api/account/ssh-keys/",
+        my_keys,
+        Op::new(t, "My SSH public keys (installed by host init where I may log in)")
+            .ok::<Vec<UserSshKey>>()
+            .perm("signed in"),
+    )
+    .post(
+        "/api/account/ssh-keys/",
+        add_key,
+        Op::new(t, "Add one of my SSH public keys")
+            .body::<UserSshKeyInput>()
+            .ok::<UserSshKey>()
+            .created()
+            .perm("signed in"),
+    )
+    .delete(
+        "/api/account/ssh-keys/{id}/",
+        delete_key,
+        Op::new(t, "Remove one of my SSH public keys")
+            .ok::<Message>()
+            .perm("signed in (own keys)"),
+    )
+    .post(
         "/api/hosts/{id}/actions/change-status/",
         change_status,
         Op::new(t, "Move a host between raw, inited, attached and offline")

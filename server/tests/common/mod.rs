@@ -13,6 +13,7 @@ pub mod cloud_fakes;
 pub mod dns_api;
 pub mod dns_servers;
 pub mod ssh_hosts;
+pub mod zabbix;
 
 pub const ADMIN_PW: &str = "admin-pass-123";
 

@@ -17,6 +17,23 @@ const ACTIONS: &[(&str, &str)] = &[
     ("restart", "task.restart"),
 ];
 
+/// Splits a comma-separated list of names.
+fn names(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Opens the task an init started.
+fn open_init(r: Option<Result<Task, crate::error::AppError>>) {
+    if let Some(Ok(t)) = r {
+        let nav = use_navigate();
+        nav(&format!("/tasks/{}", t.id), Default::default());
+    }
+}
+
 /// Opens the task an action started.
 fn open_task(r: Option<Result<TaskStarted, crate::error::AppError>>) {
     if let Some(Ok(s)) = r {
@@ -97,6 +114,11 @@ pub fn PowerBar(selected: RwSignal<Vec<i64>>) -> impl IntoView {
         Action::new(|(a, items): &(String, Vec<PowerItem>)| power_hosts(a.clone(), items.clone()));
     let result = act.value();
     Effect::new(move |_| open_task(result.get()));
+    let groups = RwSignal::new(String::new());
+    let templates = RwSignal::new(String::new());
+    let init = Action::new(|i: &InitInput| init_hosts(i.clone()));
+    let inited = init.value();
+    Effect::new(move |_| open_init(inited.get()));
     view! {
         <Show when=move || !selected.with(|s| s.is_empty())>
             <div class="toolbar power-bar" id="power-bar">
@@ -113,10 +135,23 @@ pub fn PowerBar(selected: RwSignal<Vec<i64>>) -> impl IntoView {
                     }
                 }).collect_view()}
                 <label class="check"><input type="checkbox" bind:checked=force/>{t("task.force")}</label>
+                <input aria-label=t("task.zabbix_groups") placeholder=t("task.zabbix_groups") bind:value=groups/>
+                <input aria-label=t("task.zabbix_templates") placeholder=t("task.zabbix_templates") bind:value=templates/>
+                <button class="btn" id="power-init" on:click=move |_| {
+                    if !confirm(&format!("{} ({})", t("task.init")(), selected.with_untracked(|s| s.len()))) { return; }
+                    let hosts = selected.get_untracked().into_iter().map(|id| HostRef { id }).collect();
+                    let (g, tp) = (names(&groups.get_untracked()), names(&templates.get_untracked()));
+                    init.dispatch(InitInput {
+                        hosts,
+                        opts: ZabbixOpts { zabbix_groups: Some(g), zabbix_templates: Some(tp) },
+                        running_user: None,
+                    });
+                }>{t("task.init")}</button>
                 <A href="/hosts/tasks">{t("task.host_tasks")}</A>
             </div>
         </Show>
         <ActionError value=result/>
+        <ActionError value=inited/>
     }
 }
 
@@ -133,6 +168,10 @@ pub fn HostActions(host_id: i64, status: String, may_power: bool, may_edit: bool
             crate::common::components::hard_redirect(&format!("/hosts/{host_id}"));
         }
     });
+    let groups = RwSignal::new(String::new());
+    let templates = RwSignal::new(String::new());
+    let zabbix = Action::new(move |o: &ZabbixOpts| change_zabbix_opts(host_id, o.clone()));
+    let zabbixed = zabbix.value();
     let moves: Vec<&'static str> = STATUS_MOVES
         .iter()
         .filter(|(f, _)| *f == status)
@@ -156,7 +195,22 @@ pub fn HostActions(host_id: i64, status: String, may_power: bool, may_edit: bool
                 </select>
             })}
         </div>
+        {may_edit.then(|| view! {
+            <form class="form card inline" id="zabbix-form" on:submit=move |ev| {
+                ev.prevent_default();
+                zabbix.dispatch(ZabbixOpts {
+                    zabbix_groups: Some(names(&groups.get())),
+                    zabbix_templates: Some(names(&templates.get())),
+                });
+            }>
+                <label>{t("task.zabbix_groups")}<input name="zabbix-groups" bind:value=groups/></label>
+                <label>{t("task.zabbix_templates")}<input name="zabbix-templates" bind:value=templates/></label>
+                <button class="btn" type="submit">{t("task.zabbix_save")}</button>
+                {move || matches!(zabbixed.get(), Some(Ok(_))).then(|| view! { <span class="badge ok">{t("task.saved")}</span> })}
+            </form>
+        })}
         <ActionError value=powered/>
         <ActionError value=changed/>
+        <ActionError value=zabbixed/>
     }
 }
