@@ -1,5 +1,6 @@
 //! Users' SSH public keys (issue 10, part 4): host init installs them for the users who may log
-//! in to the host (`login_host`).
+//! in to the host (`login_host`). `host_access.zabbix_host_id`: the Zabbix host a host was
+//! enrolled as, so a same-named Zabbix host of someone else's is never taken over.
 use crate::cols::*;
 use sea_orm_migration::prelude::*;
 
@@ -34,10 +35,17 @@ impl MigrationTrait for Migration {
             &["user_id", "fingerprint"],
             true,
         )
-        .await
+        .await?;
+        m.get_connection()
+            .execute_unprepared("ALTER TABLE host_access ADD COLUMN zabbix_host_id TEXT NULL")
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.get_connection()
+            .execute_unprepared("ALTER TABLE host_access DROP COLUMN zabbix_host_id")
+            .await?;
         m.drop_table(Table::drop().table(Alias::new("user_ssh_keys")).to_owned())
             .await
     }

@@ -22,6 +22,26 @@ fn host_request(a: &str, b: &str, login: i64) -> Value {
     })
 }
 
+/// Inits one host; answers the task's output once it finished.
+async fn init_one(t: &TestApp, id: i64) -> String {
+    let r = t
+        .post(
+            "/api/hosts/init-tasks/",
+            t.admin(),
+            json!({"hosts": [{"id": id}]}),
+        )
+        .await
+        .ok();
+    run_jobs_now(t).await;
+    let tid = r["id"].as_i64().unwrap();
+    let task = t.get(&format!("/api/tasks/{tid}/"), t.admin()).await.ok();
+    assert_eq!(task["status"], "finished", "{task}");
+    t.get(&format!("/api/tasks/{tid}/output/?limit=1000"), t.admin())
+        .await
+        .ok()
+        .to_string()
+}
+
 both!(
     async fn a_requested_host_is_inited_and_enrolled_in_zabbix(b: Backend) {
         let h = SshHosts::start(2);
@@ -250,7 +270,7 @@ both!(
             .ok()
             .to_string();
         assert!(
-            out.contains("init done") && out.contains("enrolled in Zabbix"),
+            out.contains("keys of alice: 1") && out.contains("enrolled in Zabbix"),
             "{out}"
         );
 
@@ -267,8 +287,7 @@ both!(
                 "running user's home on host {i}"
             );
             let agent =
-                std::fs::read_to_string(h.path(i, "/etc/zabbix/zabbix_agentd.conf.d/opsdeck.conf"))
-                    .unwrap();
+                std::fs::read_to_string(h.path(i, "/etc/zabbix/zabbix_agentd.conf")).unwrap();
             assert!(
                 agent.contains(&format!("Hostname={name}")) && agent.contains("Server=10.200.0.1"),
                 "{agent}"
@@ -298,28 +317,102 @@ both!(
             let zh = z.host(name).await.unwrap();
             assert_eq!(zh["interfaces"][0]["ip"], h.hosts[i].address.as_str());
         }
-        // Init again is idempotent: the managed block is replaced, not repeated.
-        let again = t
-            .post(
-                "/api/hosts/init-tasks/",
-                t.admin(),
-                json!({"hosts": [{"id": ha}]}),
-            )
-            .await
-            .ok();
-        run_jobs_now(&t).await;
-        let again = t
-            .get(&format!("/api/tasks/{}/", again["id"]), t.admin())
-            .await
-            .ok();
-        assert_eq!(again["status"], "finished", "{again}");
-        let keys = std::fs::read_to_string(h.path(0, "/home/alice/.ssh/authorized_keys")).unwrap();
+        // A login user plants a symlink to a root file; an Opsdeck user named like a system
+        // account (`daemon`) may log in too. Init again: the root file is untouched, the keys
+        // file is a file again with the block once, `daemon` is not given keys.
+        let shadow = h.path(0, "/etc/shadow");
+        let before = std::fs::read(&shadow).unwrap();
+        let ak = h.path(0, "/home/alice/.ssh/authorized_keys");
+        std::fs::remove_file(&ak).unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", &ak).unwrap();
+        let (daemon, daemon_tok) = t.user("daemon").await;
+        t.post("/api/account/ssh-keys/", Auth::Token(&daemon_tok), json!({"name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk+tQxt6ZRuSn7cBya2I6KvFVBxFZb9P8T8OGLmE0sj daemon@x"})).await.ok();
+        t.post(
+            &format!("/api/users/{daemon}/host/perms/"),
+            t.admin(),
+            json!({"authorizations": [
+            {"id": ha, "permission": {"view_host": true, "login_host": true}}]}),
+        )
+        .await
+        .ok();
+        let out = init_one(&t, ha).await;
+        assert_eq!(
+            std::fs::read(&shadow).unwrap(),
+            before,
+            "a root file was written through a symlink"
+        );
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&shadow).unwrap().uid(), 0);
+        assert!(!std::fs::symlink_metadata(&ak)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let keys = std::fs::read_to_string(&ak).unwrap();
         assert_eq!(keys.matches("# opsdeck-managed begin").count(), 1, "{keys}");
+        assert!(keys.contains(alice_key), "{keys}");
+        assert!(
+            out.contains("account daemon exists and is not one Opsdeck made"),
+            "{out}"
+        );
+        // Alice may no longer log in: the next init takes her keys away (a line of her own
+        // stays) and expires her account.
+        let own = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFqXkzc334hulTCx1wUf9hNNvzKOdjrp5DZrFzW43Pfa own-line";
+        std::fs::write(&ak, format!("{own}\n{keys}")).unwrap();
+        t.post(
+            &format!("/api/users/{alice}/host/perms/"),
+            t.admin(),
+            json!({"authorizations": [
+            {"id": ha, "permission": {"view_host": true, "login_host": false}}]}),
+        )
+        .await
+        .ok();
+        let out = init_one(&t, ha).await;
+        assert!(out.contains("revoked alice"), "{out}");
+        let keys = std::fs::read_to_string(&ak).unwrap();
+        assert!(!keys.contains(alice_key) && keys.contains(own), "{keys}");
+        let entry = std::fs::read_to_string(&shadow)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("alice:"))
+            .unwrap()
+            .to_string();
+        assert_eq!(entry.split(':').nth(7), Some("1"), "{entry}");
         let l = t
             .get(&format!("/api/hosts/init-tasks/?hostname={na}"), t.admin())
             .await
             .ok();
-        assert_eq!(l["count"], 2);
+        assert_eq!(l["count"], 3);
+        // A Zabbix host of someone else's with this host's name is never taken over.
+        let stranger = format!("stranger-{tag}");
+        z.call("host.create", json!({"host": stranger, "groups": [{"groupid": "2"}],
+            "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": "10.9.9.9", "dns": "", "port": "10050"}]})).await;
+        t.call(
+            Method::PATCH,
+            &format!("/api/hosts/{ha}/"),
+            t.admin(),
+            Some(json!({"name": stranger})),
+        )
+        .await
+        .ok();
+        t.post(
+            &format!("/api/hosts/{ha}/actions/change-zabbix-opts/"),
+            t.admin(),
+            json!({"zabbix_groups": [g2]}),
+        )
+        .await
+        .err(409, 40900);
+        assert_eq!(
+            z.names(&stranger).await.0,
+            vec!["Linux servers".to_string()]
+        );
+        t.call(
+            Method::PATCH,
+            &format!("/api/hosts/{ha}/"),
+            t.admin(),
+            Some(json!({"name": na})),
+        )
+        .await
+        .ok();
 
         // change-zabbix-opts: missing ones change nothing; then the templates change.
         let zpath = format!("/api/hosts/{ha}/actions/change-zabbix-opts/");

@@ -449,6 +449,7 @@ pub async fn set_access(
             restart_cmd: Set(None),
             cloud_account_id: Set(None),
             cloud_instance_id: Set(None),
+            zabbix_host_id: Set(None),
             updated_at: Set(crate::time::now()),
         },
     };

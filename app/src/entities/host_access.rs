@@ -12,6 +12,8 @@ pub struct Model {
     pub restart_cmd: Option<String>,
     pub cloud_account_id: Option<i64>,
     pub cloud_instance_id: Option<String>,
+    /// The Zabbix host id this host was enrolled as.
+    pub zabbix_host_id: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -213,40 +213,58 @@ impl<'a> Session<'a> {
         Ok((g, t))
     }
 
-    /// Creates the host (agent interface on `ip`) or updates its groups and templates; answers
-    /// its Zabbix host id.
+    /// Creates the host (agent interface on `ip`) or updates the groups and templates given
+    /// (`None`: left as they are); answers its Zabbix host id. A Zabbix host of the same name
+    /// is only updated if it is the one this host was enrolled as (`known`), or, never enrolled
+    /// before, if its agent interface is on `ip`: someone else's host is never taken over.
     pub async fn enrol(
         &self,
         host: &str,
         ip: &str,
-        groups: &[String],
-        templates: &[String],
+        known: Option<&str>,
+        groups: Option<&[String]>,
+        templates: Option<&[String]>,
     ) -> AppResult<String> {
-        let (g, t) = self.resolve(groups, templates).await?;
-        let groups: Vec<Value> = g.iter().map(|id| json!({"groupid": id})).collect();
-        let templates: Vec<Value> = t.iter().map(|id| json!({"templateid": id})).collect();
+        let (g, t) = self
+            .resolve(groups.unwrap_or_default(), templates.unwrap_or_default())
+            .await?;
+        let gv: Vec<Value> = g.iter().map(|id| json!({"groupid": id})).collect();
+        let tv: Vec<Value> = t.iter().map(|id| json!({"templateid": id})).collect();
         let found = self
             .call(
                 "host.get",
-                json!({"output": ["hostid"], "filter": {"host": [host]}}),
+                json!({"output": ["hostid"], "filter": {"host": [host]}, "selectInterfaces": ["ip"]}),
             )
             .await?;
-        let existing = found
-            .as_array()
-            .and_then(|a| a.first())
-            .and_then(|h| h["hostid"].as_str())
-            .map(str::to_string);
+        let existing = found.as_array().and_then(|a| a.first()).cloned();
         match existing {
-            Some(id) => {
-                let mut p = json!({"hostid": id, "templates": templates});
-                if !groups.is_empty() {
-                    p["groups"] = json!(groups);
+            Some(h) => {
+                let id = h["hostid"].as_str().unwrap_or_default().to_string();
+                let on_ip = h["interfaces"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|i| i["ip"] == ip));
+                let ours = match known {
+                    Some(k) => k == id,
+                    None => on_ip,
+                };
+                if !ours {
+                    return Err(AppError::conflict(format!(
+                        "Zabbix has a host named {host} that is not this host (another address); rename one of them"
+                    )));
+                }
+                let mut p = json!({"hostid": id});
+                // An empty group list would leave the host in none: Zabbix refuses that.
+                if !gv.is_empty() {
+                    p["groups"] = json!(gv);
+                }
+                if templates.is_some() {
+                    p["templates"] = json!(tv);
                 }
                 self.call("host.update", p).await?;
                 Ok(id)
             }
             None => {
-                if groups.is_empty() {
+                if gv.is_empty() {
                     return Err(AppError::invalid(
                         "zabbix_groups",
                         "a host new to Zabbix needs at least one group",
@@ -258,8 +276,8 @@ impl<'a> Session<'a> {
                         json!({
                             "host": host,
                             "interfaces": [{"type": 1, "main": 1, "useip": 1, "ip": ip, "dns": "", "port": "10050"}],
-                            "groups": groups,
-                            "templates": templates,
+                            "groups": gv,
+                            "templates": tv,
                         }),
                     )
                     .await?;
@@ -280,16 +298,23 @@ pub async fn check(cfg: &ZabbixConfig, groups: &[String], templates: &[String]) 
     r.map(|_| ())
 }
 
-/// Enrols a host in one session.
+/// Enrols a host in one session (see `Session::enrol`).
 pub async fn enrol(
     cfg: &ZabbixConfig,
     host: &str,
     ip: &str,
-    groups: &[String],
-    templates: &[String],
+    known: Option<&str>,
+    groups: Option<&[String]>,
+    templates: Option<&[String]>,
 ) -> AppResult<String> {
+    if ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(AppError::invalid(
+            "address",
+            format!("Zabbix watches an IP address; {host}'s is {ip}"),
+        ));
+    }
     let s = Session::open(cfg).await?;
-    let r = s.enrol(host, ip, groups, templates).await;
+    let r = s.enrol(host, ip, known, groups, templates).await;
     s.close().await;
     r
 }

@@ -55,7 +55,22 @@ async fn host_of<C: ConnectionTrait>(db: &C, id: i64) -> AppResult<host::Model> 
         .ok_or_else(|| AppError::not_found("host"))
 }
 
-/// Running power tasks with a target on one of `hosts`: (host id, task id).
+/// Locks the hosts' rows for the rest of `txn` (PostgreSQL; SQLite's write transaction
+/// excludes other writers already), so two tasks cannot both find a host free.
+async fn lock_hosts<C: ConnectionTrait>(txn: &C, ids: &[i64]) -> AppResult<()> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        host::Entity::find()
+            .filter(host::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(host::Column::Id)
+            .lock_exclusive()
+            .all(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Running power or init tasks with a target on one of `hosts`: (host id, task id). One host
+/// has one such task at a time.
 async fn busy<C: ConnectionTrait>(db: &C, hosts: &[i64]) -> AppResult<Vec<(i64, i64)>> {
     let running = Query::select()
         .column(run::Column::Id)
@@ -65,6 +80,7 @@ async fn busy<C: ConnectionTrait>(db: &C, hosts: &[i64]) -> AppResult<Vec<(i64, 
             crate::exec::power::HOST_START,
             crate::exec::power::HOST_STOP,
             crate::exec::power::HOST_RESTART,
+            crate::exec::init::HOST_INIT,
         ]))
         .to_owned();
     Ok(run_target::Entity::find()
@@ -89,7 +105,7 @@ fn busy_error(names: &HashMap<i64, String>, busy: &[(i64, i64)]) -> AppError {
         })
         .collect::<Vec<_>>()
         .join(", ");
-    AppError::conflict(format!("a power task is running for {list}"))
+    AppError::conflict(format!("a power or init task is running for {list}"))
 }
 
 /// Checks one host's provider before a single-host action: answers the provider's error, or
@@ -171,16 +187,7 @@ async fn create_power_run(
 ) -> AppResult<TaskStarted> {
     let ids: Vec<i64> = hosts.iter().map(|h| h.id).collect();
     let txn = crate::db::begin(&ctx.db).await?;
-    // Power actions on one host queue here (PostgreSQL; SQLite's write transaction excludes
-    // other writers already), so two cannot both find the host free.
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        host::Entity::find()
-            .filter(host::Column::Id.is_in(ids.iter().copied()))
-            .order_by_asc(host::Column::Id)
-            .lock_exclusive()
-            .all(&txn)
-            .await?;
-    }
+    lock_hosts(&txn, &ids).await?;
     let b = busy(&txn, &ids).await?;
     if !b.is_empty() {
         let names = hosts.iter().map(|h| (h.id, h.hostname.clone())).collect();
@@ -550,6 +557,7 @@ pub async fn init_hosts(ctx: &Ctx, actor: &Actor, input: InitInput) -> AppResult
         .into_iter()
         .map(|h| (h.id, h))
         .collect();
+    let zabbix_wanted = !groups.is_empty() || !templates.is_empty();
     let mut hosts = Vec::with_capacity(ids.len());
     for id in &ids {
         let h = found
@@ -562,39 +570,43 @@ pub async fn init_hosts(ctx: &Ctx, actor: &Actor, input: InitInput) -> AppResult
                 h.hostname
             )));
         }
+        if !crate::exec::init::system_hostname_ok(&h.hostname) {
+            return Err(AppError::invalid(
+                "hosts",
+                format!(
+                    "host {} cannot be a system's name (letters, digits, - and dots; 63 at most)",
+                    h.hostname
+                ),
+            ));
+        }
         let access = host_access::Entity::find_by_id(*id).one(&ctx.db).await?;
-        if access.and_then(|a| a.credential_id).is_none() {
+        if access.as_ref().and_then(|a| a.credential_id).is_none() {
             return Err(AppError::invalid(
                 "hosts",
                 format!("host {} has no SSH access set", h.hostname),
             ));
         }
+        if zabbix_wanted {
+            let ip = crate::credentials::service::address_of(&ctx.db, *id, access.as_ref()).await?;
+            if !ip.is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok()) {
+                return Err(AppError::invalid(
+                    "hosts",
+                    format!("host {} has no IP address for Zabbix to watch", h.hostname),
+                ));
+            }
+        }
         hosts.push(h);
     }
-    if !groups.is_empty() || !templates.is_empty() {
+    if zabbix_wanted {
         let z = crate::exec::zabbix::config(ctx)?;
         crate::exec::zabbix::check(z, &groups, &templates).await?;
     }
     let txn = crate::db::begin(&ctx.db).await?;
-    let running = Query::select()
-        .column(run::Column::Id)
-        .from(run::Entity)
-        .and_where(run::Column::Status.eq("running"))
-        .and_where(run::Column::Kind.eq(HOST_INIT))
-        .to_owned();
-    let busy: Vec<i64> = run_target::Entity::find()
-        .select_only()
-        .column(run_target::Column::HostId)
-        .filter(run_target::Column::HostId.is_in(ids.iter().copied()))
-        .filter(run_target::Column::RunId.in_subquery(running))
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    if let Some(b) = busy.first() {
-        let name = found.get(b).map(|h| h.hostname.clone()).unwrap_or_default();
-        return Err(AppError::conflict(format!(
-            "host {name} is being inited already"
-        )));
+    lock_hosts(&txn, &ids).await?;
+    let b = busy(&txn, &ids).await?;
+    if !b.is_empty() {
+        let names = hosts.iter().map(|h| (h.id, h.hostname.clone())).collect();
+        return Err(busy_error(&names, &b));
     }
     let plan = InitPlan {
         zabbix_groups: groups,
@@ -667,16 +679,43 @@ pub async fn change_zabbix_opts(
         parse(row.as_ref().map(|r| &r.zabbix_groups)),
         parse(row.as_ref().map(|r| &r.zabbix_templates)),
     );
+    names_ok(
+        "zabbix_groups",
+        input.zabbix_groups.as_deref().unwrap_or_default(),
+    )?;
+    names_ok(
+        "zabbix_templates",
+        input.zabbix_templates.as_deref().unwrap_or_default(),
+    )?;
+    // Absent lists are left alone in Zabbix; the CMDB keeps its copy of them.
+    let known = access.as_ref().and_then(|a| a.zabbix_host_id.clone());
+    let zid = crate::exec::zabbix::enrol(
+        z,
+        &h.hostname,
+        &ip,
+        known.as_deref(),
+        input.zabbix_groups.as_deref(),
+        input.zabbix_templates.as_deref(),
+    )
+    .await?;
     let groups = input.zabbix_groups.clone().unwrap_or_else(|| old_g.clone());
     let templates = input
         .zabbix_templates
         .clone()
         .unwrap_or_else(|| old_t.clone());
-    names_ok("zabbix_groups", &groups)?;
-    names_ok("zabbix_templates", &templates)?;
-    let zid = crate::exec::zabbix::enrol(z, &h.hostname, &ip, &groups, &templates).await?;
     let txn = crate::db::begin(&ctx.db).await?;
-    crate::exec::init::record_zabbix(&txn, host_id, &groups, &templates).await?;
+    crate::exec::init::record_zabbix(
+        &txn,
+        host_id,
+        input.zabbix_groups.as_deref(),
+        input.zabbix_templates.as_deref(),
+    )
+    .await?;
+    host_access::Entity::update_many()
+        .col_expr(host_access::Column::ZabbixHostId, Expr::value(zid.clone()))
+        .filter(host_access::Column::HostId.eq(host_id))
+        .exec(&txn)
+        .await?;
     record(
         &txn,
         actor,

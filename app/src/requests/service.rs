@@ -1586,12 +1586,24 @@ pub(crate) async fn hosts_inited<C: ConnectionTrait>(
         if !ids.contains(&host_id) {
             continue;
         }
-        let pending = crate::entities::host::Entity::find()
-            .filter(crate::entities::host::Column::Id.is_in(ids.clone()))
-            .filter(crate::entities::host::Column::Status.is_not_in(["inited", "attached"]))
-            .count(txn)
+        // Only hosts a host_init task finished on count (not a status set by hand); a deleted
+        // host never does.
+        let inits = Query::select()
+            .column(crate::entities::run::Column::Id)
+            .from(crate::entities::run::Entity)
+            .and_where(crate::entities::run::Column::Kind.eq(crate::exec::init::HOST_INIT))
+            .to_owned();
+        let done: Vec<i64> = crate::entities::run_target::Entity::find()
+            .select_only()
+            .column(crate::entities::run_target::Column::HostId)
+            .distinct()
+            .filter(crate::entities::run_target::Column::HostId.is_in(ids.clone()))
+            .filter(crate::entities::run_target::Column::Status.eq("finished"))
+            .filter(crate::entities::run_target::Column::RunId.in_subquery(inits))
+            .into_tuple()
+            .all(txn)
             .await?;
-        if pending == 0 {
+        if ids.iter().all(|i| done.contains(i)) {
             finish(
                 txn,
                 ctx,

@@ -51,9 +51,19 @@ pub async fn add_my_ssh_key(
     }
     let name = input.name.trim().to_string();
     crate::common::validate::name("name", &name)?;
-    let line = input.public_key.trim().to_string();
-    // One line, a key OpenSSH reads, and nothing that could add options to authorized_keys.
-    let fingerprint = (!line.contains(['\n', '\r', '\0']) && line.len() <= 16 << 10)
+    let raw = input.public_key.trim();
+    // One line, a key OpenSSH reads (so no options in front), at most 4 KB, its comment cut to
+    // 100 characters: a user's keys stay small enough to install in one command.
+    let mut parts = raw.split_whitespace();
+    let (algo, blob) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let comment: String = parts
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(100)
+        .collect();
+    let line = format!("{algo} {blob} {comment}").trim().to_string();
+    let fingerprint = (!raw.contains(['\n', '\r', '\0']) && line.len() <= 4096)
         .then(|| crate::exec::ssh::fingerprint_of(&line))
         .flatten()
         .ok_or_else(|| AppError::invalid("public_key", "not an OpenSSH public key line"))?;
