@@ -44,6 +44,12 @@ pub struct SecretColumn {
 /// `opsdeck rotate-secrets` re-encrypts it.
 pub const SECRET_COLUMNS: &[SecretColumn] = &[
     SecretColumn {
+        table: "repository_credentials",
+        id: "id",
+        column: "password_enc",
+        context: "repository_credentials.password_enc",
+    },
+    SecretColumn {
         table: "cloud_accounts",
         id: "id",
         column: "secret_enc",

@@ -26,6 +26,12 @@ pub enum ErrorCode {
     ExecFailed,
     /// The host is running already (seed 003 start: 30002 主机正在运行中).
     HostRunning,
+    /// A deploy script of that name exists (seed 003: 30001 脚本名称已存在).
+    ScriptNameTaken,
+    /// A deploy script's language is not supported (seed 003: 30002).
+    ScriptLanguage,
+    /// A deploy script's template engine is not supported (seed 003: 30003).
+    ScriptEngine,
     /// The Zabbix API failed (seed 003 change-zabbix-opts: 30001).
     ZabbixFailed,
     /// A Zabbix template does not exist (seed 003: 30002 模板不存在).
@@ -64,6 +70,9 @@ impl ErrorCode {
             ErrorCode::HostRunning => 30002,
             ErrorCode::StartFailed => 30003,
             ErrorCode::ZabbixFailed => 30001,
+            ErrorCode::ScriptNameTaken => 30001,
+            ErrorCode::ScriptLanguage => 30002,
+            ErrorCode::ScriptEngine => 30003,
             ErrorCode::ZabbixTemplateMissing => 30002,
             ErrorCode::ZabbixGroupMissing => 30003,
             ErrorCode::CloudStackFailed => 30002,
@@ -82,6 +91,8 @@ impl ErrorCode {
             | ErrorCode::WrongOriginalPassword
             | ErrorCode::ZabbixTemplateMissing
             | ErrorCode::ZabbixGroupMissing
+            | ErrorCode::ScriptLanguage
+            | ErrorCode::ScriptEngine
             | ErrorCode::Validation => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden => 403,
@@ -89,6 +100,7 @@ impl ErrorCode {
             ErrorCode::Conflict
             | ErrorCode::AlreadyApproved
             | ErrorCode::RequestClosed
+            | ErrorCode::ScriptNameTaken
             | ErrorCode::HostRunning => 409,
             ErrorCode::ExecFailed
             | ErrorCode::ZabbixFailed

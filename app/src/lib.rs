@@ -12,6 +12,7 @@ pub mod certs;
 pub mod common;
 pub mod credentials;
 pub mod dashboard;
+pub mod deploy;
 pub mod dns;
 pub mod error;
 pub mod exec;

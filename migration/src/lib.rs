@@ -19,6 +19,7 @@ mod m20261202_000007_change_notify;
 mod m20261203_000001_exec;
 mod m20261203_000002_power;
 mod m20261203_000003_user_keys;
+mod m20261203_000004_deploy_config;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_exec::Migration),
             Box::new(m20261203_000002_power::Migration),
             Box::new(m20261203_000003_user_keys::Migration),
+            Box::new(m20261203_000004_deploy_config::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bulk;
 pub mod certs;
 pub mod dashboard;
+pub mod deploy;
 pub mod dns;
 pub mod hosts;
 pub mod hosttasks;
@@ -37,5 +38,6 @@ pub fn api() -> Api {
     let api = requests::routes(api);
     let api = tasks::routes(api);
     let api = hosttasks::routes(api);
+    let api = deploy::routes(api);
     audit::routes(api)
 }
