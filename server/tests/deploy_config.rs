@@ -184,18 +184,38 @@ both! {
         assert!(!st.to_string().contains("p4ss"));
         t.post(&format!("/api/application/{shop}/deploy-settings/template/"), Auth::Token(&viewer), json!({"id": 1})).await.err(403, 40300);
 
-        // Preview: rendered for a real instance; a stored script only if it is one of the
-        // application's hooks (or the caller manages scripts).
+        // Only deploy managers choose hook scripts, and nobody runs them as root.
+        let who = t.post("/api/application/deploy-scripts/", Auth::Token(&mgr), json!({"name": "who", "language": "bash", "content": "echo {{ host.name }}"})).await.ok()["id"].as_i64().unwrap();
+        let hook = json!({"lifecycle_hooks": {"pre_exec": {"script": {"id": secret_script}}, "post_exec": {"script": {"id": who}}}});
+        t.call(Method::PATCH, &path, Auth::Token(&editor), Some(hook.clone())).await.err(403, 40300);
+        t.call(Method::PATCH, &path, t.admin(), Some(json!({"script_running_user": "root"}))).await.err(400, 40000);
+        t.call(Method::PATCH, &path, t.admin(), Some(json!({"lifecycle_hooks": {"running_user": "root"}}))).await.err(400, 40000);
+        t.call(Method::PATCH, &path, t.admin(), Some(json!({"deploy_path": "/etc/cron.d"}))).await.err(400, 40000);
+        // A template carrying a credential is linked by deploy managers only.
+        let tpl = t.post("/api/application/deploy-templates/", Auth::Token(&mgr), json!({"name": "with-cred",
+            "repository": {"url": "https://git.example.test/t.git", "credential": cid}, "deploy_path": "/srv/t"})).await.ok()["id"].as_i64().unwrap();
+        t.post(&format!("/api/application/{shop}/deploy-settings/template/"), Auth::Token(&editor), json!({"id": tpl})).await.err(403, 40300);
+        // Preview: rendered for a real instance; values quoted for the shell; hosts the reader
+        // may not view are shown as #id.
+        t.call(Method::PATCH, &path, t.admin(), Some(hook)).await.ok();
         let host = t.post("/api/hosts/", t.admin(), json!({"name": "web-9", "ip_address": [{"address": "10.0.9.9", "netmask": "24", "owner": "HOST"}]})).await.ok()["id"].as_i64().unwrap();
         let inst = t.post(&format!("/api/application/{shop}/instances/"), t.admin(), json!([{"hostid": host}])).await.ok();
         let iid = inst.as_array().map(|a| a[0]["id"].clone()).unwrap_or(inst["results"][0]["id"].clone()).as_i64().unwrap();
         let pv = format!("/api/application/{shop}/deploy-settings/preview/");
-        let r = t.post(&pv, Auth::Token(&editor), json!({"content": "cd {{ deploy.release_path }} && echo {{ host.name }} {{ host.address }} {{ version }}", "instance_id": iid, "version": "2.0"})).await.ok();
-        assert_eq!(r["content"], "cd /srv/a/releases/2.0 && echo web-9 10.0.9.9 2.0");
-        t.post(&pv, Auth::Token(&editor), json!({"script_id": secret_script, "instance_id": iid})).await.err(400, 40000);
+        let r = t.post(&pv, t.admin(), json!({"content": "cd {{ deploy.release_path }} && echo {{ host.name }} {{ host.address }} {{ version | raw }}", "instance_id": iid, "version": "2.0"})).await.ok();
+        assert_eq!(r["content"], "cd '/srv/a/releases/2.0' && echo 'web-9' '10.0.9.9' 2.0");
+        let r = t.post(&pv, Auth::Token(&editor), json!({"script_id": secret_script, "instance_id": iid})).await.ok();
+        assert_eq!(r["content"], "echo token=abc");
+        let r = t.post(&pv, Auth::Token(&editor), json!({"script_id": who, "instance_id": iid})).await.ok();
+        assert_eq!(r["content"], format!("echo '#{host}'"), "a host the editor may not view is not named");
+        let r = t.post(&pv, t.admin(), json!({"script_id": who, "instance_id": iid})).await.ok();
+        assert_eq!(r["content"], "echo 'web-9'");
+        let r = t.post(&pv, Auth::Token(&editor), json!({"content": "echo {{ host.name }}", "instance_id": iid})).await.err(403, 40300);
+        assert!(r["message"].as_str().unwrap().contains("deploy template management"), "{r}");
         t.post(&pv, Auth::Token(&viewer), json!({"content": "x", "instance_id": iid})).await.err(403, 40300);
-        t.post(&pv, Auth::Token(&editor), json!({"content": "x", "instance_id": 99999})).await.err(400, 40000);
-        let e = t.post(&pv, Auth::Token(&editor), json!({"content": "{{ nope }}", "instance_id": iid})).await.err(400, 40000);
+        t.post(&pv, t.admin(), json!({"content": "x", "instance_id": 99999})).await.err(400, 40000);
+        t.post(&pv, t.admin(), json!({"content": "x", "instance_id": iid, "version": "../../etc"})).await.err(400, 40000);
+        let e = t.post(&pv, t.admin(), json!({"content": "{{ nope }}", "instance_id": iid})).await.err(400, 40000);
         assert!(e["message"].as_str().unwrap().contains("line 1"), "{e}");
         // Server functions refuse alike.
         use leptos::server_fn::ServerFn;

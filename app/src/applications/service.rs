@@ -664,6 +664,12 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64, force: bool) -> AppResult
         .filter(path::Column::AppId.eq(id))
         .exec(&txn)
         .await?;
+    // Its deploy settings go with it (a foreign key); their hook index too.
+    crate::entities::deploy_hook_script::Entity::delete_many()
+        .filter(crate::entities::deploy_hook_script::Column::OwnerType.eq("settings"))
+        .filter(crate::entities::deploy_hook_script::Column::OwnerId.eq(id))
+        .exec(&txn)
+        .await?;
     let mut removed = drop_resource_grants(&txn, APP, id).await?;
     removed.extend(links(&a));
     app::Entity::delete_by_id(id).exec(&txn).await?;

@@ -69,8 +69,23 @@ fn parse(s: &str) -> Config {
     serde_json::from_str(s).unwrap_or_default()
 }
 
+/// Where deploy paths may be: application trees, never system directories.
+const DEPLOY_ROOTS: &[&str] = &[
+    "/srv/",
+    "/opt/",
+    "/data/",
+    "/home/",
+    "/app/",
+    "/apps/",
+    "/var/www/",
+    "/usr/local/",
+];
+
 fn path_ok(p: &str) -> bool {
-    p.starts_with('/')
+    DEPLOY_ROOTS
+        .iter()
+        .any(|r| p.starts_with(r) && p.len() > r.len())
+        && p.starts_with('/')
         && p.len() > 1
         && p.len() <= 255
         && p.split('/').all(|s| s != ".." && s != ".")
@@ -79,7 +94,8 @@ fn path_ok(p: &str) -> bool {
 }
 
 fn user_ok(field: &str, u: &str) -> AppResult<()> {
-    if crate::exec::init::login_name_ok(u) {
+    // Never root: deploys run scripts as this user (and refuse uid 0 on hosts too).
+    if crate::exec::init::login_name_ok(u) && u != "root" {
         Ok(())
     } else {
         Err(AppError::invalid(field, "a login name (a-z, 0-9, _ - .)"))
@@ -100,6 +116,7 @@ async fn apply<C: ConnectionTrait>(
             if !REPOSITORY_TYPES.contains(&k.as_str()) {
                 return Err(AppError::invalid("repository.type", "GIT or FTP"));
             }
+            repo_moved |= k != cfg.repo_type;
             cfg.repo_type = k;
         }
         if let Some(u) = &r.url {
@@ -148,7 +165,10 @@ async fn apply<C: ConnectionTrait>(
         if !path_ok(p) {
             return Err(AppError::invalid(
                 "deploy_path",
-                "an absolute path of letters, digits and / . _ - (not /)",
+                format!(
+                    "a path under {} of letters, digits and / . _ -",
+                    DEPLOY_ROOTS.join(", ")
+                ),
             ));
         }
         cfg.deploy_path = p.to_string();
@@ -396,7 +416,12 @@ async fn set_apps<C: ConnectionTrait>(
         authorize_resource(ctx, actor, APP, *id, "edit_app").await?;
         link_in(db, actor, *id, t).await?;
     }
+    // Linked applications the caller may not see stay linked (they are not in its list).
+    let seen = granted_set(ctx, actor, APP, "view_app").await?;
     for id in now.iter().filter(|i| !want.contains(i)) {
+        if seen.as_ref().is_some_and(|s| s.binary_search(id).is_err()) {
+            continue;
+        }
         authorize_resource(ctx, actor, APP, *id, "edit_app").await?;
         unlink_in(db, actor, *id, t, false).await?;
     }
@@ -615,8 +640,30 @@ pub async fn update_settings(
     input: DeployConfigInput,
 ) -> AppResult<DeploySettings> {
     authorize_resource(ctx, actor, APP, app, "edit_app").await?;
+    // Which scripts run, and which credential is used, are the deploy managers' to choose.
+    let attaches = input.lifecycle_hooks.as_ref().is_some_and(|h| {
+        [
+            &h.global_pre_exec,
+            &h.pre_exec,
+            &h.post_exec,
+            &h.global_post_exec,
+        ]
+        .iter()
+        .any(|v| matches!(v, Some(Some(_))))
+    });
+    let picks_credential = input
+        .repository
+        .as_ref()
+        .is_some_and(|r| matches!(r.credential, Some(Some(_))));
+    let manager = may_module(ctx, actor, "deploy_template", "enable_deploy_template_mgmt").await;
+    if (attaches || picks_credential) && !manager {
+        return Err(AppError::forbidden(
+            "choosing hook scripts or a repository credential needs deploy template management",
+        ));
+    }
     let a = app_of(&ctx.db, app).await?;
     let txn = crate::db::begin(&ctx.db).await?;
+    lock_app(&txn, app).await?;
     let row = settings_row(&txn, app).await?;
     let linked = row.as_ref().and_then(|r| r.template_id);
     let touches_config = input.repository.is_some()
@@ -633,10 +680,10 @@ pub async fn update_settings(
     let before = row.as_ref().map(|r| parse(&r.config)).unwrap_or_default();
     let mut cfg = before.clone();
     let repo_moved = apply(&txn, &mut cfg, &input).await?;
-    if repo_moved && cfg.repo_credential_id.is_some() {
-        super::manage(ctx, actor).await.map_err(|_| {
-            AppError::forbidden("choosing a repository credential, or moving a repository that has one, needs deploy template management")
-        })?;
+    if repo_moved && cfg.repo_credential_id.is_some() && !manager {
+        return Err(AppError::forbidden(
+            "moving a repository that has a credential needs deploy template management",
+        ));
     }
     let enabled = input
         .enabled
@@ -662,7 +709,8 @@ pub async fn update_settings(
         actor,
         Entry::new("deploy", "settings_update")
             .target("application", Some(app), &a.full_name)
-            .change(json!(before), json!(cfg)),
+            .detail(json!({"before": before, "after": cfg,
+                           "enabled": {"before": row.as_ref().map(|r| r.enabled), "after": enabled}})),
     )
     .await?;
     txn.commit().await?;
@@ -768,10 +816,20 @@ pub async fn link_template(
     authorize_resource(ctx, actor, APP, app, "edit_app").await?;
     app_of(&ctx.db, app).await?;
     let txn = crate::db::begin(&ctx.db).await?;
+    lock_app(&txn, app).await?;
     let t = deploy_template::Entity::find_by_id(l.id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::invalid("id", "no such deploy template"))?;
+    // A template carrying a credential sends it wherever its repository is: only deploy
+    // managers decide which applications use it.
+    if t.repo_credential_id.is_some()
+        && !may_module(ctx, actor, "deploy_template", "enable_deploy_template_mgmt").await
+    {
+        return Err(AppError::forbidden(
+            "this template uses a repository credential: linking it needs deploy template management",
+        ));
+    }
     if !t.enabled {
         return Err(AppError::invalid(
             "id",
@@ -781,6 +839,18 @@ pub async fn link_template(
     link_in(&txn, actor, app, &t).await?;
     txn.commit().await?;
     Ok(Message::success())
+}
+
+/// Serialises changes to one application's deploy settings (PostgreSQL; SQLite's write
+/// transaction excludes other writers already).
+async fn lock_app<C: ConnectionTrait>(txn: &C, app: i64) -> AppResult<()> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        application::Entity::find_by_id(app)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// `DELETE /application/{id}/deploy-settings/template/ {id, clean}`.
@@ -793,6 +863,7 @@ pub async fn unlink_template(
     authorize_resource(ctx, actor, APP, app, "edit_app").await?;
     app_of(&ctx.db, app).await?;
     let txn = crate::db::begin(&ctx.db).await?;
+    lock_app(&txn, app).await?;
     let t = deploy_template::Entity::find_by_id(l.id)
         .one(&txn)
         .await?
@@ -802,7 +873,18 @@ pub async fn unlink_template(
     Ok(Message::success())
 }
 
-/// The context a script renders with for one instance (docs/api.md, "Deploy scripts").
+/// Whether a version can name a release directory.
+pub fn version_ok(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v != "."
+        && v != ".."
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// The context a script renders with for one instance (docs/api.md, "Deploy scripts"). The
+/// host's details are shown only if `show_host` (the reader may view the host).
 pub(crate) async fn instance_context<C: ConnectionTrait>(
     db: &C,
     a: &application::Model,
@@ -810,22 +892,34 @@ pub(crate) async fn instance_context<C: ConnectionTrait>(
     cfg: &Config,
     version: &str,
     task: serde_json::Value,
+    show_host: bool,
 ) -> AppResult<serde_json::Value> {
-    let h = host::Entity::find_by_id(i.host_id).one(db).await?;
-    let access = crate::entities::host_access::Entity::find_by_id(i.host_id)
-        .one(db)
-        .await?;
-    let address = crate::credentials::service::address_of(db, i.host_id, access.as_ref())
-        .await?
-        .unwrap_or_default();
+    let h = if show_host {
+        host::Entity::find_by_id(i.host_id).one(db).await?
+    } else {
+        None
+    };
+    let address = if show_host {
+        let access = crate::entities::host_access::Entity::find_by_id(i.host_id)
+            .one(db)
+            .await?;
+        crate::credentials::service::address_of(db, i.host_id, access.as_ref())
+            .await?
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let name = h
+        .as_ref()
+        .map_or_else(|| format!("#{}", i.host_id), |h| h.hostname.clone());
     let path = cfg.deploy_path.trim_end_matches('/');
     Ok(json!({
         "application": {"id": a.id, "name": a.name, "full_name": a.full_name, "run_user": a.run_user,
             "directory": a.directory, "startup_cmd": a.startup_cmd, "stop_cmd": a.stop_cmd,
             "stdout_path": a.stdout_path, "stderr_path": a.stderr_path, "pid_path": a.pid_path},
         "instance": {"id": i.id, "status": i.status, "version": i.version},
-        "host": {"id": i.host_id, "name": h.as_ref().map(|h| h.hostname.clone()).unwrap_or_default(),
-            "address": address, "os_type": h.as_ref().map(|h| h.os_type.clone()).unwrap_or_default(),
+        "host": {"id": i.host_id, "name": name, "address": address,
+            "os_type": h.as_ref().map(|h| h.os_type.clone()).unwrap_or_default(),
             "location": h.as_ref().map(|h| h.location.clone()).unwrap_or_default()},
         "version": version,
         "previous_version": i.version,
@@ -837,30 +931,34 @@ pub(crate) async fn instance_context<C: ConnectionTrait>(
 }
 
 /// `POST /application/{id}/deploy-settings/preview/`: a script rendered for one of the
-/// application's instances (`edit_app`; a stored script must be one of the application's
-/// hooks, or the caller manages deploy templates).
+/// application's instances (`edit_app`). Any `content`, or a stored script that is not one of
+/// the application's hooks, only for deploy managers (scripts are theirs to read and write).
 pub async fn preview(ctx: &Ctx, actor: &Actor, app: i64, p: PreviewInput) -> AppResult<Rendered> {
     authorize_resource(ctx, actor, APP, app, "edit_app").await?;
     let a = app_of(&ctx.db, app).await?;
     let (_, _, cfg) = effective(&ctx.db, app).await?;
-    let content = match (p.script_id, &p.content) {
+    let manager = may_module(ctx, actor, "deploy_template", "enable_deploy_template_mgmt").await;
+    let (language, content) = match (p.script_id, &p.content) {
         (Some(id), _) => {
             let own = cfg.hooks.values().any(|h| h.script_id == id);
-            if !own
-                && !may_module(ctx, actor, "deploy_template", "enable_deploy_template_mgmt").await
-            {
+            if !own && !manager {
                 return Err(AppError::invalid(
                     "script_id",
                     "not one of this application's hooks",
                 ));
             }
-            deploy_script::Entity::find_by_id(id)
+            let s = deploy_script::Entity::find_by_id(id)
                 .one(&ctx.db)
                 .await?
-                .ok_or_else(|| AppError::invalid("script_id", "no such script"))?
-                .content
+                .ok_or_else(|| AppError::invalid("script_id", "no such script"))?;
+            (s.language, s.content)
         }
-        (None, Some(c)) => c.clone(),
+        (None, Some(c)) if manager => ("bash".to_string(), c.clone()),
+        (None, Some(_)) => {
+            return Err(AppError::forbidden(
+                "previewing a script of your own needs deploy template management",
+            ))
+        }
         (None, None) => return Err(AppError::invalid("content", "send a script_id or content")),
     };
     let i = instance::Entity::find_by_id(p.instance_id)
@@ -869,9 +967,23 @@ pub async fn preview(ctx: &Ctx, actor: &Actor, app: i64, p: PreviewInput) -> App
         .await?
         .ok_or_else(|| AppError::invalid("instance_id", "not an instance of this application"))?;
     let version = p.version.clone().unwrap_or_else(|| "preview".into());
+    if !version_ok(&version) {
+        return Err(AppError::invalid(
+            "version",
+            "letters, digits and . _ - (64 at most)",
+        ));
+    }
+    let show_host = crate::perms::service::holds_resource(
+        ctx,
+        actor.id,
+        ResourceType::Host,
+        i.host_id,
+        "view_host",
+    )
+    .await;
     let task = json!({"id": 0, "sub_task_id": 0, "kind": "preview", "level": "", "description": "", "creator": actor.username});
-    let ctxv = instance_context(&ctx.db, &a, &i, &cfg, &version, task).await?;
+    let ctxv = instance_context(&ctx.db, &a, &i, &cfg, &version, task, show_host).await?;
     Ok(Rendered {
-        content: render::render(&content, &ctxv)?,
+        content: render::render_blocking(language, content, ctxv).await?,
     })
 }

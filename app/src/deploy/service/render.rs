@@ -1,38 +1,119 @@
-//! Deploy scripts are Jinja templates (minijinja: strict undefined, no auto-escaping), rendered
-//! per instance with a documented context (docs/api.md, "Deploy scripts"). `shell` quotes a
-//! value for the shell. A script that does not parse, or names something the context lacks, is
-//! refused when saved, with its line.
+//! Deploy scripts are Jinja templates (minijinja), rendered per instance with a documented
+//! context (docs/api.md, "Deploy scripts"). Every value a script prints is quoted for its
+//! language (shell: single quotes; python: a literal), so an application's fields cannot
+//! inject commands; `| raw` prints a value as it is, `| shell` quotes explicitly. Undefined
+//! names are errors; rendering has a fuel budget (no endless loops) and at most 1 MB of output.
+//! A script that does not parse or render is refused when saved, with its line.
 use crate::error::{AppError, AppResult};
+use minijinja::value::Value;
 use minijinja::{Environment, UndefinedBehavior};
-use serde_json::{json, Value};
+use serde_json::json;
+use std::io::Write;
 
-fn env() -> Environment<'static> {
+/// Instructions one render may run.
+const FUEL: u64 = 100_000;
+/// Most bytes a render may produce.
+const MAX_OUTPUT: usize = 1 << 20;
+
+/// Shell single quotes.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn python_literal(v: &Value) -> String {
+    if v.is_none() || v.is_undefined() {
+        return "None".into();
+    }
+    if let Some(b) = v.as_str() {
+        return serde_json::to_string(b).unwrap_or_default();
+    }
+    match v.kind() {
+        minijinja::value::ValueKind::Bool => {
+            if v.is_true() {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
+        minijinja::value::ValueKind::Number => v.to_string(),
+        _ => serde_json::to_string(&v.to_string()).unwrap_or_default(),
+    }
+}
+
+fn env(language: &str) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_filter("shell", |v: String| -> String {
-        format!("'{}'", v.replace('\'', "'\\''"))
+    env.set_fuel(Some(FUEL));
+    let python = language == "python";
+    env.set_formatter(move |out, _state, v| {
+        let text = if v.is_safe() {
+            v.to_string()
+        } else if python {
+            python_literal(v)
+        } else {
+            shell_quote(&v.to_string())
+        };
+        out.write_str(&text)
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "output failed"))
     });
+    env.add_filter("shell", |v: String| {
+        Value::from_safe_string(shell_quote(&v))
+    });
+    env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
     env
+}
+
+/// A writer that refuses more than `MAX_OUTPUT` bytes.
+struct Capped(Vec<u8>);
+
+impl Write for Capped {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + b.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other("too long"));
+        }
+        self.0.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn error(e: minijinja::Error) -> AppError {
     let at = e.line().map(|l| format!("line {l}: ")).unwrap_or_default();
-    let what = e
-        .detail()
-        .map(str::to_string)
-        .unwrap_or_else(|| e.kind().to_string());
+    let what = match e.kind() {
+        minijinja::ErrorKind::WriteFailure => "the script renders to more than 1 MB".to_string(),
+        minijinja::ErrorKind::OutOfFuel => "the script runs too long (a loop too big?)".to_string(),
+        _ => e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.kind().to_string()),
+    };
     AppError::invalid("content", format!("{at}{what}"))
 }
 
-/// Renders a script with a context.
-pub fn render(content: &str, ctx: &Value) -> AppResult<String> {
-    let env = env();
+/// Renders a script of `language` (`bash` or `python`) with a context.
+pub fn render(language: &str, content: &str, ctx: &serde_json::Value) -> AppResult<String> {
+    let env = env(language);
     let t = env.template_from_str(content).map_err(error)?;
-    t.render(ctx).map_err(error)
+    let mut out = Capped(Vec::new());
+    t.render_captured_to(ctx, &mut out).map_err(error)?;
+    String::from_utf8(out.0).map_err(|_| AppError::invalid("content", "not UTF-8"))
+}
+
+/// Renders off the runtime's threads (rendering is bounded, but not free).
+pub async fn render_blocking(
+    language: String,
+    content: String,
+    ctx: serde_json::Value,
+) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || render(&language, &content, &ctx))
+        .await
+        .map_err(AppError::internal)?
 }
 
 /// A context with every name a script may use, for checking scripts when they are saved.
-pub fn sample_context() -> Value {
+pub fn sample_context() -> serde_json::Value {
     json!({
         "application": {"id": 1, "name": "app", "full_name": "line.app", "run_user": "work",
             "directory": "/srv/app", "startup_cmd": "./start", "stop_cmd": "./stop",
@@ -51,8 +132,10 @@ pub fn sample_context() -> Value {
 }
 
 /// Checks a script: it parses and renders against the full sample context.
-pub fn check(content: &str) -> AppResult<()> {
-    render(content, &sample_context()).map(|_| ())
+pub async fn check(language: &str, content: &str) -> AppResult<()> {
+    render_blocking(language.into(), content.into(), sample_context())
+        .await
+        .map(|_| ())
 }
 
 #[cfg(test)]
@@ -60,21 +143,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_and_refuses_with_the_line() {
+    fn values_are_quoted_and_errors_have_lines() {
+        let c = sample_context();
         let out = render(
-            "cd {{ deploy.release_path | shell }}\necho {{ version }}",
-            &sample_context(),
+            "bash",
+            "cd {{ deploy.release_path }}\necho {{ version | raw }}",
+            &c,
         )
         .unwrap();
         assert_eq!(out, "cd '/srv/app/releases/1.0.1'\necho 1.0.1");
-        let e = check("echo ok\n{% if version %}\necho x\n").unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("content"));
-        assert!(e.message.contains("line"), "{}", e.message);
-        let e = check("echo {{ nosuch.thing }}").unwrap_err();
-        assert!(e.message.starts_with("line 1"), "{}", e.message);
+        let evil = json!({"application": {"directory": "/x'; rm -rf / #"}});
         assert_eq!(
-            render("{{ x | shell }}", &json!({"x": "a'b"})).unwrap(),
+            render("bash", "cd {{ application.directory }}", &evil).unwrap(),
+            "cd '/x'\\''; rm -rf / #'"
+        );
+        assert_eq!(
+            render("bash", "{{ x | shell }}", &json!({"x": "a'b"})).unwrap(),
             "'a'\\''b'"
         );
+        assert_eq!(
+            render(
+                "python",
+                "p = {{ x }}; n = {{ n }}; b = {{ b }}",
+                &json!({"x": "a\"b", "n": 5, "b": true})
+            )
+            .unwrap(),
+            "p = \"a\\\"b\"; n = 5; b = True"
+        );
+        let e = render("bash", "echo ok\n{% if version %}\necho x\n", &c).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("content"));
+        assert!(e.message.contains("line"), "{}", e.message);
+        let e = render("bash", "echo {{ nosuch.thing }}", &c).unwrap_err();
+        assert!(e.message.starts_with("line 1"), "{}", e.message);
+        let e = render(
+            "bash",
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            &c,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("too long"), "{}", e.message);
+        let e = render(
+            "bash",
+            "{% for a in range(2000) %}{{ 'x' * 1000 }}{% endfor %}",
+            &c,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("1 MB"), "{}", e.message);
     }
 }

@@ -14,8 +14,8 @@ use sea_orm::{
 };
 use serde_json::json;
 
-/// Largest script kept.
-const MAX_CONTENT: usize = 256 << 10;
+/// Largest script kept (request bodies are 64 KB at most).
+const MAX_CONTENT: usize = 60 << 10;
 
 pub(super) async fn wire(ctx: &Ctx, s: deploy_script::Model) -> AppResult<DeployScript> {
     Ok(DeployScript {
@@ -89,7 +89,7 @@ pub async fn get_script(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<DeploySc
 }
 
 /// Checks a script's fields as they will be stored (seed codes 30002, 30003).
-fn check(s: &deploy_script::ActiveModel) -> AppResult<()> {
+async fn check(s: &deploy_script::ActiveModel) -> AppResult<()> {
     crate::common::validate::name("name", s.name.as_ref())?;
     let lang = s.language.as_ref();
     if !SCRIPT_LANGUAGES.contains(&lang.as_str()) {
@@ -109,9 +109,9 @@ fn check(s: &deploy_script::ActiveModel) -> AppResult<()> {
     }
     let content = s.content.as_ref();
     if content.len() > MAX_CONTENT || content.contains('\0') {
-        return Err(AppError::invalid("content", "at most 256 KB of text"));
+        return Err(AppError::invalid("content", "at most 60 KB of text"));
     }
-    render::check(content)
+    render::check(lang, content).await
 }
 
 fn name_taken(e: AppError, name: &str) -> AppError {
@@ -148,7 +148,7 @@ pub async fn create_script(
         updated_at: Set(now),
         ..Default::default()
     };
-    check(&am)?;
+    check(&am).await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let s = am
         .insert(&txn)
@@ -189,7 +189,7 @@ pub async fn update_script(
     if let Some(e) = &input.template_engine {
         am.template_engine = Set(e.clone());
     }
-    check(&am)?;
+    check(&am).await?;
     am.updated_at = Set(crate::time::now());
     let name = am.name.as_ref().clone();
     let s = am
