@@ -170,6 +170,15 @@ impl AppError {
         let _ = cause;
         Self::new(ErrorCode::Internal, "internal error")
     }
+    /// A unique-value conflict (`Conflict`, from the database) as `message` about `field`;
+    /// any other error as it is.
+    pub fn taken(self, field: &str, message: impl Into<String>) -> Self {
+        if self.code == ErrorCode::Conflict {
+            Self::conflict(message).with_field(field)
+        } else {
+            self
+        }
+    }
     pub fn with_field(mut self, field: &str) -> Self {
         self.field = Some(field.to_string());
         self

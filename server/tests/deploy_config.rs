@@ -155,6 +155,8 @@ both! {
         }
         let cid = t.post("/api/application/repository-credentials/password/", Auth::Token(&mgr), json!({"name": "c", "username": "u", "password": "p4ss"})).await.ok()["id"].as_i64().unwrap();
         let secret_script = t.post("/api/application/deploy-scripts/", Auth::Token(&mgr), json!({"name": "s", "language": "bash", "content": "echo token=abc"})).await.ok()["id"].as_i64().unwrap();
+        let tpl0 = t.post("/api/application/deploy-templates/", Auth::Token(&mgr), json!({"name": "plain",
+            "repository": {"url": "https://git.example.test/p.git"}, "deploy_path": "/srv/t0"})).await.ok()["id"].as_i64().unwrap();
         let path = format!("/api/application/{shop}/deploy-settings/");
         // The module endpoints: only managers.
         for who in [&editor, &viewer, &nobody] {
@@ -166,7 +168,20 @@ both! {
             t.get(&format!("/api/application/deploy-scripts/{secret_script}/"), a).await.err(403, 40300);
             t.get(&format!("/api/application/deploy-scripts/{secret_script}/applications/"), a).await.err(403, 40300);
             t.call(Method::DELETE, &format!("/api/application/repository-credentials/password/{cid}/"), a, None).await.err(403, 40300);
+            t.get(&format!("/api/application/repository-credentials/password/{cid}/"), a).await.err(403, 40300);
+            t.call(Method::PATCH, &format!("/api/application/repository-credentials/password/{cid}/"), a, Some(json!({"password": "x"}))).await.err(403, 40300);
+            t.call(Method::PATCH, "/api/application/repository-credentials/password/", a, Some(json!({"id": cid, "password": "x"}))).await.err(403, 40300);
+            t.call(Method::PATCH, &format!("/api/application/deploy-scripts/{secret_script}/"), a, Some(json!({"content": "x"}))).await.err(403, 40300);
+            t.call(Method::DELETE, &format!("/api/application/deploy-scripts/{secret_script}/"), a, None).await.err(403, 40300);
+            t.get(&format!("/api/application/deploy-templates/{tpl0}/"), a).await.err(403, 40300);
+            t.call(Method::PATCH, &format!("/api/application/deploy-templates/{tpl0}/"), a, Some(json!({"deploy_path": "/srv/z"}))).await.err(403, 40300);
+            t.call(Method::DELETE, &format!("/api/application/deploy-templates/{tpl0}/"), a, None).await.err(403, 40300);
         }
+        // Unlinking needs edit_app on the application too.
+        t.call(Method::DELETE, &format!("/api/application/{shop}/deploy-settings/template/"), Auth::Token(&viewer), Some(json!({"id": tpl0}))).await.err(403, 40300);
+        // The credential and script are as they were.
+        assert_eq!(t.get(&format!("/api/application/deploy-scripts/{secret_script}/"), Auth::Token(&mgr)).await.ok()["content"], "echo token=abc");
+        assert_eq!(t.get(&format!("/api/application/deploy-templates/{tpl0}/"), Auth::Token(&mgr)).await.ok()["deploy_path"], "/srv/t0");
         t.get("/api/application/deploy-scripts/", Auth::None).await.err(401, 40100);
         // Settings: viewers read, editors write, others are refused.
         t.get(&path, Auth::Token(&viewer)).await.ok();

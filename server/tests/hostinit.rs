@@ -505,5 +505,14 @@ both! {
         t.post("/api/hosts/init-tasks/", t.admin(), json!({"hosts": [{"id": id}], "running_user": "Root!"})).await.err(400, 40000);
         t.get("/api/hosts/init-tasks/", Auth::None).await.err(401, 40100);
         t.get("/api/account/ssh-keys/", Auth::None).await.err(401, 40100);
+        t.post("/api/account/ssh-keys/", Auth::None, json!({"name": "k", "public_key": "x"})).await.err(401, 40100);
+        for f in [
+            <app::credentials::api::MySshKeys as ServerFn>::PATH,
+            <app::credentials::api::AddMySshKey as ServerFn>::PATH,
+            <app::credentials::api::DeleteMySshKey as ServerFn>::PATH,
+        ] {
+            let r = t.post(f, Auth::None, json!({"id": 1, "input": {"name": "k", "public_key": "x"}})).await;
+            assert_eq!(r.json["error_code"], 40100, "{f}: {}", r.json);
+        }
     }
 }

@@ -239,11 +239,7 @@ pub async fn create(
 }
 
 fn name_taken(e: AppError, name: &str) -> AppError {
-    if e.code == crate::error::ErrorCode::Conflict {
-        AppError::conflict(format!("an SSH credential named {name} exists")).with_field("name")
-    } else {
-        e
-    }
+    e.taken("name", format!("an SSH credential named {name} exists"))
 }
 
 /// `PATCH /hosts/ssh-credentials/{id}/`: a new secret replaces the old one (it is never read back).

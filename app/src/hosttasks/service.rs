@@ -14,7 +14,7 @@ use super::types::*;
 use crate::audit::service::{record, Entry};
 use crate::common::Page;
 use crate::ctx::{Actor, Ctx};
-use crate::entities::{host, host_access, run, run_target, user};
+use crate::entities::{host, host_access, run, run_target};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::exec::cloud::{self, Power, State};
 use crate::exec::power::kind_of;
@@ -321,12 +321,7 @@ pub async fn list_kind(
         q = q.filter(run::Column::Status.eq(s));
     }
     if let Some(c) = f.creator.as_deref().filter(|s| !s.is_empty()) {
-        let uid = user::Entity::find()
-            .filter(user::Column::Username.eq(c))
-            .one(&ctx.db)
-            .await?
-            .map(|u| u.id)
-            .unwrap_or(-1);
+        let uid = crate::users::service::creator_filter_id(&ctx.db, c).await?;
         q = q.filter(run::Column::CreatorId.eq(uid));
     }
     if let Some(s) = f.time_gt.as_deref().filter(|s| !s.is_empty()) {

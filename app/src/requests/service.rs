@@ -441,12 +441,7 @@ pub async fn list(
         q = q.filter(rr::Column::Status.eq(s));
     }
     if let Some(c) = f.creator.as_deref().filter(|s| !s.is_empty()) {
-        let uid = user::Entity::find()
-            .filter(user::Column::Username.eq(c))
-            .one(&ctx.db)
-            .await?
-            .map(|u| u.id)
-            .unwrap_or(-1);
+        let uid = crate::users::service::creator_filter_id(&ctx.db, c).await?;
         q = q.filter(rr::Column::CreatorId.eq(uid));
     }
     if let Some(s) = f.time_gt.as_deref().filter(|s| !s.is_empty()) {

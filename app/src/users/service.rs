@@ -567,6 +567,20 @@ pub async fn by_username(ctx: &Ctx, actor: &Actor, username: &str) -> AppResult<
 /// database, or resetting its sequences, breaks the second premise: restart Opsdeck after it.)
 /// It reads through `&DatabaseConnection` only, never a transaction: a rolled-back insert's id
 /// is given again on SQLite, so only committed rows may fill it. Bounded: cleared past `NameCache::MAX`.
+/// The id of the user named `name`, for `creator=` filters of lists: `-1` (which matches
+/// nothing) when there is no such user.
+pub async fn creator_filter_id(db: &sea_orm::DatabaseConnection, name: &str) -> AppResult<i64> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    Ok(crate::entities::user::Entity::find()
+        .select_only()
+        .column(crate::entities::user::Column::Id)
+        .filter(crate::entities::user::Column::Username.eq(name))
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(-1))
+}
+
 #[derive(Default)]
 pub struct NameCache {
     map: std::sync::RwLock<HashMap<i64, String>>,

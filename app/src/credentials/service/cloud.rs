@@ -7,7 +7,7 @@ use crate::credentials::types::*;
 use crate::crypto::Keyring;
 use crate::ctx::{Actor, Ctx};
 use crate::entities::{cloud_account, host_access};
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult};
 use crate::exec::cloud;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -123,11 +123,7 @@ fn check(c: &cloud_account::ActiveModel) -> AppResult<()> {
 }
 
 fn name_taken(e: AppError, name: &str) -> AppError {
-    if e.code == ErrorCode::Conflict {
-        AppError::conflict(format!("a cloud account named {name} exists")).with_field("name")
-    } else {
-        e
-    }
+    e.taken("name", format!("a cloud account named {name} exists"))
 }
 
 fn snapshot(c: &cloud_account::Model) -> serde_json::Value {

@@ -10,9 +10,9 @@ use crate::ctx::{Actor, Ctx};
 use crate::deploy::types::*;
 use crate::entities::{
     application, deploy_hook_script, deploy_script, deploy_setting, deploy_template, host,
-    instance, repository_credential, user,
+    instance, repository_credential,
 };
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult};
 use crate::perms::service::{authorize_resource, granted_set, may_module};
 use crate::perms::types::ResourceType;
 use sea_orm::{
@@ -360,11 +360,7 @@ pub async fn list_templates(
         ));
     }
     if let Some(c) = f.creator.as_deref().filter(|s| !s.is_empty()) {
-        let uid = user::Entity::find()
-            .filter(user::Column::Username.eq(c))
-            .one(&ctx.db)
-            .await?
-            .map_or(-1, |u| u.id);
+        let uid = crate::users::service::creator_filter_id(&ctx.db, c).await?;
         q = q.filter(deploy_template::Column::CreatorId.eq(uid));
     }
     let count = q.clone().count(&ctx.db).await?;
@@ -389,11 +385,7 @@ pub async fn get_template(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Deploy
 }
 
 fn template_taken(e: AppError, name: &str) -> AppError {
-    if e.code == ErrorCode::Conflict {
-        AppError::conflict(format!("a deploy template named {name} exists")).with_field("name")
-    } else {
-        e
-    }
+    e.taken("name", format!("a deploy template named {name} exists"))
 }
 
 /// Links or unlinks applications to a template so they are exactly `want` (each changed one

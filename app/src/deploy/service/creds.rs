@@ -8,7 +8,7 @@ use crate::crypto::Keyring;
 use crate::ctx::{Actor, Ctx};
 use crate::deploy::types::*;
 use crate::entities::{deploy_setting, deploy_template, repository_credential};
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::{AppError, AppResult};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -101,12 +101,10 @@ fn check_line(field: &str, v: &str, max: usize) -> AppResult<()> {
 }
 
 fn taken(e: AppError, name: &str) -> AppError {
-    if e.code == ErrorCode::Conflict {
-        AppError::conflict(format!("a repository credential named {name} exists"))
-            .with_field("name")
-    } else {
-        e
-    }
+    e.taken(
+        "name",
+        format!("a repository credential named {name} exists"),
+    )
 }
 
 /// `POST /application/repository-credentials/password/`.

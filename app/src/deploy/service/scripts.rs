@@ -5,7 +5,7 @@ use crate::audit::service::{record, Entry};
 use crate::common::{Message, Page};
 use crate::ctx::{Actor, Ctx};
 use crate::deploy::types::*;
-use crate::entities::{application, deploy_hook_script, deploy_script, deploy_setting, user};
+use crate::entities::{application, deploy_hook_script, deploy_script, deploy_setting};
 use crate::error::{AppError, AppResult, ErrorCode};
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -61,11 +61,7 @@ pub async fn list_scripts(
         q = q.filter(deploy_script::Column::Language.eq(l));
     }
     if let Some(c) = f.creator.as_deref().filter(|s| !s.is_empty()) {
-        let uid = user::Entity::find()
-            .filter(user::Column::Username.eq(c))
-            .one(&ctx.db)
-            .await?
-            .map_or(-1, |u| u.id);
+        let uid = crate::users::service::creator_filter_id(&ctx.db, c).await?;
         q = q.filter(deploy_script::Column::CreatorId.eq(uid));
     }
     let count = q.clone().count(&ctx.db).await?;
