@@ -75,6 +75,13 @@ pub struct Config {
     /// The Zabbix 6.0 API hosts are enrolled in (`OPSDECK_ZABBIX_URL`, `_USER`, `_PASSWORD`,
     /// `_AGENT_SERVER`); unset: no monitoring enrolment.
     pub zabbix: Option<ZabbixConfig>,
+    /// Where packages are kept (`OPSDECK_ARTIFACT_DIR`, default `data/artifacts`).
+    pub artifact_dir: String,
+    /// The largest package, in bytes (`OPSDECK_ARTIFACT_MAX_MB`, 1024).
+    pub artifact_max_bytes: u64,
+    /// Hosts packages may be fetched from (`OPSDECK_PACKAGE_ALLOWED_HOSTS`, the patterns of
+    /// `OPSDECK_DNS_ALLOWED_ENDPOINTS`); empty: anywhere.
+    pub package_allowed_hosts: Vec<String>,
 }
 
 /// How Opsdeck reaches Zabbix.
@@ -129,6 +136,9 @@ impl Default for Config {
             run_concurrency: 8,
             output_max_bytes: 32 << 20,
             zabbix: None,
+            artifact_dir: "data/artifacts".into(),
+            artifact_max_bytes: 1 << 30,
+            package_allowed_hosts: Vec::new(),
         }
     }
 }

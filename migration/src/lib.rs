@@ -20,6 +20,7 @@ mod m20261203_000001_exec;
 mod m20261203_000002_power;
 mod m20261203_000003_user_keys;
 mod m20261203_000004_deploy_config;
+mod m20261203_000005_deploy_tasks;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_power::Migration),
             Box::new(m20261203_000003_user_keys::Migration),
             Box::new(m20261203_000004_deploy_config::Migration),
+            Box::new(m20261203_000005_deploy_tasks::Migration),
         ]
     }
 }

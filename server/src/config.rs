@@ -87,14 +87,12 @@ pub fn from_env() -> Result<Config, String> {
         ca_cert_path: opt("OPSDECK_CA_CERT"),
         ca_key_path: opt("OPSDECK_CA_KEY"),
         ca_permitted_domains: permitted_domains(opt("OPSDECK_CA_PERMITTED_DOMAINS"))?,
-        dns_allowed_endpoints: opt("OPSDECK_DNS_ALLOWED_ENDPOINTS")
-            .map(|v| {
-                v.split(',')
-                    .map(|p| p.trim().to_ascii_lowercase())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        dns_allowed_endpoints: patterns(opt("OPSDECK_DNS_ALLOWED_ENDPOINTS")),
+        package_allowed_hosts: patterns(opt("OPSDECK_PACKAGE_ALLOWED_HOSTS")),
+        artifact_dir: opt("OPSDECK_ARTIFACT_DIR").unwrap_or(d.artifact_dir),
+        artifact_max_bytes: num("OPSDECK_ARTIFACT_MAX_MB", d.artifact_max_bytes >> 20)?
+            .clamp(1, 65536)
+            << 20,
         ssh_netns: opt("OPSDECK_SSH_NETNS"),
         ssh_connect_timeout: num("OPSDECK_SSH_CONNECT_TIMEOUT", d.ssh_connect_timeout)?
             .clamp(1, 120),
@@ -112,6 +110,17 @@ pub fn from_env() -> Result<Config, String> {
             }
         }),
     })
+}
+
+/// A comma-separated list of endpoint patterns, lower case.
+fn patterns(v: Option<String>) -> Vec<String> {
+    v.map(|v| {
+        v.split(',')
+            .map(|p| p.trim().to_ascii_lowercase())
+            .filter(|p| !p.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// `OPSDECK_CA_PERMITTED_DOMAINS`: comma-separated DNS suffixes (a leading `.` or `*.` and a

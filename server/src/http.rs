@@ -122,7 +122,18 @@ fn body_limit_of(path: &str) -> usize {
 /// before reading, else while reading (chunked bodies); handlers get the body already read.
 pub async fn body_limit(req: Request, next: Next) -> Response {
     use http_body_util::BodyExt;
-    let limit = body_limit_of(req.uri().path());
+    let path = req.uri().path();
+    // Packages stream to the artifact store, which enforces OPSDECK_ARTIFACT_MAX_MB itself.
+    if matches!(
+        path.trim_end_matches('/'),
+        "/api/application/artifacts" | "/api/applications/artifacts"
+    ) {
+        if req.extensions().get::<Actor>().is_none_or(|a| a.id <= 0) {
+            return AppError::unauthenticated().into_response();
+        }
+        return next.run(req).await;
+    }
+    let limit = body_limit_of(path);
     // Only signed-in users import: an anonymous caller is refused before 21 MB are read.
     if limit > BODY_LIMIT && req.extensions().get::<Actor>().is_none_or(|a| a.id <= 0) {
         return AppError::unauthenticated().into_response();

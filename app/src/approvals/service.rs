@@ -97,6 +97,18 @@ async fn conditional<C: ConnectionTrait>(
     Ok(db.execute(&q).await?.rows_affected() == 1)
 }
 
+/// Moves a subject from `from` with `sets` (status and more) in one conditional write; answers
+/// whether it applied (false: another status now). For subjects with states past the engine's
+/// (a deploy task's `deploying`).
+pub async fn transition<C: ConnectionTrait>(
+    db: &C,
+    s: Subject,
+    from: &str,
+    sets: Vec<(&str, Expr)>,
+) -> AppResult<bool> {
+    conditional(db, s, from, sets).await
+}
+
 /// Appends an event to the subject's timeline (`actor` None: the system).
 pub async fn event<C: ConnectionTrait>(
     db: &C,

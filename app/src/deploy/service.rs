@@ -1,13 +1,23 @@
 //! Deploy configuration: scripts (`scripts`), repository credentials (`creds`), templates and
-//! application settings (`config`), script rendering (`render`).
+//! application settings (`config`), script rendering (`render`); deploy tasks (`tasks`), their
+//! sub-tasks on instances (`subtasks`), packages (`artifacts`), instance logs (`log`).
+pub mod artifacts;
 mod config;
 mod creds;
+mod log;
+mod notify;
 pub mod render;
 mod scripts;
+mod subtasks;
+mod tasks;
 
+pub use artifacts::{filename_ok, upload_artifact};
 pub use config::*;
 pub use creds::*;
+pub use log::*;
 pub use scripts::*;
+pub use subtasks::*;
+pub use tasks::*;
 
 use crate::ctx::{Actor, Ctx};
 use crate::error::AppResult;

@@ -346,3 +346,259 @@ pub struct AppSummary {
     pub name: String,
     pub full_name: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deploy tasks (seed 003 L832–995), their sub-tasks, artifacts and instance logs.
+
+/// Levels of a deploy task; `S` and `A` need two approvals.
+pub const LEVELS: &[&str] = &["S", "A", "B", "C", "I"];
+/// Statuses of a deploy task (`deploying`: started, sub-tasks may run; an addition).
+pub const TASK_STATUSES: &[&str] = &[
+    "wait_review",
+    "approved",
+    "deploying",
+    "finished",
+    "rejected",
+    "closed",
+];
+
+/// Whether a level needs two approvals.
+pub fn needs_two(level: &str) -> bool {
+    matches!(level, "S" | "A")
+}
+
+/// `POST /application/deploy-tasks/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeployTaskInput {
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub application_id: Option<i64>,
+    /// Text or a number (the seed shows both); names the release directory.
+    #[serde(default, deserialize_with = "crate::common::de::opt_num_or_text")]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// `S`, `A`, `B`, `C` or `I`.
+    #[serde(default)]
+    pub level: String,
+    /// `artifact:<id>` (uploaded to Opsdeck) or an http(s) URL (also spelled `deploy_source`).
+    #[serde(default, alias = "deploy_source")]
+    pub package_source: String,
+    /// Unix seconds (the seed) or RFC 3339.
+    #[serde(default, deserialize_with = "crate::common::de::opt_num_or_text")]
+    pub planned_exec_time: Option<String>,
+    #[serde(default)]
+    pub upgrade_checklist: String,
+    #[serde(default)]
+    pub upgrade_steps: String,
+    #[serde(default)]
+    pub rollback_steps: String,
+}
+
+/// Filters of `GET /application/deploy-tasks/` (all additions to the seed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeployTaskFilter {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub application_id: Option<i64>,
+    /// The creator's user name.
+    #[serde(default)]
+    pub creator: Option<String>,
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Created after (RFC 3339 or a date).
+    #[serde(default, rename = "time__gt")]
+    pub time_gt: Option<String>,
+    #[serde(default, rename = "time__lt")]
+    pub time_lt: Option<String>,
+    /// `mine` (created by or delegated to the caller) or `inbox` (waiting for the caller's
+    /// approval).
+    #[serde(default)]
+    pub view: Option<String>,
+    #[serde(flatten)]
+    pub page: PageQuery,
+}
+
+/// What the caller may do with a deploy task now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeployTaskActions {
+    pub approve: bool,
+    pub reject: bool,
+    pub start: bool,
+    pub close: bool,
+    pub delegate: bool,
+    /// Sub-upgrade and sub-revert tasks.
+    pub deploy: bool,
+}
+
+/// A deploy task.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeployTask {
+    pub id: i64,
+    pub application_id: i64,
+    pub application_name: String,
+    pub version: String,
+    pub description: String,
+    pub level: String,
+    pub package_source: String,
+    pub planned_exec_time: String,
+    pub upgrade_checklist: String,
+    pub upgrade_steps: String,
+    pub rollback_steps: String,
+    /// `wait_review`, `approved`, `deploying`, `finished`, `rejected` or `closed`.
+    pub status: String,
+    pub creator: String,
+    #[serde(default)]
+    pub delegate: Option<String>,
+    pub approvals_needed: i32,
+    pub approvals_count: i32,
+    pub created_time: String,
+    #[serde(default)]
+    pub started_time: Option<String>,
+    #[serde(default)]
+    pub finished_time: Option<String>,
+    pub available_actions: DeployTaskActions,
+}
+
+/// A sub-task of a deploy task, as its detail lists them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SubTask {
+    pub id: i64,
+    /// `deploy_upgrade` or `deploy_revert`.
+    pub kind: String,
+    pub version: String,
+    /// `running`, `finished` or `failed`.
+    pub status: String,
+    pub creator: String,
+    pub created_time: String,
+    pub task_output: String,
+}
+
+/// An instance of the task's application, with the releases it keeps.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct InstanceState {
+    pub id: i64,
+    pub host_id: i64,
+    /// The host's name, or `#<id>` for a host the caller may not view.
+    pub host_name: String,
+    /// `running`, `stopped`, `updating`, `reverting`, `restarting` or `unknown`.
+    pub status: String,
+    pub version: String,
+    /// Versions on the host a revert may switch to, newest first.
+    pub kept: Vec<String>,
+}
+
+/// `GET /application/deploy-tasks/{id}/` (an addition): the task, its approvals, sub-tasks
+/// and the application's instances.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeployTaskDetail {
+    pub task: DeployTask,
+    pub decisions: Vec<crate::approvals::types::Decision>,
+    pub timeline: Vec<crate::approvals::types::TimelineEvent>,
+    pub sub_tasks: Vec<SubTask>,
+    pub instances: Vec<InstanceState>,
+}
+
+/// `POST …/actions/delegate/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DelegateInput {
+    pub user_id: i64,
+}
+
+/// An instance named by id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct InstanceRef {
+    pub id: i64,
+}
+
+/// `POST …/sub-upgrade-tasks/` and `…/sub-revert-tasks/` (revert takes no source).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SubTaskInput {
+    pub instances: Vec<InstanceRef>,
+    /// Default: the task's `package_source`.
+    #[serde(default)]
+    pub update_source: Option<String>,
+    /// Default: the task's version (upgrades).
+    #[serde(default, deserialize_with = "crate::common::de::opt_num_or_text")]
+    pub version: Option<String>,
+    /// Seconds per step (default: the deploy settings' timeout).
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub timeout: Option<i32>,
+    /// Instances changed at once (default: all; 1 is a rolling deploy that stops at the first
+    /// failure). An addition.
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub concurrency: Option<i32>,
+}
+
+/// A package in the artifact store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Artifact {
+    pub id: i64,
+    pub sha256: String,
+    pub size: i64,
+    pub filename: String,
+    /// What a task's `package_source` names it by: `artifact:<id>`.
+    pub source: String,
+}
+
+/// `GET /application/{id}/instance/{iid}/log/` (seed 003 L370).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LogQuery {
+    /// `stdout` (default) or `error`.
+    #[serde(default)]
+    pub log_type: Option<String>,
+    /// `bytes` (default) or `lines`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub from_position: Option<i64>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub from_last_position: Option<i64>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub block_size: Option<i64>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub lines: Option<i64>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub from_lines: Option<i64>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub latest_lines: Option<i64>,
+    #[serde(default, deserialize_with = "crate::common::de::opt_num")]
+    pub latest_lines_offset: Option<i64>,
+}
+
+/// A piece of an instance's log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LogChunk {
+    pub content: String,
+    /// Bytes of `content`.
+    pub length: i64,
+    /// Bytes of the log file.
+    pub total_length: i64,
+    /// Bytes mode: the file position after `content`. Lines mode: the line after it.
+    pub position: i64,
+    /// Lines mode: lines in `content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<i64>,
+}
+
+/// `POST /application/deploy-tasks/`'s answer: the seed's `{"message": "success"}` and the new
+/// task's id (an addition).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TaskCreated {
+    pub message: String,
+    pub id: i64,
+}

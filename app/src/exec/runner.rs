@@ -261,6 +261,12 @@ pub(super) struct Exec {
     me: String,
     /// Whether this run may trust a host key on first contact (`may_pin_first`).
     may_pin_first: bool,
+    /// Work done once per run by whichever target gets there first (a deploy's package).
+    pub once: tokio::sync::OnceCell<Result<String, String>>,
+    /// A second such piece of work (a deploy's `global_pre_exec`).
+    pub once_more: tokio::sync::OnceCell<Result<(), String>>,
+    /// Targets whose own steps succeeded so far.
+    pub succeeded: std::sync::atomic::AtomicUsize,
 }
 
 /// Ends what `execute` started when it returns early or panics: the lease keeper stops and
@@ -328,6 +334,9 @@ pub async fn execute(ctx: &Ctx, run_id: i64) -> Result<(), String> {
         halt: AtomicBool::new(false),
         me: me.clone(),
         may_pin_first,
+        once: Default::default(),
+        once_more: Default::default(),
+        succeeded: Default::default(),
     });
     let started = Started {
         ctx: ctx.clone(),
@@ -468,6 +477,7 @@ async fn target(ex: &Exec, mut t: run_target::Model) {
     let outcome = match super::power::of(ex) {
         Some(p) => super::power::target(ex, &mut t, p).await,
         None if ex.run.kind == super::init::HOST_INIT => super::init::target(ex, &mut t).await,
+        None if super::deploy::is_deploy(&ex.run.kind) => super::deploy::target(ex, &mut t).await,
         None => steps(ex, &mut t, &ex.steps).await,
     };
     if !outcome.ok && ex.run.on_failure == "stop" {
@@ -482,41 +492,13 @@ async fn target(ex: &Exec, mut t: run_target::Model) {
 
 /// Connects (pinning the host key on first contact) and runs the steps.
 pub(super) async fn steps(ex: &Exec, t: &mut run_target::Model, steps: &[Step]) -> Outcome {
-    let ctx = &ex.ctx;
-    let resolved = match crate::credentials::service::resolve(ctx, t.host_id).await {
-        Ok(r) => r,
-        Err(e) => return Outcome::failed(EXEC_FAILED, e),
-    };
-    let opts = ssh::Options::of(&ctx.config);
-    let endpoint = resolved.target.endpoint();
-    ex.out.system(
-        t.id,
-        &format!("connecting to {endpoint} as {}", resolved.target.username),
-    );
-    let session = match connect(ex, t, &opts, &resolved.target, &endpoint).await {
+    let (session, secrets) = match open(ex, t).await {
         Ok(s) => s,
         Err(o) => return o,
     };
-    let mut outcome = Outcome {
-        ok: true,
-        exit_code: None,
-        error_code: None,
-        error: None,
-    };
-    for (i, step) in steps.iter().enumerate() {
-        if let Some(why) = ex.cancel.borrow().clone() {
-            outcome = Outcome::failed(EXEC_FAILED, why);
-            break;
-        }
-        set_target(ex, t, |t| {
-            t.step = i as i32 + 1;
-            t.step_name = step.name.clone();
-        })
-        .await;
-        let secs = step
-            .timeout_secs
-            .map_or(Ord::max(ex.run.timeout_secs, 1) as u32, |s| Ord::max(s, 1));
-        let o = run_step(ex, t.id, &session, step, secs, &resolved.secrets).await;
+    let mut outcome = Outcome::success();
+    for (i, s) in steps.iter().enumerate() {
+        let o = step(ex, t, &session, i, s, &secrets).await;
         outcome.exit_code = o.exit_code;
         if !o.ok {
             outcome = o;
@@ -525,6 +507,55 @@ pub(super) async fn steps(ex: &Exec, t: &mut run_target::Model, steps: &[Step]) 
     }
     session.close().await;
     outcome
+}
+
+/// Connects to a target's host (pinning its key on first contact); answers the session and the
+/// secrets its output must not show.
+pub(super) async fn open(
+    ex: &Exec,
+    t: &run_target::Model,
+) -> Result<(ssh::Session, Vec<String>), Outcome> {
+    let ctx = &ex.ctx;
+    let resolved = crate::credentials::service::resolve(ctx, t.host_id)
+        .await
+        .map_err(|e| Outcome::failed(EXEC_FAILED, e))?;
+    let opts = ssh::Options::of(&ctx.config);
+    let endpoint = resolved.target.endpoint();
+    ex.out.system(
+        t.id,
+        &format!("connecting to {endpoint} as {}", resolved.target.username),
+    );
+    let session = connect(ex, t, &opts, &resolved.target, &endpoint).await?;
+    Ok((session, resolved.secrets))
+}
+
+/// Runs step number `i` (0-based) of a target on its session, showing it as the target's
+/// progress; a cancel seen before it starts fails it.
+pub(super) async fn step(
+    ex: &Exec,
+    t: &mut run_target::Model,
+    session: &ssh::Session,
+    i: usize,
+    step: &Step,
+    secrets: &[String],
+) -> Outcome {
+    if let Some(why) = ex.cancel.borrow().clone() {
+        return Outcome::failed(EXEC_FAILED, why);
+    }
+    set_progress(ex, t, i, &step.name).await;
+    let secs = step
+        .timeout_secs
+        .map_or(Ord::max(ex.run.timeout_secs, 1) as u32, |s| Ord::max(s, 1));
+    run_step(ex, t.id, session, step, secs, secrets).await
+}
+
+/// Shows step number `i` (0-based) as the target's progress.
+pub(super) async fn set_progress(ex: &Exec, t: &mut run_target::Model, i: usize, name: &str) {
+    set_target(ex, t, |t| {
+        t.step = i as i32 + 1;
+        t.step_name = name.to_string();
+    })
+    .await;
 }
 
 async fn connect(
@@ -719,6 +750,7 @@ async fn end_target(ex: &Exec, t: &mut run_target::Model, status: &str, o: Outco
             super::power::effects(&txn, ex, t).await?;
             super::init::effects(&txn, ex, t).await?;
         }
+        super::deploy::effects(&txn, ex, t, o.ok).await?;
         record(
             &txn,
             &Actor::system(),
@@ -895,6 +927,7 @@ pub async fn interrupt(ctx: &Ctx, r: &run::Model) -> AppResult<bool> {
         )
         .await?;
     }
+    super::deploy::interrupted(&txn, r, &open).await?;
     run::Entity::update_many()
         .col_expr(
             run::Column::Failed,

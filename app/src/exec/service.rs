@@ -53,6 +53,7 @@ pub async fn visible_targets(
     if r.creator_id == Some(actor.id)
         || is_superuser(ctx, actor.id).await
         || may_module(ctx, actor, "host", "manage_host").await
+        || deploy_reader(ctx, actor, r).await?
     {
         return Ok(None);
     }
@@ -71,6 +72,29 @@ pub async fn visible_targets(
         }
     }
     Ok(Some(Arc::new(seen)))
+}
+
+/// Whether a run is a deploy sub-task the actor may follow: `view_app` on the task's
+/// application, or the task is theirs (creator, delegate).
+async fn deploy_reader(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bool> {
+    if r.subject_type.as_deref() != Some(crate::deploy::service::SUBJECT) {
+        return Ok(false);
+    }
+    let Some(t) = crate::entities::deploy_task::Entity::find_by_id(r.subject_id.unwrap_or(0))
+        .one(&ctx.db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    Ok(crate::deploy::service::runs_it(actor, &t)
+        || holds_resource(
+            ctx,
+            actor.id,
+            ResourceType::Application,
+            t.app_id,
+            "view_app",
+        )
+        .await)
 }
 
 /// The runs the actor may see in lists, as a condition (`None`: all of them): the rule of
@@ -306,7 +330,8 @@ pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     let (r, _) = visible(ctx, actor, id).await?;
     let may = r.creator_id == Some(actor.id)
         || is_superuser(ctx, actor.id).await
-        || may_module(ctx, actor, "host", "manage_host").await;
+        || may_module(ctx, actor, "host", "manage_host").await
+        || deploy_runner(ctx, actor, &r).await?;
     if !may {
         return Err(AppError::forbidden(
             "only the creator of a task or a host manager may cancel it",
@@ -340,6 +365,29 @@ pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     .await?;
     txn.commit().await?;
     Ok(Message::success())
+}
+
+/// Whether the actor runs the deploy task a sub-task belongs to (creator or delegate, with
+/// `deploy_app`): they may cancel it.
+async fn deploy_runner(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bool> {
+    if r.subject_type.as_deref() != Some(crate::deploy::service::SUBJECT) {
+        return Ok(false);
+    }
+    let Some(t) = crate::entities::deploy_task::Entity::find_by_id(r.subject_id.unwrap_or(0))
+        .one(&ctx.db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    Ok(crate::deploy::service::runs_it(actor, &t)
+        && holds_resource(
+            ctx,
+            actor.id,
+            ResourceType::Application,
+            t.app_id,
+            "deploy_app",
+        )
+        .await)
 }
 
 /// Live output of a task, authorized now (`q.after`, `q.target`; `q.limit` is not used):

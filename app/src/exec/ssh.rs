@@ -571,6 +571,52 @@ impl Session {
         Ok((exit, o, e))
     }
 
+    /// Copies a local file to `path` on the host over SFTP (created or truncated, mode 0600);
+    /// answers the bytes written. The caller bounds the time.
+    pub async fn upload(&self, local: &std::path::Path, path: &str) -> Result<u64, SshError> {
+        use tokio::io::AsyncWriteExt;
+        let broke = |what| SshError::Protocol {
+            endpoint: self.endpoint.clone(),
+            what,
+        };
+        let channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|_| broke("opening an SFTP channel"))?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|_| broke("starting SFTP"))?;
+        let sftp = russh_sftp::client::SftpSession::new(channel.into_stream())
+            .await
+            .map_err(|_| broke("starting SFTP"))?;
+        let mut src = tokio::fs::File::open(local)
+            .await
+            .map_err(|_| broke("reading the package"))?;
+        let attrs = russh_sftp::protocol::FileAttributes {
+            permissions: Some(0o600),
+            ..Default::default()
+        };
+        use russh_sftp::protocol::OpenFlags;
+        let mut dst = sftp
+            .open_with_flags_and_attributes(
+                path,
+                OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE,
+                attrs,
+            )
+            .await
+            .map_err(|_| broke("creating the file (SFTP)"))?;
+        let n = tokio::io::copy(&mut src, &mut dst)
+            .await
+            .map_err(|_| broke("copying the package (SFTP)"))?;
+        dst.shutdown()
+            .await
+            .map_err(|_| broke("copying the package (SFTP)"))?;
+        let _ = sftp.close().await;
+        Ok(n)
+    }
+
     /// Says goodbye to the server.
     pub async fn close(self) {
         let _ = self

@@ -131,6 +131,7 @@ impl TestApp {
         let mut config = Config {
             database_url: database_url(backend, &dir).await,
             mail_dir: dir.join("mail").display().to_string(),
+            artifact_dir: dir.join("artifacts").display().to_string(),
             secret_key: "test-secret".into(),
             public_url: "http://opsdeck.test".into(),
             ..Config::default()

@@ -250,3 +250,18 @@ pub(super) async fn cred_ref<C: ConnectionTrait>(
         .await?
         .map(|c| wire_cred(c, String::new())))
 }
+
+/// A repository credential's user name and password, for fetching a package from the
+/// repository's host (never answered).
+pub(crate) async fn repo_login(ctx: &Ctx, id: i64) -> AppResult<(String, String)> {
+    let c = load(&ctx.db, id).await?;
+    let p = Keyring::from_config(&ctx.config)?
+        .decrypt(&c.password_enc, CONTEXT)
+        .map_err(|_| {
+            AppError::internal(format!(
+                "repository credential {} cannot be decrypted",
+                c.name
+            ))
+        })?;
+    Ok((c.username, p))
+}

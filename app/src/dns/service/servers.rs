@@ -97,7 +97,7 @@ fn norm_host(h: &str) -> String {
 
 /// Whether `host:port` matches one pattern of `OPSDECK_DNS_ALLOWED_ENDPOINTS`: `host` (any
 /// port), `host:port`, `*.suffix` (names under suffix), `[v6]` or `[v6]:port`.
-fn pattern_matches(pattern: &str, host: &str, port: u16) -> bool {
+pub(crate) fn pattern_matches(pattern: &str, host: &str, port: u16) -> bool {
     let p = pattern.trim().to_ascii_lowercase();
     let p = p.split_once("://").map_or(p.as_str(), |(_, rest)| rest);
     let p = p.split('/').next().unwrap_or_default();

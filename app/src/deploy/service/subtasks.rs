@@ -1,0 +1,317 @@
+//! Sub-tasks of a started deploy task: upgrade instances to a version, or revert them to a
+//! kept one. Each is a run (`exec::deploy`) whose plan (paths, users, rendered hooks) is fixed
+//! here, when it is created by the task's creator or delegate.
+use super::artifacts::{source_of, Source};
+use super::config::{effective, instance_context, Config};
+use super::tasks::{for_runner, subject};
+use crate::ctx::{Actor, Ctx};
+use crate::deploy::types::*;
+use crate::entities::{application, deploy_script, deploy_task, instance, instance_release, run};
+use crate::error::{AppError, AppResult};
+use crate::exec::deploy::{DeployPlan, Hook, InstancePlan, REVERT, UPGRADE};
+use crate::exec::runner::{self, NewRun, NewTarget};
+use crate::exec::types::TaskStarted;
+use crate::perms::types::ResourceType;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+
+/// `POST /application/deploy-tasks/{id}/sub-upgrade-tasks/`: deploys a version to instances.
+pub async fn sub_upgrade(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    i: SubTaskInput,
+) -> AppResult<TaskStarted> {
+    create(ctx, actor, id, i, false).await
+}
+
+/// `POST /application/deploy-tasks/{id}/sub-revert-tasks/`: switches instances back to a
+/// version they keep.
+pub async fn sub_revert(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    i: SubTaskInput,
+) -> AppResult<TaskStarted> {
+    create(ctx, actor, id, i, true).await
+}
+
+/// The hook of a configuration, rendered for one instance.
+async fn hook<C: ConnectionTrait>(
+    db: &C,
+    cfg: &Config,
+    name: &str,
+    context: &serde_json::Value,
+) -> AppResult<Option<Hook>> {
+    let Some(h) = cfg.hooks.get(name) else {
+        return Ok(None);
+    };
+    let s = deploy_script::Entity::find_by_id(h.script_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::conflict(format!("the script of {name} was deleted")))?;
+    let script = super::render::render_blocking(s.language.clone(), s.content, context.clone())
+        .await
+        .map_err(|e| AppError::invalid("lifecycle_hooks", format!("{name}: {}", e.message)))?;
+    Ok(Some(Hook {
+        user: h
+            .running_user
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| cfg.hooks_user.clone()),
+        language: s.language,
+        script,
+    }))
+}
+
+/// The user an application's processes run as: its `run_user` when that is a login name other
+/// than root, else the deploy's running user.
+fn app_user(a: &application::Model, cfg: &Config) -> String {
+    let u = a.run_user.trim();
+    if crate::exec::init::login_name_ok(u) && u != "root" {
+        u.to_string()
+    } else {
+        cfg.script_running_user.clone()
+    }
+}
+
+async fn create(
+    ctx: &Ctx,
+    actor: &Actor,
+    id: i64,
+    i: SubTaskInput,
+    revert: bool,
+) -> AppResult<TaskStarted> {
+    let t = for_runner(ctx, actor, id).await?;
+    crate::perms::service::authorize_resource(
+        ctx,
+        actor,
+        ResourceType::Application,
+        t.app_id,
+        "deploy_app",
+    )
+    .await?;
+    match t.status.as_str() {
+        "deploying" => {}
+        "approved" => return Err(AppError::conflict("start the task first")),
+        "wait_review" => return Err(AppError::conflict("the task is not approved yet")),
+        s => return Err(crate::approvals::service::refused(s)),
+    }
+    let ids: BTreeSet<i64> = i.instances.iter().map(|r| r.id).collect();
+    if ids.is_empty() || ids.len() > 500 {
+        return Err(AppError::invalid("instances", "1 to 500 instances"));
+    }
+    let version = match (&i.version, revert) {
+        (Some(v), _) => v.trim().to_string(),
+        (None, false) => t.version.clone(),
+        (None, true) => return Err(AppError::invalid("version", "required")),
+    };
+    if !super::version_ok(&version) {
+        return Err(AppError::invalid(
+            "version",
+            "letters, digits and . _ - (64 at most)",
+        ));
+    }
+    let db = &ctx.db;
+    let a = application::Entity::find_by_id(t.app_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("application"))?;
+    let (row, _, cfg) = effective(db, t.app_id).await?;
+    if cfg.deploy_path.is_empty() || row.is_none() {
+        return Err(AppError::conflict(
+            "the application has no deploy settings (deploy_path) yet",
+        ));
+    }
+    if !row.as_ref().is_some_and(|r| r.enabled) {
+        return Err(AppError::conflict(
+            "deploys are disabled in this application's deploy settings",
+        ));
+    }
+    let timeout = i.timeout.unwrap_or(cfg.timeout);
+    if !(1..=86_400).contains(&timeout) {
+        return Err(AppError::invalid("timeout", "1 to 86400 seconds"));
+    }
+    let instances = instance::Entity::find()
+        .filter(instance::Column::Id.is_in(ids.iter().copied()))
+        .filter(instance::Column::AppId.eq(t.app_id))
+        .all(db)
+        .await?;
+    if instances.len() != ids.len() {
+        let found: BTreeSet<i64> = instances.iter().map(|i| i.id).collect();
+        let missing: Vec<String> = ids.difference(&found).map(|i| i.to_string()).collect();
+        return Err(AppError::invalid(
+            "instances",
+            format!("not instances of this application: {}", missing.join(", ")),
+        ));
+    }
+    if revert {
+        let kept: BTreeSet<i64> = instance_release::Entity::find()
+            .filter(instance_release::Column::InstanceId.is_in(ids.iter().copied()))
+            .filter(instance_release::Column::Version.eq(version.clone()))
+            .filter(instance_release::Column::State.eq("kept"))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| r.instance_id)
+            .collect();
+        let without: Vec<String> = ids.difference(&kept).map(|i| i.to_string()).collect();
+        if !without.is_empty() {
+            return Err(AppError::invalid(
+                "version",
+                format!(
+                    "version {version} is not a kept release of instance(s) {}",
+                    without.join(", ")
+                ),
+            ));
+        }
+    }
+    let source = i
+        .update_source
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| t.package_source.clone());
+    let mut repo_credential_id = None;
+    if !revert {
+        if let Source::Url(u) = source_of(ctx, "update_source", source.trim()).await? {
+            let repo_host = reqwest::Url::parse(&cfg.repo_url)
+                .ok()
+                .and_then(|r| r.host_str().map(str::to_string));
+            if repo_host.is_some() && repo_host.as_deref() == u.host_str() {
+                repo_credential_id = cfg.repo_credential_id;
+            }
+        }
+    }
+    let hosts: HashMap<i64, String> = crate::entities::host::Entity::find()
+        .filter(crate::entities::host::Column::Id.is_in(instances.iter().map(|i| i.host_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h.hostname))
+        .collect();
+    let kind = if revert { REVERT } else { UPGRADE };
+    let n = instances.len() as i32;
+    let txn = crate::db::begin(db).await?;
+    // Take the instances: none may be in another sub-task (one conditional write decides).
+    let busy = if revert { "reverting" } else { "updating" };
+    let taken = instance::Entity::update_many()
+        .col_expr(instance::Column::Status, Expr::value(busy))
+        .filter(instance::Column::Id.is_in(ids.iter().copied()))
+        .filter(instance::Column::Status.is_not_in(["updating", "reverting"]))
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != ids.len() as u64 {
+        return Err(AppError::conflict(
+            "an instance is being updated or reverted by another sub-task",
+        ));
+    }
+    let r = runner::create(
+        &txn,
+        actor,
+        NewRun {
+            kind: kind.into(),
+            subject: Some((super::tasks::SUBJECT.into(), id)),
+            steps: vec![],
+            targets: instances
+                .iter()
+                .map(|x| NewTarget {
+                    host_id: x.host_id,
+                    host_name: hosts.get(&x.host_id).cloned().unwrap_or_default(),
+                    instance_id: Some(x.id),
+                })
+                .collect(),
+            concurrency: i.concurrency.unwrap_or(n).clamp(1, 200),
+            stop_on_failure: true,
+            timeout_secs: timeout,
+            extra: json!({}),
+        },
+    )
+    .await?;
+    // Hooks are rendered now, with the sub-task's id in their context.
+    let task_ctx = json!({"id": t.id, "sub_task_id": r.id, "kind": kind, "level": t.level,
+        "description": t.description, "creator": ctx.names.name_of(db, Some(t.creator_id)).await?});
+    let mut plans = Vec::with_capacity(instances.len());
+    let (mut global_pre, mut global_post) = (None, None);
+    for (k, x) in instances.iter().enumerate() {
+        let c = instance_context(&txn, &a, x, &cfg, &version, task_ctx.clone(), true).await?;
+        if !revert && k == 0 {
+            global_pre = hook(&txn, &cfg, "global_pre_exec", &c).await?;
+            global_post = hook(&txn, &cfg, "global_post_exec", &c).await?;
+        }
+        plans.push(InstancePlan {
+            instance_id: x.id,
+            previous_status: x.status.clone(),
+            previous_version: x.version.clone(),
+            pre_exec: if revert {
+                None
+            } else {
+                hook(&txn, &cfg, "pre_exec", &c).await?
+            },
+            post_exec: if revert {
+                None
+            } else {
+                hook(&txn, &cfg, "post_exec", &c).await?
+            },
+        });
+    }
+    let plan = DeployPlan {
+        task_id: t.id,
+        app_id: t.app_id,
+        version: version.clone(),
+        revert,
+        source: if revert {
+            String::new()
+        } else {
+            source.trim().to_string()
+        },
+        repo_credential_id,
+        deploy_path: cfg.deploy_path.trim_end_matches('/').to_string(),
+        user: cfg.script_running_user.clone(),
+        app_user: app_user(&a, &cfg),
+        keep_backups: cfg.keep_backups,
+        startup_cmd: a.startup_cmd.clone(),
+        stop_cmd: a.stop_cmd.clone(),
+        pid_path: a.pid_path.clone(),
+        global_pre,
+        global_post,
+        instances: plans,
+    };
+    let opts = runner::Opts {
+        steps: vec![],
+        extra: serde_json::to_value(&plan).map_err(AppError::internal)?,
+    };
+    run::Entity::update_many()
+        .col_expr(
+            run::Column::Opts,
+            Expr::value(serde_json::to_string(&opts).map_err(AppError::internal)?),
+        )
+        .filter(run::Column::Id.eq(r.id))
+        .exec(&txn)
+        .await?;
+    crate::approvals::service::event(
+        &txn,
+        subject(id),
+        Some(actor),
+        if revert { "revert" } else { "upgrade" },
+        format!("{version} on {n} instance(s): sub-task {}", r.id),
+    )
+    .await?;
+    touch(&txn, &t).await?;
+    txn.commit().await?;
+    ctx.jobs_notify.notify_one();
+    Ok(crate::exec::service::started(ctx, &r))
+}
+
+async fn touch<C: ConnectionTrait>(txn: &C, t: &deploy_task::Model) -> AppResult<()> {
+    deploy_task::Entity::update_many()
+        .col_expr(
+            deploy_task::Column::UpdatedAt,
+            Expr::value(crate::time::now()),
+        )
+        .filter(deploy_task::Column::Id.eq(t.id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
