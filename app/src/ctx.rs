@@ -80,8 +80,11 @@ pub struct Config {
     /// The largest package, in bytes (`OPSDECK_ARTIFACT_MAX_MB`, 1024).
     pub artifact_max_bytes: u64,
     /// Hosts packages may be fetched from (`OPSDECK_PACKAGE_ALLOWED_HOSTS`, the patterns of
-    /// `OPSDECK_DNS_ALLOWED_ENDPOINTS`); empty: anywhere.
+    /// `OPSDECK_DNS_ALLOWED_ENDPOINTS`); empty: none (packages are uploaded to Opsdeck).
     pub package_allowed_hosts: Vec<String>,
+    /// The accounts deploys may run hooks and applications as on hosts
+    /// (`OPSDECK_DEPLOY_USERS`, comma separated; default `work`); never root.
+    pub deploy_users: Vec<String>,
 }
 
 /// How Opsdeck reaches Zabbix.
@@ -139,6 +142,7 @@ impl Default for Config {
             artifact_dir: "data/artifacts".into(),
             artifact_max_bytes: 1 << 30,
             package_allowed_hosts: Vec::new(),
+            deploy_users: vec!["work".into()],
         }
     }
 }

@@ -65,6 +65,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/hosts/tasks") view=crate::hosttasks::pages::HostTasksPage/>
                         <Route path=path!("/hosts/:id") view=crate::hosts::pages::HostDetailPage/>
                         <Route path=path!("/tasks/:id") view=crate::exec::pages::TaskPage/>
+                        <Route path=path!("/deploy/tasks") view=crate::deploy::pages::DeployTasksPage/>
+                        <Route path=path!("/deploy/tasks/new") view=crate::deploy::pages::NewDeployTaskPage/>
+                        <Route path=path!("/deploy/tasks/:id") view=crate::deploy::pages::DeployTaskPage/>
                         <Route path=path!("/requests") view=crate::requests::pages::RequestsPage/>
                         <Route path=path!("/requests/:kind/new") view=crate::requests::pages::NewRequestPage/>
                         <Route path=path!("/requests/:kind/:id/edit") view=crate::requests::pages::EditRequestPage/>
@@ -167,6 +170,7 @@ fn Frame(me: Me) -> impl IntoView {
                             .then(|| view! { <crate::requests::pages::InboxBadge/> });
                         view! { <li><A href=module_href(d.name) attr:data-module=d.name>{t(key)} {badge}</A></li> }
                     }).collect_view()}
+                    <li><A href="/deploy/tasks" attr:id="nav-deploy">{t("nav.deploy")}</A></li>
                     <li><A href="/certificates" attr:id="nav-certificates">{t("nav.certificates")}</A></li>
                 </ul>
                 {(sys_users || sys_audit).then(|| view! {

@@ -25,7 +25,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "artifacts", "ux_artifacts_sha256", &["sha256"], true).await?;
+        index(
+            m,
+            "artifacts",
+            "ix_artifacts_sha256",
+            &["sha256", "uploaded_by"],
+            false,
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table(Alias::new("deploy_tasks"))

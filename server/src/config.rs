@@ -89,6 +89,23 @@ pub fn from_env() -> Result<Config, String> {
         ca_permitted_domains: permitted_domains(opt("OPSDECK_CA_PERMITTED_DOMAINS"))?,
         dns_allowed_endpoints: patterns(opt("OPSDECK_DNS_ALLOWED_ENDPOINTS")),
         package_allowed_hosts: patterns(opt("OPSDECK_PACKAGE_ALLOWED_HOSTS")),
+        deploy_users: match opt("OPSDECK_DEPLOY_USERS") {
+            None => d.deploy_users.clone(),
+            Some(v) => {
+                let users: Vec<String> = v
+                    .split(',')
+                    .map(|u| u.trim().to_string())
+                    .filter(|u| !u.is_empty())
+                    .collect();
+                if let Some(bad) = users
+                    .iter()
+                    .find(|u| *u == "root" || !app::exec::init::login_name_ok(u))
+                {
+                    return Err(format!("OPSDECK_DEPLOY_USERS: {bad} cannot run deploys (a login name other than root)"));
+                }
+                users
+            }
+        },
         artifact_dir: opt("OPSDECK_ARTIFACT_DIR").unwrap_or(d.artifact_dir),
         artifact_max_bytes: num("OPSDECK_ARTIFACT_MAX_MB", d.artifact_max_bytes >> 20)?
             .clamp(1, 65536)

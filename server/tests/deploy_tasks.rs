@@ -97,6 +97,8 @@ both!(
         let t = TestApp::with_config(b, move |c| {
             c.ssh_netns = Some(ns);
             c.ssh_connect_timeout = 3;
+            c.deploy_users = vec!["deploy".into()];
+            c.package_allowed_hosts = vec!["127.0.0.1".into()];
         })
         .await;
         let a = t.admin();
@@ -216,6 +218,24 @@ both!(
                 "global_pre_exec": {"script": {"id": gpre}}, "pre_exec": {"script": {"id": pre}},
                 "post_exec": {"script": {"id": post}}, "global_post_exec": {"script": {"id": gpost}}}}))).await.ok();
 
+        // Only the running users the configuration allows.
+        let e = t
+            .call(
+                Method::PATCH,
+                &format!("/api/application/{shop}/deploy-settings/"),
+                a,
+                Some(json!({"script_running_user": "work"})),
+            )
+            .await
+            .err(400, 40000);
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("OPSDECK_DEPLOY_USERS"),
+            "{e}"
+        );
+
         // People: a developer who deploys, two reviewers, a viewer, an outsider.
         let app_perms = |u: i64, perms: Value| {
             let t = &t;
@@ -246,7 +266,7 @@ both!(
         let (r2, r2_tok) = t.user("rev2").await;
         app_perms(
             r2,
-            json!({"view_app": true, "review_app_deploy_task": true}),
+            json!({"view_app": true, "review_app_deploy_task": true, "deploy_app": true}),
         )
         .await;
         let (viewer, viewer_tok) = t.user("viewer").await;
@@ -550,64 +570,21 @@ both!(
         let got = t.get(&task2, d).await.ok();
         assert_eq!(got["instances"][0]["kept"], json!(["1.0"]), "{got}");
 
-        // 3.0: 1.0 is pruned (one backup kept: 2.0).
-        let (_, art3) = upload(&t, &dev_tok, "shop-3.0.tgz", package(&t.dir, "3.0")).await;
-        let s3 = t
-            .post(
-                &format!("{task2}sub-upgrade-tasks/"),
-                d,
-                json!({"instances": [{"id": iids[0]}],
-            "version": "3.0", "update_source": art3["source"]}),
-            )
-            .await
-            .ok()["task_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(wait_task(&t, &s3).await["status"], "finished");
-        assert_eq!(current(&h, 0), "releases/3.0");
-        assert!(!h.path(0, "/srv/shop/releases/1.0").exists(), "pruned");
-        assert!(h.path(0, "/srv/shop/releases/2.0").exists());
-
-        // Revert instance 0 to 2.0; 1.0 is not kept there any more.
+        // What was approved is what deploys; then the task is closed.
         t.post(
-            &format!("{task2}sub-revert-tasks/"),
+            &format!("{task2}sub-upgrade-tasks/"),
             d,
-            json!({"instances": [{"id": iids[0]}], "version": "1.0"}),
+            json!({"instances": [{"id": iids[0]}], "version": "9.9"}),
         )
         .await
         .err(400, 40000);
         t.post(
-            &format!("{task2}sub-revert-tasks/"),
-            v,
-            json!({"instances": [{"id": iids[0]}], "version": "2.0"}),
+            &format!("{task2}sub-upgrade-tasks/"),
+            d,
+            json!({"instances": [{"id": iids[0]}], "update_source": "artifact:1"}),
         )
         .await
-        .err(403, 40300);
-        let rv = t
-            .post(
-                &format!("{task2}sub-revert-tasks/"),
-                d,
-                json!({"instances": [{"id": iids[0]}], "version": "2.0"}),
-            )
-            .await
-            .ok();
-        let rv = rv["task_id"].as_str().unwrap().to_string();
-        assert_eq!(wait_task(&t, &rv).await["status"], "finished");
-        assert_eq!(current(&h, 0), "releases/2.0");
-        assert!(alive(&h, 0));
-        let got = t.get(&task2, d).await.ok();
-        assert_eq!(
-            (
-                got["instances"][0]["version"].as_str(),
-                got["instances"][0]["status"].as_str()
-            ),
-            (Some("2.0"), Some("running")),
-            "{got}"
-        );
-        assert_eq!(got["instances"][0]["kept"], json!(["3.0"]), "{got}");
-
-        // Closing: a deploying task finishes; then nothing more runs under it.
+        .err(400, 40000);
         t.post(&format!("{task2}actions/close/"), v, json!({}))
             .await
             .err(403, 40300);
@@ -618,14 +595,100 @@ both!(
         t.post(
             &format!("{task2}sub-revert-tasks/"),
             d,
-            json!({"instances": [{"id": iids[0]}], "version": "3.0"}),
+            json!({"instances": [{"id": iids[0]}], "version": "1.0"}),
         )
         .await
         .err(409, 30002);
 
+        // 3.0 on instance 0: 1.0 is pruned there (one backup kept: 2.0).
+        let (_, art3) = upload(&t, &dev_tok, "shop-3.0.tgz", package(&t.dir, "3.0")).await;
+        // Someone else's package, and a host packages may not come from, are refused.
+        let mut other = json!({"application_id": shop, "version": "3.0", "description": "third", "level": "C",
+            "package_source": art3["source"], "planned_exec_time": 0});
+        t.post(path, d2, other.clone()).await.err(400, 40000);
+        other["package_source"] = json!("http://10.9.9.9/shop.tgz");
+        t.post(path, d, other.clone()).await.err(400, 40000);
+        other["package_source"] = art3["source"].clone();
+        let t3 = t.post(path, d, other).await.ok()["id"].as_i64().unwrap();
+        let task3 = format!("{path}{t3}/");
+        t.post(&format!("{task3}actions/approve/"), rv1, json!({}))
+            .await
+            .ok();
+        t.post(&format!("{task3}actions/start/"), d, json!({}))
+            .await
+            .ok();
+        let s3 = t
+            .post(
+                &format!("{task3}sub-upgrade-tasks/"),
+                d,
+                json!({"instances": [{"id": iids[0]}]}),
+            )
+            .await
+            .ok()["task_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let done = wait_task(&t, &s3).await;
+        assert_eq!(done["status"], "finished", "{done}");
+        assert_eq!(current(&h, 0), "releases/3.0");
+        assert!(!h.path(0, "/srv/shop/releases/1.0").exists(), "pruned");
+        assert!(h.path(0, "/srv/shop/releases/2.0").exists());
+
+        // Revert instance 0 to 2.0; 1.0 is not kept there any more.
+        t.post(
+            &format!("{task3}sub-revert-tasks/"),
+            d,
+            json!({"instances": [{"id": iids[0]}], "version": "1.0"}),
+        )
+        .await
+        .err(400, 40000);
+        t.post(
+            &format!("{task3}sub-revert-tasks/"),
+            v,
+            json!({"instances": [{"id": iids[0]}], "version": "2.0"}),
+        )
+        .await
+        .err(403, 40300);
+        let rv = t
+            .post(
+                &format!("{task3}sub-revert-tasks/"),
+                d,
+                json!({"instances": [{"id": iids[0]}], "version": "2.0"}),
+            )
+            .await
+            .ok();
+        let rv = rv["task_id"].as_str().unwrap().to_string();
+        assert_eq!(wait_task(&t, &rv).await["status"], "finished");
+        assert_eq!(current(&h, 0), "releases/2.0");
+        assert!(alive(&h, 0));
+        let got = t.get(&task3, d).await.ok();
+        assert_eq!(
+            (
+                got["instances"][0]["version"].as_str(),
+                got["instances"][0]["status"].as_str()
+            ),
+            (Some("2.0"), Some("running")),
+            "{got}"
+        );
+        assert_eq!(got["instances"][0]["kept"], json!(["3.0"]), "{got}");
+        t.post(&format!("{task3}actions/close/"), d, json!({}))
+            .await
+            .ok();
+
         // A task planned for later does not start early; a rejected one never starts.
         let later = t.post(path, d, json!({"application_id": shop, "version": "4.0", "description": "later", "level": "B",
             "package_source": source, "planned_exec_time": chrono::Utc::now().timestamp() + 3600})).await.ok()["id"].as_i64().unwrap();
+        // Its delegate does not approve it.
+        t.post(
+            &format!("{path}{later}/actions/delegate/"),
+            d,
+            json!({"user_id": r2}),
+        )
+        .await
+        .ok();
+        t.post(&format!("{path}{later}/actions/approve/"), rv2, json!({}))
+            .await
+            .err(403, 40300);
         t.post(&format!("{path}{later}/actions/approve/"), rv1, json!({}))
             .await
             .ok();

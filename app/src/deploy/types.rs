@@ -362,6 +362,43 @@ pub const TASK_STATUSES: &[&str] = &[
     "closed",
 ];
 
+/// Whether a version can name a release directory.
+pub fn version_ok(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v != "."
+        && v != ".."
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// Checks a task's fields, as the form pre-checks them too.
+pub fn check_task_input(i: &DeployTaskInput) -> Result<(), (&'static str, String)> {
+    let version = i.version.as_deref().unwrap_or_default().trim();
+    if !version_ok(version) {
+        return Err(("version", "letters, digits and . _ - (64 at most)".into()));
+    }
+    if i.description.trim().is_empty() || i.description.chars().count() > 2000 {
+        return Err(("description", "required, 2000 characters at most".into()));
+    }
+    if !LEVELS.contains(&i.level.as_str()) {
+        return Err(("level", format!("one of {}", LEVELS.join(", "))));
+    }
+    if i.package_source.trim().is_empty() {
+        return Err(("package_source", "artifact:<id> or an http(s) URL".into()));
+    }
+    for (f, v) in [
+        ("upgrade_checklist", &i.upgrade_checklist),
+        ("upgrade_steps", &i.upgrade_steps),
+        ("rollback_steps", &i.rollback_steps),
+    ] {
+        if v.chars().count() > 20_000 {
+            return Err((f, "20000 characters at most".into()));
+        }
+    }
+    Ok(())
+}
+
 /// Whether a level needs two approvals.
 pub fn needs_two(level: &str) -> bool {
     matches!(level, "S" | "A")

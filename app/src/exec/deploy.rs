@@ -99,8 +99,10 @@ pub fn version_of(opts: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The shell lines every step starts with: the paths, and `as_user U cmd…` which runs a command
-/// as U (never uid 0).
+/// The shell lines every step starts with: the paths, `as_user U cmd…` (runs a command as U:
+/// never uid 0, never the account Opsdeck logs in as), and `as_in U 'script'` (runs a script as
+/// U with `$D` and `$V` set). Everything under the deploy path is done as a running user, so a
+/// link planted there leads nowhere the user could not go anyway.
 fn prelude(p: &DeployPlan) -> String {
     format!(
         r#"set -e
@@ -109,103 +111,100 @@ as_user() {{
   u="$1"; shift
   id -u "$u" >/dev/null 2>&1 || {{ echo "there is no user $u on this host (init the host first)" >&2; exit 1; }}
   [ "$(id -u "$u")" != 0 ] || {{ echo "refusing to run as $u: uid 0" >&2; exit 1; }}
-  if [ "$(id -u)" = 0 ]; then runuser -u "$u" -- "$@"
-  elif [ "$(id -un)" = "$u" ]; then "$@"
-  else sudo -n -u "$u" -- "$@"; fi
+  [ "$(id -un)" != "$u" ] || {{ echo "refusing to run as $u: Opsdeck logs in as $u" >&2; exit 1; }}
+  if [ "$(id -u)" = 0 ]; then runuser -u "$u" -- "$@"; else sudo -n -u "$u" -- "$@"; fi
 }}
+as_in() {{ as_user "$1" bash -c "set -e; D=\"\$1\"; V=\"\$2\"
+$2" opsdeck "$D" "$V"; }}
 "#,
         d = quote(p.deploy_path.trim_end_matches('/')),
         v = quote(&p.version),
     )
 }
 
-fn hook_line(h: &Hook) -> String {
+/// A step that runs `inner` as `user` (see `prelude`).
+fn as_in(p: &DeployPlan, name: &str, user: &str, inner: &str, timeout_secs: Option<u32>) -> Step {
+    Step {
+        name: name.into(),
+        script: format!("{}as_in {} {}\n", prelude(p), quote(user), quote(inner)),
+        timeout_secs,
+    }
+}
+
+/// Runs a hook in `dir` (a shell expression) as its user, without input.
+fn hook_step(p: &DeployPlan, name: &str, h: &Hook, dir: &str) -> Step {
     let interpreter = if h.language == "python" {
         "python3"
     } else {
         "bash"
     };
-    format!(
-        "as_user {} {interpreter} -c {} </dev/null",
-        quote(&h.user),
+    let inner = format!(
+        "cd {dir}\nexec {interpreter} -c {} </dev/null",
         quote(&h.script)
-    )
+    );
+    as_in(p, name, &h.user, &inner, None)
 }
 
-/// Stops the application in `current` (nothing on a first deploy).
-fn stop_script(p: &DeployPlan) -> String {
+/// Reads the pid file (a regular file, at most 32 bytes, digits only) into `$pid`.
+const READ_PID: &str = r#"pid=""; if [ -f "$P" ]; then pid=$(head -c 32 -- "$P" | tr -dc 0-9); fi"#;
+
+/// Stops the application in `current` (nothing on a first deploy), as the application's user.
+fn stop_inner(p: &DeployPlan) -> String {
     let body = if !p.stop_cmd.trim().is_empty() {
-        format!(
-            "as_user {} bash -c {} </dev/null",
-            quote(&p.app_user),
-            quote(&p.stop_cmd)
-        )
+        format!("bash -c {} </dev/null", quote(&p.stop_cmd))
     } else if !p.pid_path.trim().is_empty() {
         format!(
-            r#"P={pid}
-if [ -s "$P" ] && kill -0 "$(cat "$P")" 2>/dev/null; then
-  as_user {u} kill "$(cat "$P")"
-  for i in $(seq 40); do kill -0 "$(cat "$P")" 2>/dev/null || break; sleep 0.25; done
-  echo "stopped process $(cat "$P")"
+            r#"P={pid}; {READ_PID}
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  kill "$pid"
+  for i in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  echo "stopped process $pid"
 else echo "no process is running"; fi"#,
-            pid = quote(&p.pid_path),
-            u = quote(&p.app_user)
+            pid = quote(&p.pid_path)
         )
     } else {
         "echo 'the application has neither a stop command nor a pid file: nothing to stop'".into()
     };
-    format!(
-        "{}if [ ! -e \"$D/current\" ]; then echo 'no release is current here yet: nothing to stop'; exit 0; fi\ncd \"$D/current\"\n{body}\n",
-        prelude(p)
-    )
+    format!("if [ ! -e \"$D/current\" ]; then echo 'no release is current here yet: nothing to stop'; exit 0; fi\ncd \"$D/current\"\n{body}\n")
 }
 
-fn switch_script(p: &DeployPlan) -> String {
-    format!(
-        "{}[ -d \"$D/releases/$V\" ] || {{ echo \"there is no release $V here\" >&2; exit 1; }}\nln -sfn \"releases/$V\" \"$D/.current.tmp\"\nmv -Tf \"$D/.current.tmp\" \"$D/current\"\necho \"current -> releases/$V\"\n",
-        prelude(p)
-    )
-}
+const SWITCH: &str = r#"[ -d "$D/releases/$V" ] || { echo "there is no release $V here" >&2; exit 1; }
+ln -sfn "releases/$V" "$D/.current.tmp"
+mv -Tf "$D/.current.tmp" "$D/current"
+echo "current -> releases/$V"
+"#;
 
 /// Starts the application; its command must return (start the process in the background).
-fn start_script(p: &DeployPlan) -> String {
+fn start_inner(p: &DeployPlan) -> String {
     if p.startup_cmd.trim().is_empty() {
-        return format!(
-            "{}echo 'the application has no startup command'\n",
-            prelude(p)
-        );
+        return "echo 'the application has no startup command'\n".into();
     }
     format!(
-        "{}cd \"$D/current\"\nL=\"$D/.opsdeck-start.log\"\nrc=0; as_user {} bash -c {} </dev/null >\"$L\" 2>&1 || rc=$?\ncat \"$L\"; rm -f \"$L\"\nexit $rc\n",
-        prelude(p),
-        quote(&p.app_user),
+        "cd \"$D/current\"\nL=$(mktemp)\nrc=0; bash -c {} </dev/null >\"$L\" 2>&1 || rc=$?\ncat \"$L\"; rm -f \"$L\"\nexit $rc\n",
         quote(&p.startup_cmd)
     )
 }
 
 /// Checks that the process in the pid file lives, and still does a second later (10 tries, a
 /// second apart): a start command that returns while its process dies is not healthy.
-fn health_script(p: &DeployPlan) -> String {
+fn health_inner(p: &DeployPlan) -> String {
     if p.pid_path.trim().is_empty() {
-        return format!(
-            "{}echo 'the application has no pid file: no health check'\n",
-            prelude(p)
-        );
+        return "echo 'the application has no pid file: no health check'\n".into();
     }
     format!(
-        r#"{}cd "$D/current"
+        r#"cd "$D/current"
 P={}
 up=0
 for i in $(seq 10); do
-  if [ -s "$P" ] && kill -0 "$(cat "$P")" 2>/dev/null; then
-    up=$((up+1)); [ $up -lt 2 ] || {{ echo "healthy: process $(cat "$P") runs"; exit 0; }}
+  {READ_PID}
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    up=$((up+1)); [ $up -lt 2 ] || {{ echo "healthy: process $pid runs"; exit 0; }}
   else up=0; fi
   sleep 1
 done
 echo "health check failed: no live process in $P" >&2
 exit 1
 "#,
-        prelude(p),
         quote(&p.pid_path)
     )
 }
@@ -213,7 +212,7 @@ exit 1
 /// What a target does, step by step.
 enum Work {
     Script(Step),
-    /// Copy the package, then check it.
+    /// Copy the package to the login user's staging directory, then check it.
     Upload {
         filename: String,
         sha256: String,
@@ -236,26 +235,48 @@ impl Work {
     }
 }
 
-fn script(p: &DeployPlan, name: &str, body: String) -> Work {
-    Work::Script(Step {
-        name: name.into(),
-        script: format!("{}{body}", prelude(p)),
-        timeout_secs: None,
-    })
+/// The staging directory of a target's package, in the login user's home (its own, 0700).
+fn stage(ex: &Exec, t: &run_target::Model) -> String {
+    format!(".opsdeck/pkg-{}-{}-{}", ex.ctx.instance, ex.run.id, t.id)
 }
 
 /// The work of one instance; `pkg` is (sha256, file name) of an upgrade's package.
-fn work(p: &DeployPlan, ip: &InstancePlan, pkg: Option<(&str, &str)>) -> Vec<Work> {
+fn work(
+    p: &DeployPlan,
+    ip: &InstancePlan,
+    pkg: Option<(&str, &str)>,
+    stage: &str,
+    app_id: i64,
+) -> Vec<Work> {
     let mut w = vec![];
+    let u = p.user.as_str();
+    let a = p.app_user.as_str();
     if let (false, Some((sha256, filename))) = (p.revert, pkg) {
-        let u = quote(&p.user);
-        w.push(script(
-            p,
-            "prepare",
-            format!(
-                "as_user {u} true\nmkdir -p \"$D/releases/$V/.pkg\" \"$D/shared\"\nrm -f \"$D/releases/$V/.pkg/\"*\nif [ \"$(id -u)\" = 0 ]; then chown {u}: \"$D\" \"$D/releases\" \"$D/shared\"; fi\necho \"release directory $D/releases/$V ready\"\n"
-            ),
-        ));
+        // Root makes the deploy path only when it does not exist yet, and only for U.
+        let prepare = format!(
+            r#"S="$HOME/"{stage}
+as_user {uq} true
+if [ -L "$D" ]; then echo "$D is a symbolic link: refused" >&2; exit 1; fi
+if [ ! -e "$D" ]; then mkdir -p -- "$D"; chown -h -- {uq}: "$D"; chmod 750 "$D"; fi
+o=$(stat -c %U -- "$D")
+[ "$o" = {uq} ] || {{ echo "$D belongs to $o, not "{uq}": refused (choose a new deploy path, or give it to "{uq}")" >&2; exit 1; }}
+rm -rf -- "$S"; mkdir -p -m 700 -- "$S"
+as_in {uq} {inner}
+"#,
+            uq = quote(u),
+            inner = quote(&format!(
+                r#"M="$D/.opsdeck-app"
+if [ -f "$M" ] && [ "$(head -c 32 "$M")" != "{app_id}" ]; then echo "$D holds the releases of another application (#$(head -c 32 "$M")): refused" >&2; exit 1; fi
+echo {app_id} > "$M"
+mkdir -p "$D/releases/$V" "$D/shared"
+echo "release directory $D/releases/$V ready""#
+            )),
+        );
+        w.push(Work::Script(Step {
+            name: "prepare".into(),
+            script: format!("{}{prepare}", prelude(p)),
+            timeout_secs: None,
+        }));
         if let Some(h) = &p.global_pre {
             w.push(Work::GlobalPre(h.clone()));
         }
@@ -263,60 +284,57 @@ fn work(p: &DeployPlan, ip: &InstancePlan, pkg: Option<(&str, &str)>) -> Vec<Wor
             filename: filename.into(),
             sha256: sha256.into(),
         });
+        // Root reads the package from its staging directory; U writes the release.
         let f = quote(filename);
-        w.push(script(
-            p,
-            "unpack",
-            format!(
-                r#"cd "$D/releases/$V"
-if [ "$(id -u)" = 0 ]; then chown -R {u}: .; fi
-F={f}
+        let unpack = format!(
+            r#"S="$HOME/"{stage}; F={f}
 case "$F" in
-  *.tar.gz|*.tgz) as_user {u} tar -xzf ".pkg/$F" --no-same-owner --no-same-permissions ;;
-  *.tar) as_user {u} tar -xf ".pkg/$F" --no-same-owner --no-same-permissions ;;
-  *.zip) as_user {u} unzip -oq ".pkg/$F" ;;
-  *) as_user {u} cp ".pkg/$F" "./$F" ;;
+  *.tar.gz|*.tgz) as_in {uq} 'cd "$D/releases/$V" && tar -xzf - --no-same-owner --no-same-permissions' < "$S/$F" ;;
+  *.tar) as_in {uq} 'cd "$D/releases/$V" && tar -xf - --no-same-owner --no-same-permissions' < "$S/$F" ;;
+  *.zip) as_in {uq} 'T=$(mktemp); cat > "$T"; cd "$D/releases/$V"; rc=0; unzip -oq "$T" || rc=$?; rm -f "$T"; exit $rc' < "$S/$F" ;;
+  *) as_in {uq} {copy} < "$S/$F" ;;
 esac
-rm -rf .pkg
+rm -rf -- "$S"
 echo "unpacked $F into $D/releases/$V"
-"#
-            ),
-        ));
+"#,
+            uq = quote(u),
+            copy = quote(&format!("cat > \"$D/releases/$V\"/{f}")),
+        );
+        w.push(Work::Script(Step {
+            name: "unpack".into(),
+            script: format!("{}{unpack}", prelude(p)),
+            timeout_secs: None,
+        }));
         if let Some(h) = &ip.pre_exec {
-            w.push(script(
+            w.push(Work::Script(hook_step(
                 p,
                 "pre_exec",
-                format!("cd \"$D/releases/$V\"\n{}\n", hook_line(h)),
-            ));
+                h,
+                "\"$D/releases/$V\"",
+            )));
         }
+    } else {
+        w.push(Work::Script(as_in(
+            p,
+            "verify",
+            u,
+            "[ -d \"$D/releases/$V\" ] || { echo \"there is no release $V here\" >&2; exit 1; }\necho \"release $V is here\"",
+            None,
+        )));
     }
-    w.push(Work::Script(Step {
-        name: "stop".into(),
-        script: stop_script(p),
-        timeout_secs: None,
-    }));
-    w.push(Work::Script(Step {
-        name: "switch".into(),
-        script: switch_script(p),
-        timeout_secs: None,
-    }));
-    w.push(Work::Script(Step {
-        name: "start".into(),
-        script: start_script(p),
-        timeout_secs: None,
-    }));
-    w.push(Work::Script(Step {
-        name: "health".into(),
-        script: health_script(p),
-        timeout_secs: Some(60),
-    }));
+    w.push(Work::Script(as_in(p, "stop", a, &stop_inner(p), None)));
+    w.push(Work::Script(as_in(p, "switch", u, SWITCH, None)));
+    w.push(Work::Script(as_in(p, "start", a, &start_inner(p), None)));
+    w.push(Work::Script(as_in(
+        p,
+        "health",
+        a,
+        &health_inner(p),
+        Some(60),
+    )));
     if !p.revert {
         if let Some(h) = &ip.post_exec {
-            w.push(script(
-                p,
-                "post_exec",
-                format!("cd \"$D/current\"\n{}\n", hook_line(h)),
-            ));
+            w.push(Work::Script(hook_step(p, "post_exec", h, "\"$D/current\"")));
         }
         w.push(Work::Prune);
     }
@@ -329,7 +347,7 @@ echo "unpacked $F into $D/releases/$V"
 /// Gets the package into the store (once per run): answers `sha256\nfilename`.
 async fn package(ex: &Exec, p: &DeployPlan) -> Result<String, String> {
     let ctx = &ex.ctx;
-    let src = crate::deploy::service::artifacts::source_of(ctx, "update_source", &p.source)
+    let src = crate::deploy::service::artifacts::source_of(ctx, None, "update_source", &p.source)
         .await
         .map_err(|e| e.message)?;
     let a = match src {
@@ -363,6 +381,20 @@ fn parse_package(s: &str) -> Option<(&str, &str)> {
 /// Deploys (or reverts) one instance.
 pub(super) async fn target(ex: &Exec, t: &mut run_target::Model) -> Outcome {
     let p = plan(ex);
+    // The first instance of the plan runs `global_pre_exec` (its context was rendered for it);
+    // the others wait for its verdict, which it gives however it ends.
+    let first = p.instances.first().map(|i| i.instance_id) == t.instance_id;
+    let o = target_work(ex, t, &p, first).await;
+    if first && p.global_pre.is_some() {
+        let _ = ex.once_more.set(Err(format!(
+            "global_pre_exec did not run: the instance chosen for it ({}) failed first",
+            t.host_name
+        )));
+    }
+    o
+}
+
+async fn target_work(ex: &Exec, t: &mut run_target::Model, p: &DeployPlan, first: bool) -> Outcome {
     let Some(ip) = p
         .instances
         .iter()
@@ -373,13 +405,14 @@ pub(super) async fn target(ex: &Exec, t: &mut run_target::Model) -> Outcome {
     let pkg = if p.revert {
         None
     } else {
-        match ex.once.get_or_init(|| package(ex, &p)).await {
+        match ex.once.get_or_init(|| package(ex, p)).await {
             Ok(s) => Some(s.clone()),
             Err(e) => return Outcome::failed(EXEC_FAILED, format!("the package: {e}")),
         }
     };
     let pkg = pkg.as_deref().and_then(parse_package);
-    let list = work(&p, ip, pkg);
+    let stage = stage(ex, t);
+    let list = work(p, ip, pkg, &quote(&stage), p.app_id);
     t.steps_total = list.len() as i32;
     let (session, secrets) = match open(ex, t).await {
         Ok(s) => s,
@@ -389,60 +422,50 @@ pub(super) async fn target(ex: &Exec, t: &mut run_target::Model) -> Outcome {
     for (i, w) in list.iter().enumerate() {
         let o = match w {
             Work::Script(s) => step(ex, t, &session, i, s, &secrets).await,
-            Work::GlobalPre(h) => {
+            Work::GlobalPre(h) if first => {
+                let s = hook_step(p, "global_pre_exec", h, "\"$D\"");
+                let o = step(ex, t, &session, i, &s, &secrets).await;
+                let verdict = if o.ok {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "global_pre_exec failed on {}: {}",
+                        t.host_name,
+                        o.error.clone().unwrap_or_default()
+                    ))
+                };
+                let _ = ex.once_more.set(verdict);
+                o
+            }
+            Work::GlobalPre(_) => {
                 set_progress(ex, t, i, w.name()).await;
-                let host = t.host_name.clone();
-                let mut me = false;
-                let r = ex
-                    .once_more
-                    .get_or_init(|| {
-                        me = true;
-                        async {
-                            let s = Step {
-                                name: "global_pre_exec".into(),
-                                script: format!("{}{}\n", prelude(&p), hook_line(h)),
-                                timeout_secs: None,
-                            };
-                            let mut tt = t.clone();
-                            let o = step(ex, &mut tt, &session, i, &s, &secrets).await;
-                            if o.ok {
-                                Ok(())
-                            } else {
-                                Err(format!(
-                                    "global_pre_exec failed on {host}: {}",
-                                    o.error.unwrap_or_default()
-                                ))
-                            }
-                        }
-                    })
-                    .await;
-                match r {
-                    Ok(()) => {
-                        if !me {
-                            ex.out
-                                .system(t.id, "global_pre_exec ran on another instance");
-                        }
-                        Outcome::success()
+                ex.out
+                    .system(t.id, "waiting for global_pre_exec on the first instance");
+                loop {
+                    if let Some(v) = ex.once_more.get() {
+                        break match v {
+                            Ok(()) => Outcome::success(),
+                            Err(e) => Outcome::failed(EXEC_FAILED, e.clone()),
+                        };
                     }
-                    Err(e) => Outcome::failed(EXEC_FAILED, e.clone()),
+                    if let Some(why) = ex.cancel.borrow().clone() {
+                        break Outcome::failed(EXEC_FAILED, why);
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
             Work::Upload { filename, sha256 } => {
                 set_progress(ex, t, i, w.name()).await;
-                upload(ex, t, &p, &session, i, filename, sha256, &secrets).await
+                upload(ex, t, p, &session, i, &stage, filename, sha256, &secrets).await
             }
             Work::Prune => {
-                let s = prune_step(ex, &p, ip.instance_id).await;
+                let s = prune_step(ex, p, ip.instance_id).await;
                 step(ex, t, &session, i, &s, &secrets).await
             }
             Work::GlobalPost(h) => {
                 let n = ex.succeeded.fetch_add(1, Ordering::SeqCst) + 1;
                 if n as i32 == ex.run.total {
-                    let s = Step {
-                        name: "global_post_exec".into(),
-                        script: format!("{}{}\n", prelude(&p), hook_line(h)),
-                        timeout_secs: None,
-                    };
+                    let s = hook_step(p, "global_post_exec", h, "\"$D\"");
                     step(ex, t, &session, i, &s, &secrets).await
                 } else {
                     set_progress(ex, t, i, w.name()).await;
@@ -471,16 +494,14 @@ async fn upload(
     p: &DeployPlan,
     session: &super::ssh::Session,
     i: usize,
+    stage: &str,
     filename: &str,
     sha256: &str,
     secrets: &[String],
 ) -> Outcome {
     let local = crate::deploy::service::artifacts::path_of(&ex.ctx, sha256);
-    let remote = format!(
-        "{}/releases/{}/.pkg/{filename}",
-        p.deploy_path.trim_end_matches('/'),
-        p.version
-    );
+    // Relative to the login user's home, where SFTP starts.
+    let remote = format!("{stage}/{filename}");
     let secs = Ord::max(ex.run.timeout_secs, 1) as u64;
     let mut cancel = ex.cancel.clone();
     let r = tokio::select! {
@@ -504,8 +525,9 @@ async fn upload(
     let check = Step {
         name: "upload".into(),
         script: format!(
-            "{}cd \"$D/releases/$V/.pkg\"\necho {} | sha256sum -c -\n",
+            "{}cd \"$HOME\"/{}\necho {} | sha256sum -c -\n",
             prelude(p),
+            quote(stage),
             quote(&format!("{sha256}  {filename}"))
         ),
         timeout_secs: None,
@@ -541,7 +563,7 @@ async fn prune_step(ex: &Exec, p: &DeployPlan, instance_id: i64) -> Step {
     let names = to_prune(&ex.ctx.db, instance_id, &p.version, p.keep_backups)
         .await
         .unwrap_or_default();
-    let body = if names.is_empty() {
+    let inner = if names.is_empty() {
         "echo 'nothing to prune'".to_string()
     } else {
         let list: Vec<String> = names.iter().map(|n| quote(n)).collect();
@@ -551,11 +573,7 @@ async fn prune_step(ex: &Exec, p: &DeployPlan, instance_id: i64) -> Step {
             names.join(", ")
         )
     };
-    Step {
-        name: "prune".into(),
-        script: format!("{}{body}\n", prelude(p)),
-        timeout_secs: None,
-    }
+    as_in(p, "prune", &p.user, &inner, None)
 }
 
 /// Steps after which `current` points at the new release.

@@ -790,6 +790,12 @@ async fn finish_run(
     }
     let now = crate::time::now();
     // A target whose end could not be recorded (a panic, a failed write) ends here.
+    let open = run_target::Entity::find()
+        .filter(run_target::Column::RunId.eq(run_id))
+        .filter(run_target::Column::Status.is_in(["running", "pending"]))
+        .all(&txn)
+        .await?;
+    super::deploy::interrupted(&txn, &r, &open).await?;
     let left = run_target::Entity::update_many()
         .col_expr(run_target::Column::Status, Expr::value("failed"))
         .col_expr(run_target::Column::ErrorCode, Expr::value(EXEC_FAILED))

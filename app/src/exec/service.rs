@@ -74,8 +74,9 @@ pub async fn visible_targets(
     Ok(Some(Arc::new(seen)))
 }
 
-/// Whether a run is a deploy sub-task the actor may follow: `view_app` on the task's
-/// application, or the task is theirs (creator, delegate).
+/// Whether a run is a sub-task of the actor's deploy task (its creator or delegate, who may
+/// view the application): they see every instance of it. Others see the instances on hosts
+/// they may view (the host rule), as everywhere.
 async fn deploy_reader(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bool> {
     if r.subject_type.as_deref() != Some(crate::deploy::service::SUBJECT) {
         return Ok(false);
@@ -87,7 +88,7 @@ async fn deploy_reader(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bo
         return Ok(false);
     };
     Ok(crate::deploy::service::runs_it(actor, &t)
-        || holds_resource(
+        && holds_resource(
             ctx,
             actor.id,
             ResourceType::Application,

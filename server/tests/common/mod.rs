@@ -132,6 +132,7 @@ impl TestApp {
             database_url: database_url(backend, &dir).await,
             mail_dir: dir.join("mail").display().to_string(),
             artifact_dir: dir.join("artifacts").display().to_string(),
+            deploy_users: vec!["work".into(), "deploy".into()],
             secret_key: "test-secret".into(),
             public_url: "http://opsdeck.test".into(),
             ..Config::default()

@@ -50,6 +50,10 @@ fn event_key(event: &str) -> &'static str {
         "fulfilled" => "timeline.fulfilled",
         "finished" => "timeline.finished",
         "cancelled" => "timeline.cancelled",
+        "started" => "timeline.started",
+        "delegated" => "timeline.delegated",
+        "upgrade" => "timeline.upgrade",
+        "revert" => "timeline.revert",
         _ => "timeline.other",
     }
 }

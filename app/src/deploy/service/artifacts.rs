@@ -9,11 +9,16 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::perms::service::granted_set;
 use crate::perms::types::ResourceType;
 use futures_util::{Stream, StreamExt};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
+
+/// How many packages of the largest size one user may keep in the store.
+const QUOTA_PACKAGES: u64 = 20;
+/// How long an upload may take.
+const UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(1800);
 
 /// Where a deploy's package comes from.
 #[derive(Debug, Clone)]
@@ -22,9 +27,15 @@ pub(crate) enum Source {
     Url(reqwest::Url),
 }
 
-/// Reads a package source: `artifact:<id>` of a stored artifact, or an http(s) URL allowed by
-/// `OPSDECK_PACKAGE_ALLOWED_HOSTS`.
-pub(crate) async fn source_of(ctx: &Ctx, field: &str, s: &str) -> AppResult<Source> {
+/// Reads a package source: `artifact:<id>` of a stored artifact (with `owner`: one that user
+/// uploaded; others' packages are "no artifact" alike), or an http(s) URL allowed by
+/// `OPSDECK_PACKAGE_ALLOWED_HOSTS` (none when unset).
+pub(crate) async fn source_of(
+    ctx: &Ctx,
+    owner: Option<&Actor>,
+    field: &str,
+    s: &str,
+) -> AppResult<Source> {
     if let Some(id) = s.strip_prefix("artifact:") {
         let id: i64 = id
             .parse()
@@ -32,8 +43,9 @@ pub(crate) async fn source_of(ctx: &Ctx, field: &str, s: &str) -> AppResult<Sour
         return artifact::Entity::find_by_id(id)
             .one(&ctx.db)
             .await?
+            .filter(|a| owner.is_none_or(|o| a.uploaded_by == Some(o.id)))
             .map(Source::Artifact)
-            .ok_or_else(|| AppError::invalid(field, format!("no artifact {id}")));
+            .ok_or_else(|| AppError::invalid(field, format!("no artifact {id} of yours")));
     }
     let url = reqwest::Url::parse(s).map_err(|_| {
         AppError::invalid(
@@ -61,9 +73,6 @@ pub(crate) async fn source_of(ctx: &Ctx, field: &str, s: &str) -> AppResult<Sour
 
 fn url_allowed(ctx: &Ctx, url: &reqwest::Url) -> bool {
     let patterns = &ctx.config.package_allowed_hosts;
-    if patterns.is_empty() {
-        return true;
-    }
     let host = url
         .host_str()
         .unwrap_or_default()
@@ -116,6 +125,8 @@ where
     let mut f = tokio::fs::File::create(&tmp)
         .await
         .map_err(AppError::internal)?;
+    // Removed however this ends (an error, a dropped request), unless kept.
+    let mut guard = TempFile(Some(tmp.clone()));
     let mut hash = Sha256::new();
     let mut size: u64 = 0;
     let max = ctx.config.artifact_max_bytes;
@@ -141,11 +152,20 @@ where
         Ok(())
     }
     .await;
-    if let Err(e) = r {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
-    }
+    r?;
+    guard.0 = None;
     Ok((tmp, hex::encode(hash.finalize()), size))
+}
+
+/// A file removed when dropped (unless taken).
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Moves a written file into the store and indexes it (a package stored before is reused).
@@ -158,11 +178,18 @@ async fn keep(
     filename: &str,
 ) -> AppResult<artifact::Model> {
     let dest = path_of(ctx, &sha256);
+    let guard = TempFile(Some(tmp.clone()));
     tokio::fs::rename(&tmp, &dest)
         .await
         .map_err(AppError::internal)?;
+    drop(guard);
+    let mine = match uploader {
+        Some(u) => artifact::Column::UploadedBy.eq(u),
+        None => artifact::Column::UploadedBy.is_null(),
+    };
     if let Some(a) = artifact::Entity::find()
         .filter(artifact::Column::Sha256.eq(sha256.clone()))
+        .filter(mine)
         .one(&ctx.db)
         .await?
     {
@@ -177,24 +204,8 @@ async fn keep(
         ..Default::default()
     }
     .insert(&ctx.db)
-    .await;
-    match row {
-        Ok(a) => Ok(a),
-        // Stored at the same moment by another upload of the same bytes.
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ) =>
-        {
-            artifact::Entity::find()
-                .filter(artifact::Column::Sha256.eq(sha256))
-                .one(&ctx.db)
-                .await?
-                .ok_or_else(|| AppError::internal("artifact vanished"))
-        }
-        Err(e) => Err(e.into()),
-    }
+    .await?;
+    Ok(row)
 }
 
 /// `POST /application/artifacts/?filename=<name>`: stores a package (the raw request body, up
@@ -225,7 +236,33 @@ where
             "a file name: letters, digits and . _ - + (128 at most, not starting with .)",
         ));
     }
-    let (tmp, sha, size) = write_temp(ctx, body).await?;
+    let used: Option<i64> = artifact::Entity::find()
+        .select_only()
+        .column_as(
+            sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::cast_as(
+                sea_orm::sea_query::Func::sum(sea_orm::sea_query::Expr::col(
+                    artifact::Column::Size,
+                )),
+                sea_orm::sea_query::Alias::new("BIGINT"),
+            )),
+            "s",
+        )
+        .filter(artifact::Column::UploadedBy.eq(actor.id))
+        .into_tuple::<Option<i64>>()
+        .one(&ctx.db)
+        .await?
+        .flatten();
+    if used.unwrap_or(0) as u64 >= ctx.config.artifact_max_bytes.saturating_mul(QUOTA_PACKAGES) {
+        return Err(AppError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "you have stored {QUOTA_PACKAGES} packages' worth of the size limit (OPSDECK_ARTIFACT_MAX_MB); ask an administrator to remove old ones"
+            ),
+        ));
+    }
+    let (tmp, sha, size) = tokio::time::timeout(UPLOAD_TIME, write_temp(ctx, body))
+        .await
+        .map_err(|_| AppError::bad_request("the upload took longer than 30 minutes"))??;
     let a = keep(ctx, Some(actor.id), tmp, sha, size, filename).await?;
     record(
         &ctx.db,

@@ -70,16 +70,7 @@ fn parse(s: &str) -> Config {
 }
 
 /// Where deploy paths may be: application trees, never system directories.
-const DEPLOY_ROOTS: &[&str] = &[
-    "/srv/",
-    "/opt/",
-    "/data/",
-    "/home/",
-    "/app/",
-    "/apps/",
-    "/var/www/",
-    "/usr/local/",
-];
+const DEPLOY_ROOTS: &[&str] = &["/srv/", "/opt/", "/data/", "/app/", "/apps/", "/var/www/"];
 
 fn path_ok(p: &str) -> bool {
     DEPLOY_ROOTS
@@ -93,7 +84,16 @@ fn path_ok(p: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
 }
 
-fn user_ok(field: &str, u: &str) -> AppResult<()> {
+fn user_ok(field: &str, u: &str, allowed: &[String]) -> AppResult<()> {
+    if !allowed.iter().any(|a| a == u) {
+        return Err(AppError::invalid(
+            field,
+            format!(
+                "one of the running users the configuration allows (OPSDECK_DEPLOY_USERS: {})",
+                allowed.join(", ")
+            ),
+        ));
+    }
     // Never root: deploys run scripts as this user (and refuse uid 0 on hosts too).
     if crate::exec::init::login_name_ok(u) && u != "root" {
         Ok(())
@@ -106,6 +106,7 @@ fn user_ok(field: &str, u: &str) -> AppResult<()> {
 /// repository's URL or credential changed.
 async fn apply<C: ConnectionTrait>(
     db: &C,
+    users: &[String],
     cfg: &mut Config,
     i: &DeployConfigInput,
 ) -> AppResult<bool> {
@@ -174,7 +175,7 @@ async fn apply<C: ConnectionTrait>(
         cfg.deploy_path = p.to_string();
     }
     if let Some(u) = &i.script_running_user {
-        user_ok("script_running_user", u.trim())?;
+        user_ok("script_running_user", u.trim(), users)?;
         cfg.script_running_user = u.trim().to_string();
     }
     if let Some(t) = i.timeout {
@@ -191,7 +192,7 @@ async fn apply<C: ConnectionTrait>(
     }
     if let Some(h) = &i.lifecycle_hooks {
         if let Some(u) = &h.running_user {
-            user_ok("lifecycle_hooks.running_user", u.trim())?;
+            user_ok("lifecycle_hooks.running_user", u.trim(), users)?;
             cfg.hooks_user = u.trim().to_string();
         }
         for (name, v) in [
@@ -213,7 +214,7 @@ async fn apply<C: ConnectionTrait>(
                             AppError::invalid(&format!("lifecycle_hooks.{name}"), "no such script")
                         })?;
                     if let Some(u) = &hk.running_user {
-                        user_ok(&format!("lifecycle_hooks.{name}.running_user"), u)?;
+                        user_ok(&format!("lifecycle_hooks.{name}.running_user"), u, users)?;
                     }
                     cfg.hooks.insert(
                         name.to_string(),
@@ -448,7 +449,7 @@ pub async fn create_template(
     }
     let txn = crate::db::begin(&ctx.db).await?;
     let mut cfg = Config::default();
-    apply(&txn, &mut cfg, &input).await?;
+    apply(&txn, &ctx.config.deploy_users, &mut cfg, &input).await?;
     let now = crate::time::now();
     let t = deploy_template::ActiveModel {
         name: Set(name.clone()),
@@ -490,7 +491,7 @@ pub async fn update_template(
     let old = load_template(&txn, id).await?;
     let before = parse(&old.config);
     let mut cfg = before.clone();
-    apply(&txn, &mut cfg, &input).await?;
+    apply(&txn, &ctx.config.deploy_users, &mut cfg, &input).await?;
     if cfg.repo_url.is_empty() || cfg.deploy_path.is_empty() {
         return Err(AppError::invalid(
             "repository.url",
@@ -671,7 +672,7 @@ pub async fn update_settings(
     }
     let before = row.as_ref().map(|r| parse(&r.config)).unwrap_or_default();
     let mut cfg = before.clone();
-    let repo_moved = apply(&txn, &mut cfg, &input).await?;
+    let repo_moved = apply(&txn, &ctx.config.deploy_users, &mut cfg, &input).await?;
     if repo_moved && cfg.repo_credential_id.is_some() && !manager {
         return Err(AppError::forbidden(
             "moving a repository that has a credential needs deploy template management",
@@ -865,15 +866,7 @@ pub async fn unlink_template(
     Ok(Message::success())
 }
 
-/// Whether a version can name a release directory.
-pub fn version_ok(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 64
-        && v != "."
-        && v != ".."
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-}
+pub use crate::deploy::types::version_ok;
 
 /// The context a script renders with for one instance (docs/api.md, "Deploy scripts"). The
 /// host's details are shown only if `show_host` (the reader may view the host).

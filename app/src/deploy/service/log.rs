@@ -65,7 +65,7 @@ async fn read_of(
         format!("{}/current/{path}", cfg.deploy_path.trim_end_matches('/'))
     };
     let u = a.run_user.trim();
-    let user = if crate::exec::init::login_name_ok(u) && u != "root" {
+    let user = if ctx.config.deploy_users.iter().any(|x| x == u) {
         u.to_string()
     } else {
         cfg.script_running_user.clone()
@@ -87,7 +87,7 @@ fn command(r: &Read, q: &LogQuery) -> AppResult<(String, bool)> {
     let mode = q.mode.as_deref().unwrap_or("bytes").trim();
     let f = quote(&r.path);
     let head = format!(
-        "F={f}; [ -r \"$F\" ] || {{ echo \"cannot read $F\" >&2; exit 3; }}; printf '%s %s\\n' \"$(stat -c %s -- \"$F\")\" \"$(wc -l < \"$F\")\"; "
+        "F={f}; [ -f \"$F\" ] && [ -r \"$F\" ] || {{ echo \"cannot read $F (not a readable file)\" >&2; exit 3; }}; printf '%s %s\\n' \"$(stat -c %s -- \"$F\")\" \"$(wc -l < \"$F\")\"; "
     );
     let body = match mode {
         "bytes" => {
@@ -177,7 +177,7 @@ pub async fn instance_log(
     let s = session(ctx, host_id).await?;
     // Logged in as root: runuser; otherwise as the user itself or through sudo.
     let full = format!(
-        "if [ \"$(id -u)\" = 0 ]; then runuser -u {u} -- sh -c {c}; elif [ \"$(id -un)\" = {u} ]; then sh -c {c}; else sudo -n -u {u} -- sh -c {c}; fi",
+        "if [ \"$(id -u)\" = 0 ]; then runuser -u {u} -- timeout 10 sh -c {c}; elif [ \"$(id -un)\" = {u} ]; then timeout 10 sh -c {c}; else sudo -n -u {u} -- timeout 10 sh -c {c}; fi",
         u = quote(&r.user),
         c = quote(&cmd)
     );

@@ -66,11 +66,11 @@ async fn hook<C: ConnectionTrait>(
     }))
 }
 
-/// The user an application's processes run as: its `run_user` when that is a login name other
-/// than root, else the deploy's running user.
-fn app_user(a: &application::Model, cfg: &Config) -> String {
+/// The user an application's processes run as: its `run_user` when the configuration allows it
+/// (`OPSDECK_DEPLOY_USERS`), else the deploy's running user.
+fn app_user(ctx: &Ctx, a: &application::Model, cfg: &Config) -> String {
     let u = a.run_user.trim();
-    if crate::exec::init::login_name_ok(u) && u != "root" {
+    if ctx.config.deploy_users.iter().any(|x| x == u) {
         u.to_string()
     } else {
         cfg.script_running_user.clone()
@@ -103,11 +103,34 @@ async fn create(
     if ids.is_empty() || ids.len() > 500 {
         return Err(AppError::invalid("instances", "1 to 500 instances"));
     }
+    // An upgrade deploys what was approved: the task's version and package.
     let version = match (&i.version, revert) {
+        (Some(v), false) if v.trim() != t.version => {
+            return Err(AppError::invalid(
+                "version",
+                format!(
+                    "this task deploys version {} (file a new task for another)",
+                    t.version
+                ),
+            ))
+        }
         (Some(v), _) => v.trim().to_string(),
         (None, false) => t.version.clone(),
         (None, true) => return Err(AppError::invalid("version", "required")),
     };
+    if let Some(src) = i
+        .update_source
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if !revert && src != t.package_source {
+            return Err(AppError::invalid(
+                "update_source",
+                "this task deploys its approved package_source (file a new task for another)",
+            ));
+        }
+    }
     if !super::version_ok(&version) {
         return Err(AppError::invalid(
             "version",
@@ -168,20 +191,44 @@ async fn create(
             ));
         }
     }
-    let source = i
-        .update_source
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| t.package_source.clone());
+    if !revert {
+        if let Some(i) = instances
+            .iter()
+            .find(|i| i.version == version && i.status == "running")
+        {
+            return Err(AppError::invalid(
+                "instances",
+                format!("instance {} runs version {version} already", i.id),
+            ));
+        }
+    }
+    let source = t.package_source.clone();
     let mut repo_credential_id = None;
     if !revert {
-        if let Source::Url(u) = source_of(ctx, "update_source", source.trim()).await? {
-            let repo_host = reqwest::Url::parse(&cfg.repo_url)
-                .ok()
-                .and_then(|r| r.host_str().map(str::to_string));
-            if repo_host.is_some() && repo_host.as_deref() == u.host_str() {
-                repo_credential_id = cfg.repo_credential_id;
+        if let Source::Url(u) = source_of(ctx, None, "update_source", source.trim()).await? {
+            // The repository's password goes only to the repository itself, over https.
+            if let Ok(r) = reqwest::Url::parse(&cfg.repo_url) {
+                if u.scheme() == "https"
+                    && r.scheme() == "https"
+                    && r.host_str().is_some()
+                    && r.host_str() == u.host_str()
+                    && r.port_or_known_default() == u.port_or_known_default()
+                {
+                    repo_credential_id = cfg.repo_credential_id;
+                }
             }
+        }
+    }
+    let allowed = &ctx.config.deploy_users;
+    let hook_users = cfg.hooks.values().filter_map(|h| h.running_user.clone());
+    for u in [cfg.script_running_user.clone(), cfg.hooks_user.clone()]
+        .into_iter()
+        .chain(hook_users)
+    {
+        if !allowed.contains(&u) {
+            return Err(AppError::conflict(format!(
+                "the deploy settings run as {u}, which the configuration no longer allows (OPSDECK_DEPLOY_USERS)"
+            )));
         }
     }
     let hosts: HashMap<i64, String> = crate::entities::host::Entity::find()
@@ -269,7 +316,7 @@ async fn create(
         repo_credential_id,
         deploy_path: cfg.deploy_path.trim_end_matches('/').to_string(),
         user: cfg.script_running_user.clone(),
-        app_user: app_user(&a, &cfg),
+        app_user: app_user(ctx, &a, &cfg),
         keep_backups: cfg.keep_backups,
         startup_cmd: a.startup_cmd.clone(),
         stop_cmd: a.stop_cmd.clone(),
@@ -298,20 +345,24 @@ async fn create(
         format!("{version} on {n} instance(s): sub-task {}", r.id),
     )
     .await?;
-    touch(&txn, &t).await?;
+    // Still deploying (not closed meanwhile), or nothing is created.
+    if !touch(&txn, &t).await? {
+        return Err(AppError::conflict("the task is no longer deploying"));
+    }
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(crate::exec::service::started(ctx, &r))
 }
 
-async fn touch<C: ConnectionTrait>(txn: &C, t: &deploy_task::Model) -> AppResult<()> {
-    deploy_task::Entity::update_many()
+async fn touch<C: ConnectionTrait>(txn: &C, t: &deploy_task::Model) -> AppResult<bool> {
+    let r = deploy_task::Entity::update_many()
         .col_expr(
             deploy_task::Column::UpdatedAt,
             Expr::value(crate::time::now()),
         )
         .filter(deploy_task::Column::Id.eq(t.id))
+        .filter(deploy_task::Column::Status.eq("deploying"))
         .exec(txn)
         .await?;
-    Ok(())
+    Ok(r.rows_affected == 1)
 }

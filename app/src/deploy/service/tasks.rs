@@ -65,38 +65,19 @@ pub(crate) async fn visible(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<depl
 /// A planned time: unix seconds (the seed) or RFC 3339.
 fn planned_time(s: &str) -> AppResult<chrono::DateTime<chrono::Utc>> {
     let s = s.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return chrono::DateTime::from_timestamp(n, 0)
-            .ok_or_else(|| AppError::invalid("planned_exec_time", "not a time"));
+    let t = match s.parse::<i64>() {
+        Ok(n) => chrono::DateTime::from_timestamp(n, 0)
+            .ok_or_else(|| AppError::invalid("planned_exec_time", "not a time"))?,
+        Err(_) => crate::time::parse("planned_exec_time", s)?,
+    };
+    // What every database stores.
+    if !(0..=253_402_300_799).contains(&t.timestamp()) {
+        return Err(AppError::invalid(
+            "planned_exec_time",
+            "between 1970 and 9999",
+        ));
     }
-    crate::time::parse("planned_exec_time", s)
-}
-
-/// Checks a task's fields, as the form pre-checks them too.
-pub fn check_input(i: &DeployTaskInput) -> Result<(), (&'static str, String)> {
-    let version = i.version.as_deref().unwrap_or_default().trim();
-    if !super::version_ok(version) {
-        return Err(("version", "letters, digits and . _ - (64 at most)".into()));
-    }
-    if i.description.trim().is_empty() || i.description.chars().count() > 2000 {
-        return Err(("description", "required, 2000 characters at most".into()));
-    }
-    if !LEVELS.contains(&i.level.as_str()) {
-        return Err(("level", format!("one of {}", LEVELS.join(", "))));
-    }
-    if i.package_source.trim().is_empty() {
-        return Err(("package_source", "artifact:<id> or an http(s) URL".into()));
-    }
-    for (f, v) in [
-        ("upgrade_checklist", &i.upgrade_checklist),
-        ("upgrade_steps", &i.upgrade_steps),
-        ("rollback_steps", &i.rollback_steps),
-    ] {
-        if v.chars().count() > 20_000 {
-            return Err((f, "20000 characters at most".into()));
-        }
-    }
-    Ok(())
+    Ok(t)
 }
 
 /// `POST /application/deploy-tasks/`: files a task for approval (`deploy_app` on the
@@ -107,13 +88,13 @@ pub async fn create_task(ctx: &Ctx, actor: &Actor, i: DeployTaskInput) -> AppRes
         .application_id
         .ok_or_else(|| AppError::invalid("application_id", "required"))?;
     crate::perms::service::authorize_resource(ctx, actor, APP, app_id, "deploy_app").await?;
-    check_input(&i).map_err(|(f, m)| AppError::invalid(f, m))?;
+    check_task_input(&i).map_err(|(f, m)| AppError::invalid(f, m))?;
     let planned = planned_time(
         i.planned_exec_time
             .as_deref()
             .ok_or_else(|| AppError::invalid("planned_exec_time", "required"))?,
     )?;
-    source_of(ctx, "package_source", i.package_source.trim()).await?;
+    source_of(ctx, Some(actor), "package_source", i.package_source.trim()).await?;
     let txn = crate::db::begin(&ctx.db).await?;
     let a = application::Entity::find_by_id(app_id)
         .one(&txn)
@@ -228,6 +209,7 @@ async fn actions(ctx: &Ctx, actor: &Actor, t: &deploy_task::Model) -> AppResult<
     let mine = runs_it(actor, t);
     let review = t.status == "wait_review"
         && t.creator_id != actor.id
+        && t.delegate_id != Some(actor.id)
         && holds_resource(ctx, actor.id, APP, t.app_id, "review_app_deploy_task").await
         && !engine::decided(&ctx.db, actor, subject(t.id)).await?;
     let deployer = mine && holds_resource(ctx, actor.id, APP, t.app_id, "deploy_app").await;
@@ -463,9 +445,15 @@ pub(crate) async fn instances_of(
     Ok(out)
 }
 
-/// Loads a task to decide on: the caller may see it and holds `review_app_deploy_task`.
+/// Loads a task to decide on: the caller may see it, holds `review_app_deploy_task`, and is
+/// neither its creator (the engine refuses that) nor its delegate.
 async fn for_review(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<deploy_task::Model> {
     let t = visible(ctx, actor, id).await?;
+    if t.delegate_id == Some(actor.id) {
+        return Err(AppError::forbidden(
+            "the task's delegate does not decide on it",
+        ));
+    }
     crate::perms::service::authorize_resource(ctx, actor, APP, t.app_id, "review_app_deploy_task")
         .await?;
     Ok(t)
@@ -594,6 +582,13 @@ pub async fn start_task(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message>
             "deploying" => AppError::conflict("the task has started already"),
             s => engine::refused(s),
         });
+    }
+    // Approved in between (the check above read another status): the planned time holds too.
+    if load(&txn, id).await?.planned_exec_time > now {
+        return Err(AppError::conflict(format!(
+            "the task is planned for {}; it cannot start before",
+            crate::time::fmt(&t.planned_exec_time)
+        )));
     }
     engine::event(&txn, subject(id), Some(actor), "started", "").await?;
     audit(&txn, actor, "start_task", &t, json!({})).await?;

@@ -63,6 +63,17 @@ fn terminal_text(text: &str) -> impl IntoView {
 #[component]
 pub fn TaskPage() -> impl IntoView {
     let id = route_id();
+    view! {
+        <p><A href="/hosts/tasks">{t("task.all")}</A></p>
+        <TaskView id=Signal::derive(id)/>
+    }
+}
+
+/// A task: its per-host progress and its output, followed while it runs (also embedded in a
+/// deploy task's page for its sub-tasks).
+#[component]
+pub fn TaskView(#[prop(into)] id: Signal<i64>) -> impl IntoView {
+    let id = move || id.get();
     let tick = RwSignal::new(0u32);
     let version = RwSignal::new(0u32);
     let task = Resource::new(
@@ -72,6 +83,15 @@ pub fn TaskPage() -> impl IntoView {
     // Output read so far, and where the next read starts.
     let chunks = RwSignal::new(Vec::<OutputChunk>::new());
     let cursor = RwSignal::new(0i64);
+    // Another task shown in the same place starts from its beginning.
+    Effect::new(move |prev: Option<i64>| {
+        let now = id();
+        if prev.is_some_and(|p| p != now) {
+            chunks.set(vec![]);
+            cursor.set(0);
+        }
+        now
+    });
     let output = Resource::new(
         move || (id(), tick.get()),
         move |(id, _)| {
@@ -114,7 +134,6 @@ pub fn TaskPage() -> impl IntoView {
             let hosts: Vec<(i64, String)> = tk.results.iter().map(|r| (r.id, r.host.name.clone())).collect();
             let names = StoredValue::new(hosts.clone());
             view! {
-                <p><A href="/hosts/tasks">{t("task.all")}</A></p>
                 <h1 id="task-title">{t("task.title")} " #" {tid} " · " {tk.kind.clone()}</h1>
                 <dl class="facts">
                     <dt>{t("common.status")}</dt><dd><span class=status_class(&tk.status) id="task-status">{tk.status.clone()}</span></dd>
