@@ -23,6 +23,7 @@ cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   [ -n "$SMTP_PID" ] && kill "$SMTP_PID" 2>/dev/null || true
   bash scripts/pdns.sh stop "$WORK/pdns" || true
+  bash scripts/sshhost.sh stop "$WORK/sshhost" || true
   bash scripts/pg.sh stop "$WORK/pg" || true
   rm -rf "$WORK"
 }
@@ -63,9 +64,14 @@ SMTP_PORT=${OPSDECK_E2E_SMTP_PORT:-2526}
 export OPSDECK_E2E_MAILDIR="$WORK/maildir"
 /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$OPSDECK_E2E_MAILDIR" > "$WORK/smtp.log" 2>&1 &
 SMTP_PID=$!
+# The deploy walk needs a managed host: an OpenSSH server in a mount namespace of its own.
+SSH_PORT=${OPSDECK_E2E_SSH_PORT:-2292}
+OPSDECK_E2E_SSH_KEY=$(bash scripts/sshhost.sh start "$WORK/sshhost" "$SSH_PORT")
+export OPSDECK_E2E_SSH_KEY OPSDECK_E2E_SSH_PORT=$SSH_PORT
 mkdir -p "$WORK/site"
 (cd "$WORK/site" && LEPTOS_SITE_ROOT="$OLDPWD/target/site" LEPTOS_ENV=PROD OPSDECK_BIND="127.0.0.1:$PORT" \
   OPSDECK_SMTP_HOST=127.0.0.1 OPSDECK_SMTP_PORT="$SMTP_PORT" OPSDECK_PUBLIC_URL="http://127.0.0.1:$PORT" \
+  OPSDECK_DEPLOY_USERS=deploy \
   OPSDECK_DATABASE_URL="sqlite://$WORK/site/e2e.db?mode=rwc" exec "$WORK/opsdeck" serve > "$WORK/server.log" 2>&1) &
 SERVER_PID=$!
 for _ in $(seq 1 100); do

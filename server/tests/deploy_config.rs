@@ -204,6 +204,10 @@ both! {
         let hook = json!({"lifecycle_hooks": {"pre_exec": {"script": {"id": secret_script}}, "post_exec": {"script": {"id": who}}}});
         t.call(Method::PATCH, &path, Auth::Token(&editor), Some(hook.clone())).await.err(403, 40300);
         t.call(Method::PATCH, &path, t.admin(), Some(json!({"script_running_user": "root"}))).await.err(400, 40000);
+        // Running users are the deploy managers' choice (an editor could run as another app's).
+        let e = t.call(Method::PATCH, &path, Auth::Token(&editor), Some(json!({"script_running_user": "deploy"}))).await.err(403, 40300);
+        assert!(e["message"].as_str().unwrap().contains("running users"), "{e}");
+        t.call(Method::PATCH, &path, Auth::Token(&editor), Some(json!({"lifecycle_hooks": {"running_user": "deploy"}}))).await.err(403, 40300);
         t.call(Method::PATCH, &path, t.admin(), Some(json!({"lifecycle_hooks": {"running_user": "root"}}))).await.err(400, 40000);
         t.call(Method::PATCH, &path, t.admin(), Some(json!({"deploy_path": "/etc/cron.d"}))).await.err(400, 40000);
         // A template carrying a credential is linked by deploy managers only.

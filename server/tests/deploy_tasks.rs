@@ -90,6 +90,82 @@ fn alive(h: &SshHosts, i: usize) -> bool {
     !pid.is_empty() && Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// The application `shop` (runs as `deploy`, a user every test host has; writes a pid file)
+/// with an instance on each host, the hosts reachable (their keys pinned by a check).
+async fn estate(t: &TestApp, h: &SshHosts) -> (i64, Vec<i64>) {
+    let a = t.admin();
+    let shop = t
+        .post(
+            "/api/applications/",
+            a,
+            json!({"name": "shop", "run_user": "deploy",
+        "startup_cmd": "nohup ./run.sh >> /srv/shop/shared/out.log 2>&1 & echo $! > app.pid",
+        "stop_cmd": "kill $(cat app.pid) 2>/dev/null; true", "pid_path": "app.pid",
+        "stdout_path": "/srv/shop/shared/out.log"}),
+        )
+        .await
+        .ok()["id"]
+        .as_i64()
+        .unwrap();
+    let cred = t
+        .post(
+            "/api/hosts/ssh-credentials/",
+            a,
+            json!({"name": "root-key", "username": "root",
+        "kind": "private_key", "private_key": h.client_key}),
+        )
+        .await
+        .ok()["id"]
+        .as_i64()
+        .unwrap();
+    let mut iids = vec![];
+    for (i, host) in h.hosts.iter().enumerate() {
+        let hid = t
+            .post("/api/hosts/", a, json!({"name": format!("web-{i}")}))
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.call(
+            Method::PUT,
+            &format!("/api/hosts/{hid}/access/"),
+            a,
+            Some(json!({"credential_id": cred, "address": host.address})),
+        )
+        .await
+        .ok();
+        // A host manager checks the host first (its key is pinned then).
+        let c = t
+            .post(
+                &format!("/api/hosts/{hid}/actions/check-ssh/"),
+                a,
+                json!({}),
+            )
+            .await
+            .ok();
+        assert_eq!(
+            wait_task(&t, c["task_id"].as_str().unwrap()).await["status"],
+            "finished"
+        );
+        let inst = t
+            .post(
+                &format!("/api/application/{shop}/instances/"),
+                a,
+                json!([{"hostid": hid}]),
+            )
+            .await
+            .ok();
+        iids.push(
+            inst.as_array()
+                .map(|x| x[0]["id"].clone())
+                .unwrap_or(inst["results"][0]["id"].clone())
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    (shop, iids)
+}
+
 both!(
     async fn a_deploy_task_is_approved_deployed_upgraded_and_reverted(b: Backend) {
         let h = SshHosts::start(2);
@@ -102,76 +178,7 @@ both!(
         })
         .await;
         let a = t.admin();
-        // The application: runs as `deploy` (a user every test host has), writes a pid file.
-        let shop = t
-            .post(
-                "/api/applications/",
-                a,
-                json!({"name": "shop", "run_user": "deploy",
-            "startup_cmd": "nohup ./run.sh >> /srv/shop/shared/out.log 2>&1 & echo $! > app.pid",
-            "stop_cmd": "kill $(cat app.pid) 2>/dev/null; true", "pid_path": "app.pid",
-            "stdout_path": "/srv/shop/shared/out.log"}),
-            )
-            .await
-            .ok()["id"]
-            .as_i64()
-            .unwrap();
-        let cred = t
-            .post(
-                "/api/hosts/ssh-credentials/",
-                a,
-                json!({"name": "root-key", "username": "root",
-            "kind": "private_key", "private_key": h.client_key}),
-            )
-            .await
-            .ok()["id"]
-            .as_i64()
-            .unwrap();
-        let mut iids = vec![];
-        for (i, host) in h.hosts.iter().enumerate() {
-            let hid = t
-                .post("/api/hosts/", a, json!({"name": format!("web-{i}")}))
-                .await
-                .ok()["id"]
-                .as_i64()
-                .unwrap();
-            t.call(
-                Method::PUT,
-                &format!("/api/hosts/{hid}/access/"),
-                a,
-                Some(json!({"credential_id": cred, "address": host.address})),
-            )
-            .await
-            .ok();
-            // A host manager checks the host first (its key is pinned then).
-            let c = t
-                .post(
-                    &format!("/api/hosts/{hid}/actions/check-ssh/"),
-                    a,
-                    json!({}),
-                )
-                .await
-                .ok();
-            assert_eq!(
-                wait_task(&t, c["task_id"].as_str().unwrap()).await["status"],
-                "finished"
-            );
-            let inst = t
-                .post(
-                    &format!("/api/application/{shop}/instances/"),
-                    a,
-                    json!([{"hostid": hid}]),
-                )
-                .await
-                .ok();
-            iids.push(
-                inst.as_array()
-                    .map(|x| x[0]["id"].clone())
-                    .unwrap_or(inst["results"][0]["id"].clone())
-                    .as_i64()
-                    .unwrap(),
-            );
-        }
+        let (shop, iids) = estate(&t, &h).await;
         // Deploy settings with hooks (a manager's scripts).
         let script = |name: &str, language: &str, content: &str| {
             let (t, name, language, content) = (
@@ -722,6 +729,110 @@ both!(
             t.get(&format!("{path}?status=rejected"), v).await.ok()["count"],
             1
         );
+        // On the host, a deploy path under a directory the running user owns is refused (it
+        // could swap it for a link while root makes the path).
+        let passwd = std::fs::read_to_string(h.path(0, "/etc/passwd")).unwrap();
+        let uid: u32 = passwd
+            .lines()
+            .find(|l| l.starts_with("deploy:"))
+            .unwrap()
+            .split(':')
+            .nth(2)
+            .unwrap()
+            .parse()
+            .unwrap();
+        std::fs::create_dir_all(h.path(0, "/srv/own")).unwrap();
+        std::os::unix::fs::chown(h.path(0, "/srv/own"), Some(uid), Some(uid)).unwrap();
+        t.call(
+            Method::PATCH,
+            &format!("/api/application/{shop}/deploy-settings/"),
+            a,
+            Some(json!({"deploy_path": "/srv/own/shop"})),
+        )
+        .await
+        .ok();
+        let (_, art6) = upload(&t, &dev_tok, "shop-6.0.tgz", package(&t.dir, "6.0")).await;
+        let t6 = t
+            .post(
+                path,
+                d,
+                json!({"application_id": shop, "version": "6.0", "description": "own", "level": "C",
+            "package_source": art6["source"], "planned_exec_time": 0}),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.post(&format!("{path}{t6}/actions/approve/"), rv1, json!({}))
+            .await
+            .ok();
+        t.post(&format!("{path}{t6}/actions/start/"), d, json!({}))
+            .await
+            .ok();
+        let s6 = t
+            .post(
+                &format!("{path}{t6}/sub-upgrade-tasks/"),
+                d,
+                json!({"instances": [{"id": iids[0]}]}),
+            )
+            .await
+            .ok()["task_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let done = wait_task(&t, &s6).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert!(
+            done["results"][0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("prepare"),
+            "{done}"
+        );
+        let out = t
+            .get(&format!("/api/tasks/{s6}/output/?limit=1000"), d)
+            .await
+            .ok()
+            .to_string();
+        assert!(
+            out.contains("/srv/own does not belong to root: refused"),
+            "{out}"
+        );
+        assert!(!h.path(0, "/srv/own/shop").exists());
+        let got = t.get(&format!("{path}{t6}/"), d).await.ok();
+        assert_eq!(
+            (
+                got["instances"][0]["status"].as_str(),
+                got["instances"][0]["version"].as_str()
+            ),
+            (Some("running"), Some("2.0")),
+            "{got}"
+        );
+        // What approvers approved is what runs: settings changed since refuse the next sub-task.
+        t.call(
+            Method::PATCH,
+            &format!("/api/application/{shop}/deploy-settings/"),
+            a,
+            Some(json!({"deploy_path": "/srv/shop"})),
+        )
+        .await
+        .ok();
+        let e = t
+            .post(
+                &format!("{path}{t6}/sub-upgrade-tasks/"),
+                d,
+                json!({"instances": [{"id": iids[0]}]}),
+            )
+            .await
+            .err(409, 40900);
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("changed after the task was approved"),
+            "{e}"
+        );
+
         // Every change is audited.
         let audit = t.audit("deploy").await;
         for action in [
@@ -740,5 +851,176 @@ both!(
                 std::fs::read_to_string(h.path(i, "/srv/shop/current/app.pid")).unwrap_or_default();
             let _ = std::process::Command::new("kill").arg(pid.trim()).status();
         }
+    }
+);
+
+both!(
+    async fn kill_9_mid_deploy_then_restart_fails_it_as_interrupted(b: Backend) {
+        use app::entities::{instance, run_output, run_target};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let h = SshHosts::start(1);
+        let ns = h.netns_path().display().to_string();
+        let t = TestApp::with_config(b, move |c| {
+            c.ssh_netns = Some(ns);
+            c.ssh_connect_timeout = 3;
+        })
+        .await;
+        let a = t.admin();
+        let (shop, iids) = estate(&t, &h).await;
+        let slow = t
+            .post(
+                "/api/application/deploy-scripts/",
+                a,
+                json!({"name": "slow", "language": "bash",
+            "content": "echo marker-before-kill; sleep 60; echo never"}),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.call(
+            Method::PATCH,
+            &format!("/api/application/{shop}/deploy-settings/"),
+            a,
+            Some(json!({
+            "enabled": true, "deploy_path": "/srv/shop", "script_running_user": "deploy",
+            "lifecycle_hooks": {"running_user": "deploy", "pre_exec": {"script": {"id": slow}}}})),
+        )
+        .await
+        .ok();
+        let (dev, dev_tok) = t.user("dev").await;
+        t.post(&format!("/api/users/{dev}/application/perms/"), a,
+            json!({"authorizations": [{"id": shop, "permission": {"view_app": true, "deploy_app": true}}]})).await.ok();
+        let d = Auth::Token(&dev_tok);
+        let (_, art) = upload(&t, &dev_tok, "shop-1.0.tgz", package(&t.dir, "1.0")).await;
+        let path = "/api/application/deploy-tasks/";
+        let id = t
+            .post(
+                path,
+                d,
+                json!({"application_id": shop, "version": "1.0", "description": "k9", "level": "C",
+            "package_source": art["source"], "planned_exec_time": 0}),
+            )
+            .await
+            .ok()["id"]
+            .as_i64()
+            .unwrap();
+        t.post(&format!("{path}{id}/actions/approve/"), a, json!({}))
+            .await
+            .ok();
+        t.post(&format!("{path}{id}/actions/start/"), d, json!({}))
+            .await
+            .ok();
+        let sub = t
+            .post(
+                &format!("{path}{id}/sub-upgrade-tasks/"),
+                d,
+                json!({"instances": [{"id": iids[0]}]}),
+            )
+            .await
+            .ok();
+        let run: i64 = sub["task_id"].as_str().unwrap().parse().unwrap();
+
+        // The queued sub-task is run by an Opsdeck process, killed once the hook printed.
+        let log = t.dir.join("server.log");
+        let spawn = || {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .unwrap();
+            std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+                .arg("serve")
+                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+                .env("OPSDECK_DATABASE_URL", &t.ctx.config.database_url)
+                .env("OPSDECK_BIND", format!("127.0.0.1:{port}"))
+                .env("OPSDECK_SECRET_KEY", &t.ctx.config.secret_key)
+                .env("OPSDECK_ADMIN_PASSWORD", ADMIN_PW)
+                .env("OPSDECK_SSH_NETNS", h.netns_path())
+                .env("OPSDECK_MAIL_DIR", t.dir.join("mail"))
+                .env("OPSDECK_ARTIFACT_DIR", &t.ctx.config.artifact_dir)
+                .env("OPSDECK_DEPLOY_USERS", "work,deploy")
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .unwrap()
+        };
+        let marker = || async {
+            run_output::Entity::find()
+                .filter(run_output::Column::RunId.eq(run))
+                .all(&t.ctx.db)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| String::from_utf8_lossy(&r.data).into_owned())
+                .collect::<String>()
+        };
+        let mut first = spawn();
+        let mut seen = false;
+        for _ in 0..300 {
+            if marker().await.contains("marker-before-kill") {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(
+            seen,
+            "the hook never ran: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        first.kill().unwrap(); // SIGKILL
+        first.wait().unwrap();
+        let inst = || async {
+            instance::Entity::find_by_id(iids[0])
+                .one(&t.ctx.db)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(inst().await.status, "updating");
+        let mut second = spawn();
+        let mut v = Value::Null;
+        for _ in 0..300 {
+            v = t.get(&format!("/api/tasks/{run}/"), a).await.ok();
+            if v["status"] != "running" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = second.kill();
+        let _ = second.wait();
+        assert_eq!(
+            (v["status"].as_str(), v["error"].as_str()),
+            (Some("failed"), Some("interrupted")),
+            "{v}"
+        );
+        let out = marker().await;
+        assert!(
+            out.contains("marker-before-kill")
+                && out.contains("interrupted")
+                && !out.contains("never"),
+            "{out}"
+        );
+        assert_eq!(
+            inst().await.status,
+            "unknown",
+            "an interrupted instance's state is unknown"
+        );
+        let open = run_target::Entity::find()
+            .filter(run_target::Column::Status.is_in(["running", "pending"]))
+            .all(&t.ctx.db)
+            .await
+            .unwrap();
+        assert!(open.is_empty(), "{open:?}");
+        // The task page says so; nothing stays running.
+        let got = t.get(&format!("{path}{id}/"), d).await.ok();
+        assert_eq!(got["sub_tasks"][0]["status"], "failed");
+        assert_eq!(got["instances"][0]["status"], "unknown");
     }
 );

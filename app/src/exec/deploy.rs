@@ -99,6 +99,16 @@ pub fn version_of(opts: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `as_user U cmd…`: runs a command as U, never as uid 0 nor as the account Opsdeck logs in
+/// as (`runuser` when that is root, else `sudo -n`).
+pub(crate) const AS_USER: &str = r#"as_user() {
+  u="$1"; shift
+  id -u "$u" >/dev/null 2>&1 || { echo "there is no user $u on this host (init the host first)" >&2; exit 1; }
+  [ "$(id -u "$u")" != 0 ] || { echo "refusing to run as $u: uid 0" >&2; exit 1; }
+  [ "$(id -un)" != "$u" ] || { echo "refusing to run as $u: Opsdeck logs in as $u" >&2; exit 1; }
+  if [ "$(id -u)" = 0 ]; then runuser -u "$u" -- "$@"; else sudo -n -u "$u" -- "$@"; fi
+}"#;
+
 /// The shell lines every step starts with: the paths, `as_user U cmd…` (runs a command as U:
 /// never uid 0, never the account Opsdeck logs in as), and `as_in U 'script'` (runs a script as
 /// U with `$D` and `$V` set). Everything under the deploy path is done as a running user, so a
@@ -107,13 +117,7 @@ fn prelude(p: &DeployPlan) -> String {
     format!(
         r#"set -e
 D={d}; V={v}
-as_user() {{
-  u="$1"; shift
-  id -u "$u" >/dev/null 2>&1 || {{ echo "there is no user $u on this host (init the host first)" >&2; exit 1; }}
-  [ "$(id -u "$u")" != 0 ] || {{ echo "refusing to run as $u: uid 0" >&2; exit 1; }}
-  [ "$(id -un)" != "$u" ] || {{ echo "refusing to run as $u: Opsdeck logs in as $u" >&2; exit 1; }}
-  if [ "$(id -u)" = 0 ]; then runuser -u "$u" -- "$@"; else sudo -n -u "$u" -- "$@"; fi
-}}
+{AS_USER}
 as_in() {{ as_user "$1" bash -c "set -e; D=\"\$1\"; V=\"\$2\"
 $2" opsdeck "$D" "$V"; }}
 "#,
@@ -256,10 +260,27 @@ fn work(
         let prepare = format!(
             r#"S="$HOME/"{stage}
 as_user {uq} true
-if [ -L "$D" ]; then echo "$D is a symbolic link: refused" >&2; exit 1; fi
-if [ ! -e "$D" ]; then mkdir -p -- "$D"; chown -h -- {uq}: "$D"; chmod 750 "$D"; fi
+refuse() {{ echo "$1: refused" >&2; exit 1; }}
+# Every directory above the deploy path that exists is root's alone: nothing there can be
+# swapped for a link while root makes the path.
+p="$D"
+while p=$(dirname -- "$p"); [ "$p" != / ]; do
+  if [ -L "$p" ]; then refuse "$p is a symbolic link"; fi
+  if [ -e "$p" ]; then
+    [ -d "$p" ] || refuse "$p is not a directory"
+    [ "$(stat -c %u -- "$p")" = 0 ] || refuse "$p does not belong to root"
+    case "$(stat -c %A -- "$p")" in ?????w????|????????w?) refuse "others may write to $p";; esac
+  fi
+done
+if [ -L "$D" ]; then refuse "$D is a symbolic link"; fi
+if [ ! -e "$D" ]; then
+  (umask 022; mkdir -p -- "$(dirname -- "$D")")
+  mkdir -m 750 -- "$D"
+  chown -h -- {uq}: "$D"
+fi
+[ -d "$D" ] || refuse "$D is not a directory"
 o=$(stat -c %U -- "$D")
-[ "$o" = {uq} ] || {{ echo "$D belongs to $o, not "{uq}": refused (choose a new deploy path, or give it to "{uq}")" >&2; exit 1; }}
+[ "$o" = {uq} ] || refuse "$D belongs to $o, not "{uq}" (choose a new deploy path, or give it to "{uq}")"
 rm -rf -- "$S"; mkdir -p -m 700 -- "$S"
 as_in {uq} {inner}
 "#,

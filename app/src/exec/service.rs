@@ -50,7 +50,9 @@ pub async fn visible_targets(
     r: &run::Model,
 ) -> AppResult<Option<Arc<HashSet<i64>>>> {
     actor.require()?;
-    if r.creator_id == Some(actor.id)
+    // A deploy sub-task's own creator follows the deploy task's rules (`deploy_reader`).
+    let deploy = r.subject_type.as_deref() == Some(crate::deploy::service::SUBJECT);
+    if (r.creator_id == Some(actor.id) && !deploy)
         || is_superuser(ctx, actor.id).await
         || may_module(ctx, actor, "host", "manage_host").await
         || deploy_reader(ctx, actor, r).await?
@@ -329,7 +331,8 @@ pub async fn output(ctx: &Ctx, actor: &Actor, id: i64, q: OutputQuery) -> AppRes
 /// superusers and (host tasks) `host.manage_host` holders may.
 pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     let (r, _) = visible(ctx, actor, id).await?;
-    let may = r.creator_id == Some(actor.id)
+    let deploy = r.subject_type.as_deref() == Some(crate::deploy::service::SUBJECT);
+    let may = (r.creator_id == Some(actor.id) && !deploy)
         || is_superuser(ctx, actor.id).await
         || may_module(ctx, actor, "host", "manage_host").await
         || deploy_runner(ctx, actor, &r).await?;

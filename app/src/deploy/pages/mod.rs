@@ -248,6 +248,16 @@ pub fn DeployTaskPage() -> impl IntoView {
     }
     let rejecting = RwSignal::new(false);
     let shown_sub = RwSignal::new(None::<i64>);
+    // Once the page runs in the browser, the newest sub-task's output is shown.
+    Effect::new(move |_| {
+        if shown_sub.get_untracked().is_none() {
+            if let Some(Ok(d)) = task.get() {
+                if let Some(s) = d.sub_tasks.first() {
+                    shown_sub.set(Some(s.id));
+                }
+            }
+        }
+    });
     view! {
         <p class="muted"><A href="/deploy/tasks">{t("deploy.tasks")}</A></p>
         <Loaded res=task render={move |d: DeployTaskDetail| view! {
@@ -282,12 +292,6 @@ fn DeployTaskView(
         }
     };
     let pending = move || act.pending().get();
-    // The newest sub-task is shown when the page opens.
-    if shown_sub.get_untracked().is_none() {
-        if let Some(s) = d.sub_tasks.first() {
-            shown_sub.set(Some(s.id));
-        }
-    }
     let delegate_to = RwSignal::new(String::new());
     let delegate = Action::new(move |u: &i64| delegate_deploy_task(id, *u));
     let delegated = delegate.value();

@@ -72,7 +72,9 @@ fn parse(s: &str) -> Config {
 /// Where deploy paths may be: application trees, never system directories.
 const DEPLOY_ROOTS: &[&str] = &["/srv/", "/opt/", "/data/", "/app/", "/apps/", "/var/www/"];
 
-fn path_ok(p: &str) -> bool {
+/// Whether a deploy path is under an application root (`DEPLOY_ROOTS`), plain (no `.`, `..`
+/// or special characters).
+pub(crate) fn path_ok(p: &str) -> bool {
     DEPLOY_ROOTS
         .iter()
         .any(|r| p.starts_with(r) && p.len() > r.len())
@@ -676,6 +678,21 @@ pub async fn update_settings(
     if repo_moved && cfg.repo_credential_id.is_some() && !manager {
         return Err(AppError::forbidden(
             "moving a repository that has a credential needs deploy template management",
+        ));
+    }
+    // Who deploys run as decides whose files they touch on shared hosts: deploy managers choose.
+    let users = |c: &Config| {
+        let mut u: Vec<String> = c
+            .hooks
+            .values()
+            .filter_map(|h| h.running_user.clone())
+            .collect();
+        u.extend([c.script_running_user.clone(), c.hooks_user.clone()]);
+        u
+    };
+    if users(&cfg) != users(&before) && !manager {
+        return Err(AppError::forbidden(
+            "choosing running users needs deploy template management",
         ));
     }
     let enabled = input

@@ -1,6 +1,6 @@
 //! Instance logs (`view_app_log`): the application's `stdout_path` / `stderr_path` read on the
-//! instance's host over SSH, as the application's user (so a log path cannot name a file only
-//! root may read). Relative paths are relative to the deploy path's `current`.
+//! instance's host over SSH, as the deploy's running user (never root nor the login account, so
+//! a log path cannot name a file only they may read). Relative paths are relative to the deploy path's `current`.
 use super::config::effective;
 use crate::ctx::{Actor, Ctx};
 use crate::deploy::types::*;
@@ -64,12 +64,13 @@ async fn read_of(
     } else {
         format!("{}/current/{path}", cfg.deploy_path.trim_end_matches('/'))
     };
-    let u = a.run_user.trim();
-    let user = if ctx.config.deploy_users.iter().any(|x| x == u) {
-        u.to_string()
-    } else {
-        cfg.script_running_user.clone()
-    };
+    // Read as the deploy's running user (chosen by deploy managers, allowed by the configuration).
+    let user = cfg.script_running_user.clone();
+    if !ctx.config.deploy_users.contains(&user) {
+        return Err(AppError::conflict(format!(
+            "logs are read as the deploy settings' running user {user}, which the configuration does not allow (OPSDECK_DEPLOY_USERS)"
+        )));
+    }
     Ok((Read { path, user }, i.host_id))
 }
 
@@ -177,9 +178,10 @@ pub async fn instance_log(
     let s = session(ctx, host_id).await?;
     // Logged in as root: runuser; otherwise as the user itself or through sudo.
     let full = format!(
-        "if [ \"$(id -u)\" = 0 ]; then runuser -u {u} -- timeout 10 sh -c {c}; elif [ \"$(id -un)\" = {u} ]; then timeout 10 sh -c {c}; else sudo -n -u {u} -- timeout 10 sh -c {c}; fi",
-        u = quote(&r.user),
-        c = quote(&cmd)
+        "{}\nas_user {} timeout 10 sh -c {}",
+        crate::exec::deploy::AS_USER,
+        quote(&r.user),
+        quote(&cmd)
     );
     let out = tokio::time::timeout(Duration::from_secs(15), s.run(&full)).await;
     s.close().await;

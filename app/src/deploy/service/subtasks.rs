@@ -66,17 +66,6 @@ async fn hook<C: ConnectionTrait>(
     }))
 }
 
-/// The user an application's processes run as: its `run_user` when the configuration allows it
-/// (`OPSDECK_DEPLOY_USERS`), else the deploy's running user.
-fn app_user(ctx: &Ctx, a: &application::Model, cfg: &Config) -> String {
-    let u = a.run_user.trim();
-    if ctx.config.deploy_users.iter().any(|x| x == u) {
-        u.to_string()
-    } else {
-        cfg.script_running_user.clone()
-    }
-}
-
 async fn create(
     ctx: &Ctx,
     actor: &Actor,
@@ -142,7 +131,14 @@ async fn create(
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("application"))?;
-    let (row, _, cfg) = effective(db, t.app_id).await?;
+    let (row, tpl, cfg) = effective(db, t.app_id).await?;
+    if !super::config::path_ok(&cfg.deploy_path) {
+        return Err(AppError::conflict(format!(
+            "the deploy path {} is not allowed any more: change the deploy settings",
+            cfg.deploy_path
+        )));
+    }
+    changed_since_approval(db, &t, &a, row.as_ref(), tpl.as_ref(), &cfg).await?;
     if cfg.deploy_path.is_empty() || row.is_none() {
         return Err(AppError::conflict(
             "the application has no deploy settings (deploy_path) yet",
@@ -316,7 +312,7 @@ async fn create(
         repo_credential_id,
         deploy_path: cfg.deploy_path.trim_end_matches('/').to_string(),
         user: cfg.script_running_user.clone(),
-        app_user: app_user(ctx, &a, &cfg),
+        app_user: cfg.script_running_user.clone(),
         keep_backups: cfg.keep_backups,
         startup_cmd: a.startup_cmd.clone(),
         stop_cmd: a.stop_cmd.clone(),
@@ -352,6 +348,55 @@ async fn create(
     txn.commit().await?;
     ctx.jobs_notify.notify_one();
     Ok(crate::exec::service::started(ctx, &r))
+}
+
+/// Refuses a sub-task when what it would run changed after the task was approved: the
+/// application (its commands, paths), its deploy settings or template, or a hook's script.
+/// Approvers approved those too; a change needs a new task.
+async fn changed_since_approval<C: ConnectionTrait>(
+    db: &C,
+    t: &deploy_task::Model,
+    a: &application::Model,
+    row: Option<&crate::entities::deploy_setting::Model>,
+    tpl: Option<&crate::entities::deploy_template::Model>,
+    cfg: &Config,
+) -> AppResult<()> {
+    use crate::entities::approval;
+    use sea_orm::QueryOrder;
+    let Some(approved) = approval::Entity::find()
+        .filter(approval::Column::SubjectType.eq(super::tasks::SUBJECT))
+        .filter(approval::Column::SubjectId.eq(t.id))
+        .filter(approval::Column::Decision.eq("approve"))
+        .order_by_desc(approval::Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(|x| x.created_at)
+    else {
+        return Ok(());
+    };
+    let scripts = deploy_script::Entity::find()
+        .filter(deploy_script::Column::Id.is_in(cfg.hooks.values().map(|h| h.script_id)))
+        .all(db)
+        .await?;
+    let mut what = vec![];
+    if a.updated_at > approved {
+        what.push("the application".to_string());
+    }
+    if row.is_some_and(|r| r.updated_at > approved) || tpl.is_some_and(|x| x.updated_at > approved)
+    {
+        what.push("its deploy settings".to_string());
+    }
+    for s in scripts.iter().filter(|s| s.updated_at > approved) {
+        what.push(format!("the script {}", s.name));
+    }
+    if what.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::conflict(format!(
+            "{} changed after the task was approved: file a new task",
+            what.join(", ")
+        )))
+    }
 }
 
 async fn touch<C: ConnectionTrait>(txn: &C, t: &deploy_task::Model) -> AppResult<bool> {
