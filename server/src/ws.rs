@@ -1,5 +1,6 @@
 //! WebSocket channels: live output of tasks (`/channel/{task_id}`, the seed's `task_output`
-//! address, and `/api/channel/{task_id}/`). The handshake is authenticated like any request
+//! address, and `/api/channel/{task_id}/`) and instance logs followed
+//! (`/api/application/{id}/instance/{iid}/log/follow/`). The handshake is authenticated like any request
 //! (session cookie, or `Authorization: token …`; cross-site handshakes are refused by
 //! `http::actor_layer`) and authorized before the upgrade, so a refused caller gets a plain
 //! 401/404 and no socket. Frames are JSON texts (see `app::exec::service::follow`).
@@ -22,6 +23,17 @@ async fn channel(
     ws: WebSocketUpgrade,
 ) -> AppResult<Response> {
     let frames = service::follow(&ctx, &a, id, q).await?;
+    Ok(ws.on_upgrade(move |socket| send(socket, frames)))
+}
+
+async fn log_follow(
+    State(ctx): State<Ctx>,
+    Who(a): Who,
+    P((app, iid)): P<(i64, i64)>,
+    Q(q): Q<app::deploy::types::LogQuery>,
+    ws: WebSocketUpgrade,
+) -> AppResult<Response> {
+    let frames = app::deploy::service::follow_log(&ctx, &a, app, iid, q).await?;
     Ok(ws.on_upgrade(move |socket| send(socket, frames)))
 }
 
@@ -60,4 +72,12 @@ pub fn routes() -> axum::Router<crate::AppState> {
         .route("/channel/{id}/", get(channel))
         .route("/api/channel/{id}/", get(channel))
         .route("/api/channel/{id}", get(channel))
+        .route(
+            "/api/application/{app}/instance/{iid}/log/follow/",
+            get(log_follow),
+        )
+        .route(
+            "/api/applications/{app}/instance/{iid}/log/follow/",
+            get(log_follow),
+        )
 }

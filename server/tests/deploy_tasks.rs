@@ -56,7 +56,7 @@ async fn upload(t: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> (u16, V
 }
 
 /// Serves `bytes` at `http://127.0.0.1:<port>/pkg/<name>` (answers the URL).
-async fn serve(name: &str, bytes: Vec<u8>) -> String {
+async fn serve_file(name: &str, bytes: Vec<u8>) -> String {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     let path = format!("/pkg/{name}");
@@ -543,9 +543,43 @@ both!(
         assert!(l["total_length"].as_i64().unwrap() >= 9);
         t.get(&log, v).await.err(403, 40300);
         t.get(&format!("{log}?mode=words"), d).await.err(400, 40000);
+        // Followed over a WebSocket: the last lines, then what the application writes next.
+        let addr = serve(&t).await;
+        let follow = format!(
+            "/api/application/{shop}/instance/{}/log/follow/?latest_lines=2",
+            iids[0]
+        );
+        let tok = |x: &str| [("authorization", format!("token {x}"))];
+        assert_eq!(
+            ws_open(addr, &follow, &tok(&viewer_tok)).await.err(),
+            Some(403)
+        );
+        assert_eq!(
+            ws_open(addr, &follow, &tok(&out_tok)).await.err(),
+            Some(403)
+        );
+        let mut ws = ws_open(addr, &follow, &tok(&dev_tok)).await.unwrap();
+        let mut seen = String::new();
+        {
+            use futures_util::StreamExt;
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while seen.matches("tick 1.0").count() < 6 && std::time::Instant::now() < until {
+                if let Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(m)))) =
+                    tokio::time::timeout(std::time::Duration::from_secs(5), ws.next()).await
+                {
+                    let v: Value = serde_json::from_str(&m).unwrap();
+                    seen.push_str(v["data"].as_str().unwrap_or_default());
+                }
+            }
+        }
+        assert!(
+            seen.matches("tick 1.0").count() >= 6,
+            "lines keep coming: {seen}"
+        );
+        drop(ws);
 
         // Version 2.0 comes from a URL.
-        let url = serve("shop-2.0.tgz", package(&t.dir, "2.0")).await;
+        let url = serve_file("shop-2.0.tgz", package(&t.dir, "2.0")).await;
         let t2 = t.post(path, d, json!({"application_id": shop, "version": "2.0", "description": "second", "level": "C",
             "package_source": url, "planned_exec_time": chrono::Utc::now().to_rfc3339()})).await.ok()["id"].as_i64().unwrap();
         let task2 = format!("{path}{t2}/");

@@ -771,46 +771,6 @@ both!(
     }
 );
 
-/// Serves the app on a free loopback port (WebSocket upgrades need a real connection).
-async fn serve(t: &TestApp) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = t.router.clone();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
-    addr
-}
-
-/// Opens a task's channel with extra headers; answers the socket or the refused status.
-async fn open(
-    addr: std::net::SocketAddr,
-    path: &str,
-    headers: &[(&str, String)],
-) -> Result<
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-    u16,
-> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
-    for (k, v) in headers {
-        req.headers_mut().insert(
-            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            v.parse().unwrap(),
-        );
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-        Err(e) => panic!("websocket: {e}"),
-    }
-}
-
 /// Reads frames until `end` (or the socket closes); answers them as JSON.
 async fn frames(
     mut ws: tokio_tungstenite::WebSocketStream<
@@ -866,17 +826,17 @@ both!(
         let token = ("authorization", format!("token {}", t.admin_token));
         // Refused before any upgrade: anonymous 401, a user who may not see the task 404,
         // a session cookie from another site 403.
-        assert_eq!(open(addr, &path, &[]).await.err(), Some(401));
+        assert_eq!(ws_open(addr, &path, &[]).await.err(), Some(401));
         let (_, nobody) = t.user("nobody").await;
         assert_eq!(
-            open(addr, &path, &[("authorization", format!("token {nobody}"))])
+            ws_open(addr, &path, &[("authorization", format!("token {nobody}"))])
                 .await
                 .err(),
             Some(404)
         );
         let cookie = t.login("admin", ADMIN_PW).await;
         assert_eq!(
-            open(
+            ws_open(
                 addr,
                 &path,
                 &[
@@ -889,7 +849,7 @@ both!(
             Some(403)
         );
         // Subscribed before the run starts: everything arrives live, in order, then `end`.
-        let ws = open(addr, &path, &[token.clone()]).await.unwrap();
+        let ws = ws_open(addr, &path, &[token.clone()]).await.unwrap();
         let ctx = t.ctx.clone();
         let jobs = tokio::spawn(async move { app::jobs::run_due(&ctx).await.unwrap() });
         let live = frames(ws).await;
@@ -921,11 +881,11 @@ both!(
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         // After the end, from the database: same-site session cookies work; `after` resumes.
         let same_site = [("cookie", cookie), ("origin", format!("http://{addr}"))];
-        let replay = frames(open(addr, &path, &same_site).await.unwrap()).await;
+        let replay = frames(ws_open(addr, &path, &same_site).await.unwrap()).await;
         assert_eq!(text_of(&replay), text);
         assert_eq!(replay.last().unwrap()["status"], "finished");
         let resumed = frames(
-            open(addr, &format!("{path}?after={}", ids[1]), &[token.clone()])
+            ws_open(addr, &format!("{path}?after={}", ids[1]), &[token.clone()])
                 .await
                 .unwrap(),
         )
@@ -934,7 +894,7 @@ both!(
         assert_eq!(first["id"].as_i64(), Some(ids[2]));
         // The seed's alias address answers the same.
         let alias = frames(
-            open(addr, &format!("/api/channel/{id}/"), &[token])
+            ws_open(addr, &format!("/api/channel/{id}/"), &[token])
                 .await
                 .unwrap(),
         )

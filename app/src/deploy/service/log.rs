@@ -247,3 +247,58 @@ fn parse(out: &[u8], from_end: bool, lines_mode: bool) -> AppResult<LogChunk> {
         lines: Some(n),
     })
 }
+
+/// How long one log follow may last.
+const FOLLOW_SECS: u64 = 3600;
+
+/// `GET /application/{id}/instance/{iid}/log/follow/` (WebSocket, an addition): the last
+/// `latest_lines` lines of the log, then every line appended (`tail -F`), as JSON frames
+/// `{"type":"output","data":…}`; `{"type":"end"}` when the host ends it (an hour at most).
+/// Authorized now, like the log itself; the stream ends when the receiver is dropped.
+pub async fn follow_log(
+    ctx: &Ctx,
+    actor: &Actor,
+    app: i64,
+    iid: i64,
+    q: LogQuery,
+) -> AppResult<tokio::sync::mpsc::Receiver<std::sync::Arc<str>>> {
+    let log_type = q.log_type.clone().unwrap_or_else(|| "stdout".into());
+    let (r, host_id) = read_of(ctx, actor, app, iid, log_type.trim()).await?;
+    let n = num("latest_lines", q.latest_lines, 100, MAX_LINES)?;
+    let cmd = format!(
+        "F={}; [ -f \"$F\" ] && [ -r \"$F\" ] || {{ echo \"cannot read $F (not a readable file)\" >&2; exit 3; }}; exec tail -n {n} -F -- \"$F\"",
+        quote(&r.path)
+    );
+    let full = format!(
+        "{}\nas_user {} timeout {FOLLOW_SECS} sh -c {}",
+        crate::exec::deploy::AS_USER,
+        quote(&r.user),
+        quote(&cmd)
+    );
+    let s = session(ctx, host_id).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        let frame = |kind: &str, data: &[u8]| -> std::sync::Arc<str> {
+            serde_json::json!({"type": kind, "data": String::from_utf8_lossy(data)})
+                .to_string()
+                .into()
+        };
+        let out = tx.clone();
+        let exec = s.exec(&full, |stream, d| {
+            let kind = match stream {
+                ssh::Stream::Stdout => "output",
+                ssh::Stream::Stderr => "error",
+            };
+            // A reader too slow for the log loses lines rather than stalling the host's tail.
+            let _ = out.try_send(frame(kind, d));
+        });
+        tokio::select! {
+            _ = exec => {
+                let _ = tx.send(r#"{"type":"end"}"#.into()).await;
+            }
+            _ = tx.closed() => {}
+        }
+        s.close().await;
+    });
+    Ok(rx)
+}
