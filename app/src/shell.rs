@@ -66,6 +66,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/hosts/:id") view=crate::hosts::pages::HostDetailPage/>
                         <Route path=path!("/tasks/:id") view=crate::exec::pages::TaskPage/>
                         <Route path=path!("/deploy/tasks") view=crate::deploy::pages::DeployTasksPage/>
+                        <Route path=path!("/deploy/scripts") view=crate::deploy::pages::DeployScriptsPage/>
+                        <Route path=path!("/deploy/templates") view=crate::deploy::pages::DeployTemplatesPage/>
+                        <Route path=path!("/applications/:id/deploy") view=crate::deploy::pages::DeploySettingsPage/>
                         <Route path=path!("/deploy/tasks/new") view=crate::deploy::pages::NewDeployTaskPage/>
                         <Route path=path!("/deploy/tasks/:id") view=crate::deploy::pages::DeployTaskPage/>
                         <Route path=path!("/requests") view=crate::requests::pages::RequestsPage/>

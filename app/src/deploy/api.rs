@@ -97,3 +97,71 @@ pub async fn read_instance_log(
     let (ctx, actor) = crate::rpc::ctx_actor().await?;
     super::service::instance_log(&ctx, &actor, app, instance, query).await
 }
+
+/// Deploy scripts (deploy template managers).
+#[server(prefix = "/rpc", input = Json)]
+pub async fn list_deploy_scripts(
+    filter: DeployScriptFilter,
+) -> Result<crate::common::Page<DeployScript>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::list_scripts(&ctx, &actor, filter).await
+}
+
+/// Adds a deploy script (`id` None) or changes one.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn save_deploy_script(
+    id: Option<i64>,
+    input: DeployScriptInput,
+) -> Result<DeployScript, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    match id {
+        Some(id) => super::service::update_script(&ctx, &actor, id, input).await,
+        None => super::service::create_script(&ctx, &actor, input).await,
+    }
+}
+
+/// Deletes a deploy script no hook runs.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn delete_deploy_script(id: i64) -> Result<crate::common::Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::delete_script(&ctx, &actor, id).await
+}
+
+/// Deploy templates.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn list_deploy_templates(
+    filter: DeployTemplateFilter,
+) -> Result<crate::common::Page<DeployTemplate>, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::list_templates(&ctx, &actor, filter).await
+}
+
+/// Adds a deploy template (`id` None) or changes one.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn save_deploy_template(
+    id: Option<i64>,
+    input: DeployConfigInput,
+) -> Result<DeployTemplate, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    match id {
+        Some(id) => super::service::update_template(&ctx, &actor, id, input).await,
+        None => super::service::create_template(&ctx, &actor, input).await,
+    }
+}
+
+/// Deletes a deploy template no application is linked to.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn delete_deploy_template(id: i64) -> Result<crate::common::Message, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::delete_template(&ctx, &actor, id).await
+}
+
+/// Changes an application's own deploy settings.
+#[server(prefix = "/rpc", input = Json)]
+pub async fn update_deploy_settings(
+    app: i64,
+    input: DeployConfigInput,
+) -> Result<DeploySettings, AppError> {
+    let (ctx, actor) = crate::rpc::ctx_actor().await?;
+    super::service::update_settings(&ctx, &actor, app, input).await
+}

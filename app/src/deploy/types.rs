@@ -149,7 +149,11 @@ pub struct RepositoryInput {
     pub url: Option<String>,
     #[serde(default)]
     pub branch: Option<String>,
-    #[serde(default, deserialize_with = "crate::common::de::double_option")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::de::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub credential: Option<Option<i64>>,
 }
 
@@ -207,16 +211,29 @@ pub struct HookInput {
 pub struct LifecycleHooksInput {
     #[serde(default)]
     pub running_user: Option<String>,
-    #[serde(default, deserialize_with = "crate::common::de::double_option")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::de::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub global_pre_exec: Option<Option<HookInput>>,
-    #[serde(default, deserialize_with = "crate::common::de::double_option")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::de::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub pre_exec: Option<Option<HookInput>>,
-    #[serde(default, deserialize_with = "crate::common::de::double_option")]
+    #[serde(
+        default,
+        deserialize_with = "crate::common::de::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub post_exec: Option<Option<HookInput>>,
     #[serde(
         default,
         alias = "glboal_post_exec",
-        deserialize_with = "crate::common::de::double_option"
+        deserialize_with = "crate::common::de::double_option",
+        skip_serializing_if = "Option::is_none"
     )]
     pub global_post_exec: Option<Option<HookInput>>,
 }

@@ -14,6 +14,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use std::time::Duration;
 
+mod config;
+pub use config::*;
+
 /// The badge of a deploy task status.
 #[component]
 fn TaskStatus(#[prop(into)] status: String) -> impl IntoView {
@@ -63,6 +66,8 @@ pub fn DeployTasksPage() -> impl IntoView {
         <h1>{t("deploy.tasks")}</h1>
         <div class="toolbar">
             <A href="/deploy/tasks/new" attr:class="btn btn-primary" attr:id="deploy-new">{t("deploy.new_task")}</A>
+            <A href="/deploy/scripts">{t("deploy.scripts")}</A>
+            <A href="/deploy/templates">{t("deploy.templates")}</A>
             <select aria-label=t("common.status") id="deploy-status" on:change=move |ev| status.set(event_target_value(&ev))>
                 <option value="">{t("common.status")} ": " {t("common.all")}</option>
                 {TASK_STATUSES.iter().map(|s| view! { <option value=*s>{*s}</option> }).collect_view()}
@@ -313,7 +318,7 @@ fn DeployTaskView(
                     ev.prevent_default();
                     if let Ok(u) = delegate_to.get_untracked().trim().parse::<i64>() { delegate.dispatch(u); }
                 }>
-                    <input aria-label=t("deploy.delegate_to") placeholder=t("deploy.delegate_to") size="10" bind:value=delegate_to/>
+                    <input aria-label=t("deploy.delegate_to") placeholder=t("deploy.delegate_to") size="10" prop:value=move || delegate_to.get() on:input=move |ev| delegate_to.set(event_target_value(&ev))/>
                     <button class="btn" type="submit" id="action-delegate">{t("deploy.delegate")}</button>
                 </form>
             })}
@@ -327,6 +332,7 @@ fn DeployTaskView(
             {task.delegate.clone().map(|u| view! { <dt>{t("deploy.delegate")}</dt><dd>{u}</dd> })}
             <dt>{t("deploy.planned")}</dt><dd><LocalTime time=task.planned_exec_time.clone()/></dd>
             <dt>{t("deploy.source")}</dt><dd class="mono">{task.package_source.clone()}</dd>
+            <dt>{t("deploy.settings")}</dt><dd><A href=format!("/applications/{app_id}/deploy")>{t("deploy.settings")}</A></dd>
             <dt>{t("deploy.description")}</dt><dd>{task.description.clone()}</dd>
         </dl>
         <details><summary>{t("deploy.checklist")} " · " {t("deploy.steps")} " · " {t("deploy.rollback")}</summary>
@@ -419,8 +425,8 @@ fn Instances(
         </table>
         {deploy.then(|| view! {
             <div class="toolbar" id="deploy-sub-actions">
-                <input aria-label=t("deploy.version") class="mono" size="14" bind:value=to_version/>
-                <input aria-label=t("deploy.concurrency") placeholder=t("deploy.concurrency") size="6" bind:value=concurrency/>
+                <input aria-label=t("deploy.version") class="mono" size="14" prop:value=move || to_version.get() on:input=move |ev| to_version.set(event_target_value(&ev))/>
+                <input aria-label=t("deploy.concurrency") placeholder=t("deploy.concurrency") size="6" prop:value=move || concurrency.get() on:input=move |ev| concurrency.set(event_target_value(&ev))/>
                 <button class="btn btn-primary" id="action-upgrade" disabled=move || selected.with(|s| s.is_empty()) || sub.pending().get()
                     on:click=move |_| { if confirm(t("deploy.confirm_upgrade")()) { sub.dispatch((false, input(to_version.get_untracked()))); } }>{t("deploy.upgrade")}</button>
                 <select aria-label=t("deploy.revert_to") id="revert-version" on:change=move |ev| revert_to.set(event_target_value(&ev))>
@@ -473,7 +479,7 @@ fn InstanceLog(app_id: i64, iid: i64) -> impl IntoView {
                     <option value="stdout">"stdout"</option>
                     <option value="error">"error"</option>
                 </select>
-                <label class="check"><input type="checkbox" id="log-follow" bind:checked=follow/>{t("deploy.follow")}</label>
+                <label class="check"><input type="checkbox" id="log-follow" prop:checked=move || follow.get() on:change=move |ev| follow.set(event_target_checked(&ev))/>{t("deploy.follow")}</label>
             </div>
             <Transition fallback=|| view! { <p class="muted">"…"</p> }>
                 {move || Suspend::new(async move {
