@@ -166,6 +166,39 @@ async fn estate(t: &TestApp, h: &SshHosts) -> (i64, Vec<i64>) {
     (shop, iids)
 }
 
+/// Uploads version `v` as the developer `dev`, files a level C task for it, has `approver`
+/// approve it, starts it and upgrades `instance`; answers (task id, sub-task id).
+async fn deploy_version(
+    t: &TestApp,
+    dev: &str,
+    approver: Auth<'_>,
+    shop: i64,
+    v: &str,
+    instance: i64,
+) -> (i64, String) {
+    let (_, art) = upload(t, dev, &format!("shop-{v}.tgz"), package(&t.dir, v)).await;
+    let path = "/api/application/deploy-tasks/";
+    let d = Auth::Token(dev);
+    let body = json!({"application_id": shop, "version": v, "description": format!("release {v}"),
+        "level": "C", "package_source": art["source"], "planned_exec_time": 0});
+    let id = t.post(path, d, body).await.ok()["id"].as_i64().unwrap();
+    t.post(&format!("{path}{id}/actions/approve/"), approver, json!({}))
+        .await
+        .ok();
+    t.post(&format!("{path}{id}/actions/start/"), d, json!({}))
+        .await
+        .ok();
+    let sub = t
+        .post(
+            &format!("{path}{id}/sub-upgrade-tasks/"),
+            d,
+            json!({"instances": [{"id": instance}]}),
+        )
+        .await
+        .ok();
+    (id, sub["task_id"].as_str().unwrap().to_string())
+}
+
 both!(
     async fn a_deploy_task_is_approved_deployed_upgraded_and_reverted(b: Backend) {
         let h = SshHosts::start(2);
@@ -785,35 +818,7 @@ both!(
         )
         .await
         .ok();
-        let (_, art6) = upload(&t, &dev_tok, "shop-6.0.tgz", package(&t.dir, "6.0")).await;
-        let t6 = t
-            .post(
-                path,
-                d,
-                json!({"application_id": shop, "version": "6.0", "description": "own", "level": "C",
-            "package_source": art6["source"], "planned_exec_time": 0}),
-            )
-            .await
-            .ok()["id"]
-            .as_i64()
-            .unwrap();
-        t.post(&format!("{path}{t6}/actions/approve/"), rv1, json!({}))
-            .await
-            .ok();
-        t.post(&format!("{path}{t6}/actions/start/"), d, json!({}))
-            .await
-            .ok();
-        let s6 = t
-            .post(
-                &format!("{path}{t6}/sub-upgrade-tasks/"),
-                d,
-                json!({"instances": [{"id": iids[0]}]}),
-            )
-            .await
-            .ok()["task_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let (t6, s6) = deploy_version(&t, &dev_tok, rv1, shop, "6.0", iids[0]).await;
         let done = wait_task(&t, &s6).await;
         assert_eq!(done["status"], "failed", "{done}");
         assert!(
@@ -926,64 +931,18 @@ both!(
         t.post(&format!("/api/users/{dev}/application/perms/"), a,
             json!({"authorizations": [{"id": shop, "permission": {"view_app": true, "deploy_app": true}}]})).await.ok();
         let d = Auth::Token(&dev_tok);
-        let (_, art) = upload(&t, &dev_tok, "shop-1.0.tgz", package(&t.dir, "1.0")).await;
         let path = "/api/application/deploy-tasks/";
-        let id = t
-            .post(
-                path,
-                d,
-                json!({"application_id": shop, "version": "1.0", "description": "k9", "level": "C",
-            "package_source": art["source"], "planned_exec_time": 0}),
-            )
-            .await
-            .ok()["id"]
-            .as_i64()
-            .unwrap();
-        t.post(&format!("{path}{id}/actions/approve/"), a, json!({}))
-            .await
-            .ok();
-        t.post(&format!("{path}{id}/actions/start/"), d, json!({}))
-            .await
-            .ok();
-        let sub = t
-            .post(
-                &format!("{path}{id}/sub-upgrade-tasks/"),
-                d,
-                json!({"instances": [{"id": iids[0]}]}),
-            )
-            .await
-            .ok();
-        let run: i64 = sub["task_id"].as_str().unwrap().parse().unwrap();
+        let (id, sub) = deploy_version(&t, &dev_tok, a, shop, "1.0", iids[0]).await;
+        let run: i64 = sub.parse().unwrap();
 
         // The queued sub-task is run by an Opsdeck process, killed once the hook printed.
         let log = t.dir.join("server.log");
-        let spawn = || {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let out = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .unwrap();
-            std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
-                .arg("serve")
-                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-                .env("OPSDECK_DATABASE_URL", &t.ctx.config.database_url)
-                .env("OPSDECK_BIND", format!("127.0.0.1:{port}"))
-                .env("OPSDECK_SECRET_KEY", &t.ctx.config.secret_key)
-                .env("OPSDECK_ADMIN_PASSWORD", ADMIN_PW)
-                .env("OPSDECK_SSH_NETNS", h.netns_path())
-                .env("OPSDECK_MAIL_DIR", t.dir.join("mail"))
-                .env("OPSDECK_ARTIFACT_DIR", &t.ctx.config.artifact_dir)
-                .env("OPSDECK_DEPLOY_USERS", "work,deploy")
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .unwrap()
-        };
+        let ns_path = h.netns_path().display().to_string();
+        let env = [
+            ("OPSDECK_SSH_NETNS", ns_path),
+            ("OPSDECK_DEPLOY_USERS", "work,deploy".to_string()),
+        ];
+        let spawn = || spawn_server(&t, &log, &env);
         let marker = || async {
             run_output::Entity::find()
                 .filter(run_output::Column::RunId.eq(run))

@@ -928,39 +928,11 @@ both!(
         )
         .await;
         let log = t.dir.join("server.log");
-        let spawn = || {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
-                .arg("serve")
-                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-                .env("OPSDECK_DATABASE_URL", &t.ctx.config.database_url)
-                .env("OPSDECK_BIND", format!("127.0.0.1:{port}"))
-                .env("OPSDECK_SECRET_KEY", &t.ctx.config.secret_key)
-                .env("OPSDECK_ADMIN_PASSWORD", ADMIN_PW)
-                .env("OPSDECK_SSH_NETNS", h.netns_path())
-                .env("OPSDECK_MAIL_DIR", t.dir.join("mail"))
-                .env("RUST_LOG", "debug")
-                .stdout(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&log)
-                        .unwrap(),
-                )
-                .stderr(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&log)
-                        .unwrap(),
-                )
-                .spawn()
-                .unwrap()
-        };
+        let env = [
+            ("OPSDECK_SSH_NETNS", h.netns_path().display().to_string()),
+            ("RUST_LOG", "debug".to_string()),
+        ];
+        let spawn = || spawn_server(&t, &log, &env);
         let mut first = spawn();
         let mut seen = false;
         for _ in 0..300 {

@@ -131,14 +131,25 @@ pub fn compose(
     } else {
         "Open the request"
     };
+    linked_mail(to, subject, &sentence, open, &link)
+}
+
+/// A mail of one sentence and a link (`open`: the link's words), as text and HTML.
+pub fn linked_mail(
+    to: &str,
+    subject: String,
+    sentence: &str,
+    open: &str,
+    link: &str,
+) -> crate::mail::Mail {
     crate::mail::Mail {
         to: to.to_string(),
         subject,
         body: format!("{sentence}\n\n{open}: {link}\n"),
         html: Some(format!(
             "<!doctype html><html><body><p>{}</p><p><a href=\"{}\">{open}</a></p></body></html>",
-            escape(&sentence),
-            escape(&link)
+            escape(sentence),
+            escape(link)
         )),
     }
 }

@@ -560,3 +560,36 @@ pub async fn ws_open(
         Err(e) => panic!("websocket: {e}"),
     }
 }
+
+/// Starts the `opsdeck serve` binary on the test's database (its own free port), its output
+/// appended to `log`, with `env` on top of the test's configuration.
+pub fn spawn_server(
+    t: &TestApp,
+    log: &std::path::Path,
+    env: &[(&str, String)],
+) -> std::process::Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"))
+        .arg("serve")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("OPSDECK_DATABASE_URL", &t.ctx.config.database_url)
+        .env("OPSDECK_BIND", format!("127.0.0.1:{port}"))
+        .env("OPSDECK_SECRET_KEY", &t.ctx.config.secret_key)
+        .env("OPSDECK_ADMIN_PASSWORD", ADMIN_PW)
+        .env("OPSDECK_MAIL_DIR", t.dir.join("mail"))
+        .env("OPSDECK_ARTIFACT_DIR", &t.ctx.config.artifact_dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap()
+}

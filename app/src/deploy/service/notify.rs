@@ -3,7 +3,7 @@
 use crate::ctx::Ctx;
 use crate::entities::{deploy_task, user};
 use crate::error::AppResult;
-use crate::requests::notify::escape;
+use crate::requests::notify::linked_mail;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::BTreeSet;
 
@@ -79,16 +79,7 @@ pub async fn send<C: ConnectionTrait>(
         } else {
             "Open the task"
         };
-        let mail = crate::mail::Mail {
-            to: u.email.clone(),
-            subject,
-            body: format!("{sentence}\n\n{open}: {link}\n"),
-            html: Some(format!(
-                "<!doctype html><html><body><p>{}</p><p><a href=\"{}\">{open}</a></p></body></html>",
-                escape(&sentence),
-                escape(&link)
-            )),
-        };
+        let mail = linked_mail(&u.email, subject, &sentence, open, &link);
         crate::jobs::enqueue(db, "mail", &mail).await?;
     }
     Ok(())
