@@ -3,7 +3,7 @@
 # server/tests/common/ssh_hosts.rs does for the Rust tests (there in network namespaces): its
 # own /etc, /home and /srv (a private mount namespace), the user `deploy`, power commands that
 # only note their call, and root logging in with a generated key.
-#   start DIR PORT   prints the path of the client's private key
+#   start DIR PORT   prints the path of the client's private key (SSHHOST_CLIENT_KEY: use that key)
 #   stop DIR
 set -euo pipefail
 cmd=$1 dir=$2
@@ -14,8 +14,10 @@ start)
   mkdir -p "$dir/srv" "$dir/home" "$dir/shim" /run/sshd
   cp -a /etc "$dir/etc"
   ssh-keygen -q -t ed25519 -N '' -C '' -f "$dir/hostkey"
-  ssh-keygen -q -t ed25519 -N '' -C '' -f "$dir/client"
-  cp "$dir/client.pub" "$dir/authorized_keys"
+  # SSHHOST_CLIENT_KEY: a private key (with its .pub) to accept instead of a new one.
+  client=${SSHHOST_CLIENT_KEY:-$dir/client}
+  [ -n "${SSHHOST_CLIENT_KEY:-}" ] || ssh-keygen -q -t ed25519 -N '' -C '' -f "$client"
+  cp "$client.pub" "$dir/authorized_keys"
   for c in shutdown reboot poweroff halt; do
     printf '#!/bin/sh\necho "%s $*" >> /srv/.power\n' "$c" > "$dir/shim/$c"
     chmod 755 "$dir/shim/$c"
@@ -43,7 +45,7 @@ CONF
     sleep 0.1
   done
   grep -q "Server listening" "$dir/sshd.log" || { cat "$dir/sshd.log" >&2; exit 1; }
-  echo "$dir/client"
+  echo "$client"
   ;;
 stop)
   if [ -f "$dir/sshd.launcher" ]; then kill "$(cat "$dir/sshd.launcher")" 2>/dev/null || true; fi

@@ -9,6 +9,7 @@ use app::entities::{
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use std::collections::HashSet;
 
+mod deploy;
 mod dns;
 mod requests;
 
@@ -22,6 +23,8 @@ pub struct Sizes {
     pub requests: usize,
     /// Records of the DNS benchmark zone `bench.test` (0: no DNS service or zone).
     pub records: usize,
+    /// Deploy tasks (issue 10 benchmark; 0: none).
+    pub deploy_tasks: usize,
     /// The PowerDNS server of that zone: API base URL and key (needed when `records` > 0).
     pub pdns: Option<(String, String)>,
 }
@@ -355,6 +358,9 @@ pub async fn seed(ctx: &Ctx, s: Sizes) -> Result<Vec<(String, String)>, String> 
     let mut people = vec![];
     if s.requests > 0 {
         people = requests::seed(db, &pw, s.requests).await?;
+    }
+    if s.deploy_tasks > 0 {
+        deploy::seed(db, first_app, s.apps, admin_user.id, s.deploy_tasks).await?;
     }
     app::perms::service::reload(ctx)
         .await

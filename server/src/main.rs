@@ -97,6 +97,7 @@ async fn main() {
                 grants: n("OPSDECK_BENCH_GRANTS", 1_000),
                 requests: n("OPSDECK_BENCH_REQUESTS", 0),
                 records: n("OPSDECK_BENCH_RECORDS", 0),
+                deploy_tasks: n("OPSDECK_BENCH_DEPLOY_TASKS", 0),
                 pdns: std::env::var("OPSDECK_BENCH_PDNS_URL")
                     .ok()
                     .zip(std::env::var("OPSDECK_BENCH_PDNS_KEY").ok()),
