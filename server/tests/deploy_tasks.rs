@@ -324,6 +324,22 @@ both!(
         // Packages: uploaded by those who may deploy.
         let (st, _) = upload(&t, &out_tok, "shop-1.0.tgz", package(&t.dir, "1.0")).await;
         assert_eq!(st, 403);
+        let anon = Request::builder()
+            .method(Method::POST)
+            .uri("/api/application/artifacts/?filename=a.tgz")
+            .header("host", "opsdeck.test")
+            .body(Body::from(vec![1u8; 10]))
+            .unwrap();
+        assert_eq!(
+            t.router
+                .clone()
+                .oneshot(anon)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            401
+        );
         let (st, e) = upload(&t, &dev_tok, "../x.tgz", vec![1, 2, 3]).await;
         assert_eq!((st, e["field"].as_str()), (400, Some("filename")), "{e}");
         let (st, art) = upload(&t, &dev_tok, "shop-1.0.tgz", package(&t.dir, "1.0")).await;
@@ -390,6 +406,13 @@ both!(
         t.post(&format!("{task}actions/approve/"), d, json!({}))
             .await
             .err(403, 40300);
+        t.post(
+            &format!("{task}actions/reject/"),
+            d,
+            json!({"reason": "mine"}),
+        )
+        .await
+        .err(403, 40300);
         t.post(&format!("{task}actions/approve/"), v, json!({}))
             .await
             .err(403, 40300);
@@ -895,7 +918,7 @@ both!(
 
 both!(
     async fn kill_9_mid_deploy_then_restart_fails_it_as_interrupted(b: Backend) {
-        use app::entities::{instance, run_output, run_target};
+        use app::entities::{instance, run_output};
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let h = SshHosts::start(1);
         let ns = h.netns_path().display().to_string();
@@ -1005,12 +1028,7 @@ both!(
             "unknown",
             "an interrupted instance's state is unknown"
         );
-        let open = run_target::Entity::find()
-            .filter(run_target::Column::Status.is_in(["running", "pending"]))
-            .all(&t.ctx.db)
-            .await
-            .unwrap();
-        assert!(open.is_empty(), "{open:?}");
+        nothing_left_running(&t).await;
         // The task page says so; nothing stays running.
         let got = t.get(&format!("{path}{id}/"), d).await.ok();
         assert_eq!(got["sub_tasks"][0]["status"], "failed");

@@ -982,12 +982,7 @@ both!(
                 && !out.contains("never"),
             "{out}"
         );
-        let open = run_target::Entity::find()
-            .filter(run_target::Column::Status.is_in(["running", "pending"]))
-            .all(&t.ctx.db)
-            .await
-            .unwrap();
-        assert!(open.is_empty(), "{open:?}");
+        nothing_left_running(&t).await;
         let server_log = std::fs::read_to_string(&log).unwrap();
         assert!(server_log.contains("run interrupted"), "{server_log}");
         assert!(

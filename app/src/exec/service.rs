@@ -50,12 +50,12 @@ pub async fn visible_targets(
     r: &run::Model,
 ) -> AppResult<Option<Arc<HashSet<i64>>>> {
     actor.require()?;
-    // A deploy sub-task's own creator follows the deploy task's rules (`deploy_reader`).
+    // A deploy sub-task's own creator follows the deploy task's rules (`deploy_task_runner`).
     let deploy = r.subject_type.as_deref() == Some(crate::deploy::service::SUBJECT);
     if (r.creator_id == Some(actor.id) && !deploy)
         || is_superuser(ctx, actor.id).await
         || may_module(ctx, actor, "host", "manage_host").await
-        || deploy_reader(ctx, actor, r).await?
+        || deploy_task_runner(ctx, actor, r, "view_app").await?
     {
         return Ok(None);
     }
@@ -76,10 +76,16 @@ pub async fn visible_targets(
     Ok(Some(Arc::new(seen)))
 }
 
-/// Whether a run is a sub-task of the actor's deploy task (its creator or delegate, who may
-/// view the application): they see every instance of it. Others see the instances on hosts
-/// they may view (the host rule), as everywhere.
-async fn deploy_reader(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bool> {
+/// Whether a run is a sub-task of a deploy task the actor runs (its creator or delegate) and
+/// the actor holds `perm` on its application. With `view_app` they see every instance of it
+/// (others see the instances on hosts they may view, the host rule, as everywhere); with
+/// `deploy_app` they may cancel it.
+async fn deploy_task_runner(
+    ctx: &Ctx,
+    actor: &Actor,
+    r: &run::Model,
+    perm: &str,
+) -> AppResult<bool> {
     if r.subject_type.as_deref() != Some(crate::deploy::service::SUBJECT) {
         return Ok(false);
     }
@@ -90,14 +96,7 @@ async fn deploy_reader(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bo
         return Ok(false);
     };
     Ok(crate::deploy::service::runs_it(actor, &t)
-        && holds_resource(
-            ctx,
-            actor.id,
-            ResourceType::Application,
-            t.app_id,
-            "view_app",
-        )
-        .await)
+        && holds_resource(ctx, actor.id, ResourceType::Application, t.app_id, perm).await)
 }
 
 /// The runs the actor may see in lists, as a condition (`None`: all of them): the rule of
@@ -335,7 +334,7 @@ pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     let may = (r.creator_id == Some(actor.id) && !deploy)
         || is_superuser(ctx, actor.id).await
         || may_module(ctx, actor, "host", "manage_host").await
-        || deploy_runner(ctx, actor, &r).await?;
+        || deploy_task_runner(ctx, actor, &r, "deploy_app").await?;
     if !may {
         return Err(AppError::forbidden(
             "only the creator of a task or a host manager may cancel it",
@@ -369,29 +368,6 @@ pub async fn cancel(ctx: &Ctx, actor: &Actor, id: i64) -> AppResult<Message> {
     .await?;
     txn.commit().await?;
     Ok(Message::success())
-}
-
-/// Whether the actor runs the deploy task a sub-task belongs to (creator or delegate, with
-/// `deploy_app`): they may cancel it.
-async fn deploy_runner(ctx: &Ctx, actor: &Actor, r: &run::Model) -> AppResult<bool> {
-    if r.subject_type.as_deref() != Some(crate::deploy::service::SUBJECT) {
-        return Ok(false);
-    }
-    let Some(t) = crate::entities::deploy_task::Entity::find_by_id(r.subject_id.unwrap_or(0))
-        .one(&ctx.db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    Ok(crate::deploy::service::runs_it(actor, &t)
-        && holds_resource(
-            ctx,
-            actor.id,
-            ResourceType::Application,
-            t.app_id,
-            "deploy_app",
-        )
-        .await)
 }
 
 /// Live output of a task, authorized now (`q.after`, `q.target`; `q.limit` is not used):

@@ -593,3 +593,15 @@ pub fn spawn_server(
         .spawn()
         .unwrap()
 }
+
+/// Asserts that no task target is still running or pending.
+pub async fn nothing_left_running(t: &TestApp) {
+    use app::entities::run_target;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let open = run_target::Entity::find()
+        .filter(run_target::Column::Status.is_in(["running", "pending"]))
+        .all(&t.ctx.db)
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
+}

@@ -17,19 +17,20 @@ fn all() -> PageQuery {
     }
 }
 
+/// Every script (the first 500), for the lists and the hook choices.
+async fn all_scripts() -> Result<Page<DeployScript>, AppError> {
+    list_deploy_scripts(DeployScriptFilter {
+        page: all(),
+        ..Default::default()
+    })
+    .await
+}
+
 /// `/deploy/scripts`: the scripts hooks run (Jinja templates, checked when saved).
 #[component]
 pub fn DeployScriptsPage() -> impl IntoView {
     let version = RwSignal::new(0u32);
-    let scripts = Resource::new(
-        move || version.get(),
-        |_| {
-            list_deploy_scripts(DeployScriptFilter {
-                page: all(),
-                ..Default::default()
-            })
-        },
-    );
+    let scripts = Resource::new(move || version.get(), |_| all_scripts());
     let editing = RwSignal::new(None::<i64>);
     let name = RwSignal::new(String::new());
     let language = RwSignal::new("bash".to_string());
@@ -300,15 +301,7 @@ pub fn DeployTemplatesPage() -> impl IntoView {
             })
         },
     );
-    let scripts = Resource::new(
-        || (),
-        |_| {
-            list_deploy_scripts(DeployScriptFilter {
-                page: all(),
-                ..Default::default()
-            })
-        },
-    );
+    let scripts = Resource::new(|| (), |_| all_scripts());
     let editing = RwSignal::new(None::<i64>);
     let name = RwSignal::new(String::new());
     let apps = RwSignal::new(String::new());
@@ -392,17 +385,7 @@ pub fn DeploySettingsPage() -> impl IntoView {
     // Only deploy managers may list scripts; others see the hooks as they are.
     let scripts = Resource::new(
         || (),
-        |_| async {
-            Ok::<_, AppError>(
-                list_deploy_scripts(DeployScriptFilter {
-                    page: all(),
-                    ..Default::default()
-                })
-                .await
-                .ok()
-                .map(|p| p.results),
-            )
-        },
+        |_| async { Ok::<_, AppError>(all_scripts().await.ok().map(|p| p.results)) },
     );
     let instances = Resource::new(app, |a| {
         crate::applications::api::application_instances(a, 1)

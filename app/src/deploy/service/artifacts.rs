@@ -169,8 +169,9 @@ impl Drop for TempFile {
 }
 
 /// Moves a written file into the store and indexes it (a package stored before is reused).
-async fn keep(
+async fn keep<C: sea_orm::ConnectionTrait>(
     ctx: &Ctx,
+    db: &C,
     uploader: Option<i64>,
     tmp: PathBuf,
     sha256: String,
@@ -190,7 +191,7 @@ async fn keep(
     if let Some(a) = artifact::Entity::find()
         .filter(artifact::Column::Sha256.eq(sha256.clone()))
         .filter(mine)
-        .one(&ctx.db)
+        .one(db)
         .await?
     {
         return Ok(a);
@@ -203,7 +204,7 @@ async fn keep(
         created_at: Set(crate::time::now()),
         ..Default::default()
     }
-    .insert(&ctx.db)
+    .insert(db)
     .await?;
     Ok(row)
 }
@@ -263,15 +264,17 @@ where
     let (tmp, sha, size) = tokio::time::timeout(UPLOAD_TIME, write_temp(ctx, body))
         .await
         .map_err(|_| AppError::bad_request("the upload took longer than 30 minutes"))??;
-    let a = keep(ctx, Some(actor.id), tmp, sha, size, filename).await?;
+    let txn = crate::db::begin(&ctx.db).await?;
+    let a = keep(ctx, &txn, Some(actor.id), tmp, sha, size, filename).await?;
     record(
-        &ctx.db,
+        &txn,
         actor,
         Entry::new("deploy", "upload_artifact")
             .target("artifact", Some(a.id), &a.filename)
             .detail(json!({"sha256": a.sha256, "size": a.size, "filename": filename})),
     )
     .await?;
+    txn.commit().await?;
     Ok(wire(a))
 }
 
@@ -321,7 +324,21 @@ pub(crate) async fn fetch(
     let (tmp, sha, size) = write_temp(ctx, Box::pin(body))
         .await
         .map_err(|e| format!("fetching {shown}: {}", e.message))?;
-    keep(ctx, None, tmp, sha, size, &filename)
+    let stored = async {
+        let txn = crate::db::begin(&ctx.db).await?;
+        let a = keep(ctx, &txn, None, tmp, sha, size, &filename).await?;
+        record(
+            &txn,
+            &Actor::system(),
+            Entry::new("deploy", "fetch_artifact")
+                .target("artifact", Some(a.id), &a.filename)
+                .detail(json!({"sha256": a.sha256, "size": a.size, "from": shown})),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok::<_, AppError>(a)
+    };
+    stored
         .await
         .map_err(|e| format!("storing the package: {}", e.message))
 }
